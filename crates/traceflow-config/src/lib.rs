@@ -1,0 +1,208 @@
+//! Configuration of each Traceflow binary: one typed struct per binary, parsed once from the
+//! environment (and `.env`, when present), validated, and logged without secrets.
+//!
+//! A bad value stops the program at start with one line naming the variable.
+
+mod parse;
+
+use std::{fmt, net::IpAddr, time::Duration};
+
+pub use parse::{ConfigError, Env};
+
+/// Where the Redis queue lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisConfig {
+    /// Always a `redis://` (or `rediss://`) URL; `host:port` is accepted and converted.
+    pub url: String,
+    /// The Redis list that holds queued events.
+    pub queue_key: String,
+}
+
+/// How to reach ClickHouse over its HTTP interface.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClickHouseConfig {
+    pub url: String,
+    pub database: String,
+    pub user: String,
+    pub password: String,
+}
+
+impl fmt::Debug for ClickHouseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClickHouseConfig")
+            .field("url", &self.url)
+            .field("database", &self.database)
+            .field("user", &self.user)
+            .field("password", &if self.password.is_empty() { "" } else { "***" })
+            .finish()
+    }
+}
+
+/// The ingestion service (`cargo run -p ingestion`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestionConfig {
+    pub host: IpAddr,
+    pub port: u16,
+    pub redis: RedisConfig,
+    /// The worker's gRPC endpoint, signalled after each accepted request.
+    pub worker_addr: String,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+/// The worker (`cargo run -p worker`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerConfig {
+    pub host: IpAddr,
+    pub grpc_port: u16,
+    pub redis: RedisConfig,
+    pub clickhouse: ClickHouseConfig,
+    /// Events taken from the queue per INSERT.
+    pub batch_size: usize,
+    /// How often the queue is checked when no signal arrives.
+    pub poll_interval: Duration,
+}
+
+/// The query service (`cargo run -p query`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryConfig {
+    pub host: IpAddr,
+    pub port: u16,
+    pub clickhouse: ClickHouseConfig,
+}
+
+impl RedisConfig {
+    fn from(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            url: env.redis_url("REDIS_ADDR", "localhost:6379")?,
+            queue_key: env.non_empty("REDIS_QUEUE_KEY", "logs_queue")?,
+        })
+    }
+}
+
+impl ClickHouseConfig {
+    fn from(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            url: env.http_url("CLICKHOUSE_URL", "http://localhost:8123")?,
+            database: env.identifier("CLICKHOUSE_DB", "observability")?,
+            user: env.non_empty("CLICKHOUSE_USER", "default")?,
+            password: env.string("CLICKHOUSE_PASSWORD", ""),
+        })
+    }
+}
+
+impl IngestionConfig {
+    /// Reads `.env` if present, then the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from(&Env::process())
+    }
+
+    pub fn from(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            host: env.ip("BIND_HOST", "0.0.0.0")?,
+            port: env.port("INGESTION_PORT", 8080)?,
+            redis: RedisConfig::from(env)?,
+            worker_addr: env.http_url("WORKER_ADDR", "http://localhost:50051")?,
+            max_body_bytes: env.number("MAX_BODY_BYTES", 1024 * 1024, 1..=256 * 1024 * 1024)?,
+        })
+    }
+}
+
+impl WorkerConfig {
+    /// Reads `.env` if present, then the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from(&Env::process())
+    }
+
+    pub fn from(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            host: env.ip("BIND_HOST", "0.0.0.0")?,
+            grpc_port: env.port("GRPC_PORT", 50051)?,
+            redis: RedisConfig::from(env)?,
+            clickhouse: ClickHouseConfig::from(env)?,
+            batch_size: env.number("BATCH_SIZE", 20, 1..=100_000)?,
+            poll_interval: env.duration("POLL_INTERVAL", Duration::from_secs(5))?,
+        })
+    }
+}
+
+impl QueryConfig {
+    /// Reads `.env` if present, then the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from(&Env::process())
+    }
+
+    pub fn from(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            host: env.ip("BIND_HOST", "0.0.0.0")?,
+            port: env.port("QUERY_PORT", 8081)?,
+            clickhouse: ClickHouseConfig::from(env)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn defaults_match_the_spec() {
+        let worker = WorkerConfig::from(&env(&[])).unwrap();
+        assert_eq!(worker.redis.url, "redis://localhost:6379");
+        assert_eq!(worker.redis.queue_key, "logs_queue");
+        assert_eq!(worker.clickhouse.url, "http://localhost:8123");
+        assert_eq!(worker.clickhouse.database, "observability");
+        assert_eq!(worker.clickhouse.user, "default");
+        assert_eq!(worker.grpc_port, 50051);
+        assert_eq!(worker.batch_size, 20);
+        assert_eq!(worker.poll_interval, Duration::from_secs(5));
+        let ingestion = IngestionConfig::from(&env(&[])).unwrap();
+        assert_eq!(ingestion.port, 8080);
+        assert_eq!(ingestion.worker_addr, "http://localhost:50051");
+        assert_eq!(ingestion.max_body_bytes, 1024 * 1024);
+        assert_eq!(QueryConfig::from(&env(&[])).unwrap().port, 8081);
+    }
+
+    #[test]
+    fn redis_addr_accepts_host_port_and_urls() {
+        let with = |v| IngestionConfig::from(&env(&[("REDIS_ADDR", v)])).unwrap().redis.url;
+        assert_eq!(with("redis:6380"), "redis://redis:6380");
+        assert_eq!(with("redis://:pw@cache:6379/2"), "redis://:pw@cache:6379/2");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = IngestionConfig::from(&env(&[("INGESTION_PORT", "eighty")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "INGESTION_PORT: expected a port number (0-65535), got \"eighty\""
+        );
+        let err = QueryConfig::from(&env(&[("CLICKHOUSE_URL", "not a url")])).unwrap_err();
+        assert!(err.to_string().starts_with("CLICKHOUSE_URL: "), "{err}");
+        let err = WorkerConfig::from(&env(&[("POLL_INTERVAL", "soon")])).unwrap_err();
+        assert!(err.to_string().starts_with("POLL_INTERVAL: "), "{err}");
+        let err = WorkerConfig::from(&env(&[("BATCH_SIZE", "0")])).unwrap_err();
+        assert_eq!(err.to_string(), "BATCH_SIZE: must be between 1 and 100000, got 0");
+        let err = WorkerConfig::from(&env(&[("CLICKHOUSE_DB", "x; DROP")])).unwrap_err();
+        assert!(err.to_string().starts_with("CLICKHOUSE_DB: "), "{err}");
+    }
+
+    #[test]
+    fn poll_interval_takes_units_or_plain_seconds() {
+        let with = |v| WorkerConfig::from(&env(&[("POLL_INTERVAL", v)])).unwrap().poll_interval;
+        assert_eq!(with("250ms"), Duration::from_millis(250));
+        assert_eq!(with("2"), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn debug_output_hides_the_password() {
+        let config = QueryConfig::from(&env(&[("CLICKHOUSE_PASSWORD", "hunter2")])).unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("***"));
+    }
+}

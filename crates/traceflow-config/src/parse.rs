@@ -1,0 +1,183 @@
+//! Reading and validating single environment variables.
+
+use std::{collections::HashMap, net::IpAddr, ops::RangeInclusive, str::FromStr, time::Duration};
+
+/// A configuration value that cannot be used, naming its variable.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+/// A snapshot of the variables a config is built from.
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    /// `.env` (if present; real environment variables win) and the process environment.
+    pub fn process() -> Self {
+        // A missing .env is normal; any other problem with it is not worth failing start-up.
+        let _ = dotenvy::dotenv();
+        Self::from_pairs(std::env::vars())
+    }
+
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        Self {
+            vars: pairs.into_iter().collect(),
+        }
+    }
+
+    /// The raw value, with unset and empty both meaning "use the default".
+    fn get(&self, variable: &str) -> Option<&str> {
+        self.vars
+            .get(variable)
+            .map(|value| value.trim())
+            .filter(|value| !value.is_empty())
+    }
+
+    fn error(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+        ConfigError {
+            variable,
+            problem: problem.into(),
+        }
+    }
+
+    pub(crate) fn string(&self, variable: &'static str, default: &str) -> String {
+        self.get(variable).unwrap_or(default).to_owned()
+    }
+
+    pub(crate) fn non_empty(
+        &self,
+        variable: &'static str,
+        default: &str,
+    ) -> Result<String, ConfigError> {
+        let value = self.string(variable, default);
+        if value.chars().any(char::is_whitespace) {
+            return Err(Self::error(variable, format!("must not contain spaces, got {value:?}")));
+        }
+        Ok(value)
+    }
+
+    pub(crate) fn port(&self, variable: &'static str, default: u16) -> Result<u16, ConfigError> {
+        match self.get(variable) {
+            None => Ok(default),
+            Some(raw) => raw.parse().map_err(|_| {
+                Self::error(variable, format!("expected a port number (0-65535), got {raw:?}"))
+            }),
+        }
+    }
+
+    pub(crate) fn ip(&self, variable: &'static str, default: &str) -> Result<IpAddr, ConfigError> {
+        let raw = self.get(variable).unwrap_or(default);
+        raw.parse()
+            .map_err(|_| Self::error(variable, format!("expected an IP address, got {raw:?}")))
+    }
+
+    pub(crate) fn number<T>(
+        &self,
+        variable: &'static str,
+        default: T,
+        range: RangeInclusive<T>,
+    ) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialOrd + std::fmt::Display + Copy,
+    {
+        let Some(raw) = self.get(variable) else {
+            return Ok(default);
+        };
+        let value: T = raw
+            .parse()
+            .map_err(|_| Self::error(variable, format!("expected a whole number, got {raw:?}")))?;
+        if !range.contains(&value) {
+            return Err(Self::error(
+                variable,
+                format!("must be between {} and {}, got {value}", range.start(), range.end()),
+            ));
+        }
+        Ok(value)
+    }
+
+    /// `5s`, `250ms`, `1m` (humantime), or a plain number of seconds.
+    pub(crate) fn duration(
+        &self,
+        variable: &'static str,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        let Some(raw) = self.get(variable) else {
+            return Ok(default);
+        };
+        let parsed = match raw.parse::<u64>() {
+            Ok(seconds) => Duration::from_secs(seconds),
+            Err(_) => humantime::parse_duration(raw).map_err(|_| {
+                Self::error(variable, format!("expected a duration such as 5s or 500ms, got {raw:?}"))
+            })?,
+        };
+        if parsed.is_zero() {
+            return Err(Self::error(variable, "must be greater than zero"));
+        }
+        Ok(parsed)
+    }
+
+    pub(crate) fn http_url(
+        &self,
+        variable: &'static str,
+        default: &str,
+    ) -> Result<String, ConfigError> {
+        let raw = self.get(variable).unwrap_or(default);
+        let url = url::Url::parse(raw)
+            .map_err(|err| Self::error(variable, format!("not a valid URL ({err}): {raw:?}")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(Self::error(
+                variable,
+                format!("expected an http:// or https:// URL with a host, got {raw:?}"),
+            ));
+        }
+        Ok(raw.trim_end_matches('/').to_owned())
+    }
+
+    /// `host:port` or a `redis://` / `rediss://` URL, always returned as a URL.
+    pub(crate) fn redis_url(
+        &self,
+        variable: &'static str,
+        default: &str,
+    ) -> Result<String, ConfigError> {
+        let raw = self.get(variable).unwrap_or(default);
+        let candidate = if raw.contains("://") {
+            raw.to_owned()
+        } else {
+            format!("redis://{raw}")
+        };
+        let url = url::Url::parse(&candidate)
+            .map_err(|err| Self::error(variable, format!("not a valid address ({err}): {raw:?}")))?;
+        if !matches!(url.scheme(), "redis" | "rediss") || url.host_str().is_none() {
+            return Err(Self::error(
+                variable,
+                format!("expected host:port or a redis:// URL, got {raw:?}"),
+            ));
+        }
+        Ok(candidate)
+    }
+
+    /// A ClickHouse identifier that is safe to place in DDL unquoted.
+    pub(crate) fn identifier(
+        &self,
+        variable: &'static str,
+        default: &str,
+    ) -> Result<String, ConfigError> {
+        let raw = self.get(variable).unwrap_or(default);
+        let mut chars = raw.chars();
+        let valid = chars
+            .next()
+            .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(Self::error(
+                variable,
+                format!("expected letters, digits and underscores, got {raw:?}"),
+            ));
+        }
+        Ok(raw.to_owned())
+    }
+}

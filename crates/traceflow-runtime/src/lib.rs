@@ -1,0 +1,41 @@
+//! Start-up and shutdown pieces every Traceflow binary shares.
+
+use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+
+/// Structured logs to stdout. `RUST_LOG` picks the level (default `info`);
+/// `LOG_FORMAT=json` switches from human-readable lines to one JSON object per event.
+pub fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
+    let registry = tracing_subscriber::registry().with(filter);
+    // `try_init` so tests that start several services in one process do not panic.
+    let _ = if json {
+        registry.with(fmt::layer().json().flatten_event(true)).try_init()
+    } else {
+        registry.with(fmt::layer()).try_init()
+    };
+}
+
+/// Completes on Ctrl-C or SIGTERM, whichever comes first.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        tokio::signal::ctrl_c()
+            .await
+            .expect("failed to install the Ctrl-C handler");
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("failed to install the SIGTERM handler")
+            .recv()
+            .await;
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}
