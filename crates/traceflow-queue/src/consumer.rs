@@ -1,0 +1,177 @@
+//! The worker side: claim a batch, acknowledge it once stored, dead-letter what cannot be
+//! stored, and hand back batches held by workers that died.
+//!
+//! Delivery is at-least-once: a batch moves atomically from the queue into this worker's
+//! processing list and leaves it only on [`Consumer::ack`], after ClickHouse acknowledged the
+//! INSERT. A worker that dies holding a batch stops refreshing its heartbeat; once that
+//! expires, any worker's [`Consumer::reclaim_orphans`] moves the batch back to the queue.
+
+use crate::{QueueError, connect};
+use redis::{AsyncCommands, Script, aio::ConnectionManager};
+use serde::Serialize;
+use std::time::Duration;
+
+/// Returns the batch this worker already holds (a claim whose reply was lost, or a batch not
+/// yet acknowledged), else moves up to ARGV[1] entries from the queue's right end into the
+/// processing list, oldest first.
+const CLAIM: &str = r"
+local held = redis.call('LRANGE', KEYS[2], 0, -1)
+if #held > 0 then return held end
+local claimed = {}
+for _ = 1, tonumber(ARGV[1]) do
+  local entry = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'RIGHT')
+  if not entry then break end
+  claimed[#claimed + 1] = entry
+end
+return claimed
+";
+
+/// Moves an orphaned processing list back to the queue's right end, oldest entry rightmost
+/// so it is taken first, unless its worker's heartbeat (KEYS[3]) came back.
+const RECLAIM: &str = r"
+if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+local moved = 0
+while redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'RIGHT') do moved = moved + 1 end
+return moved
+";
+
+/// An entry that cannot be stored, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetter {
+    pub reason: String,
+    /// The queue entry exactly as it was (lossy UTF-8 if it was not text).
+    pub entry: String,
+    pub failed_at: String,
+}
+
+impl DeadLetter {
+    pub fn new(entry: &[u8], reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            entry: String::from_utf8_lossy(entry).into_owned(),
+            failed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Consumer {
+    connection: ConnectionManager,
+    queue_key: String,
+    worker_id: String,
+    claim: Script,
+    reclaim: Script,
+}
+
+impl Consumer {
+    /// `worker_id` must be unique among live workers of this queue.
+    pub async fn connect(url: &str, queue_key: &str, worker_id: &str) -> Result<Self, QueueError> {
+        Ok(Self {
+            connection: connect(url).await?,
+            queue_key: queue_key.to_owned(),
+            worker_id: worker_id.to_owned(),
+            claim: Script::new(CLAIM),
+            reclaim: Script::new(RECLAIM),
+        })
+    }
+
+    pub fn processing_key(&self) -> String {
+        processing_key(&self.queue_key, &self.worker_id)
+    }
+
+    pub fn dead_letter_key(&self) -> String {
+        format!("{}:dead", self.queue_key)
+    }
+
+    fn heartbeat_key(&self, worker_id: &str) -> String {
+        format!("{}:worker:{worker_id}", self.queue_key)
+    }
+
+    /// The batch to store next: what this worker still holds, else up to `max` new entries.
+    /// Empty when the queue is empty.
+    pub async fn claim(&self, max: usize) -> Result<Vec<Vec<u8>>, QueueError> {
+        let batch = self
+            .claim
+            .key(&self.queue_key)
+            .key(self.processing_key())
+            .arg(max)
+            .invoke_async(&mut self.connection.clone())
+            .await?;
+        Ok(batch)
+    }
+
+    /// The held batch is stored: drop it, recording `dead` entries in the dead-letter list in
+    /// the same transaction.
+    pub async fn ack(&self, dead: &[DeadLetter]) -> Result<(), QueueError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for letter in dead {
+            let json = serde_json::to_string(letter).expect("a DeadLetter always serializes");
+            pipe.lpush(self.dead_letter_key(), json).ignore();
+        }
+        pipe.del(self.processing_key()).ignore();
+        pipe.query_async::<()>(&mut self.connection.clone()).await?;
+        Ok(())
+    }
+
+    /// Announces this worker alive for `ttl`; call well within `ttl`, repeatedly.
+    pub async fn heartbeat(&self, ttl: Duration) -> Result<(), QueueError> {
+        let seconds = ttl.as_secs().max(1);
+        self.connection
+            .clone()
+            .set_ex::<_, _, ()>(self.heartbeat_key(&self.worker_id), 1, seconds)
+            .await?;
+        Ok(())
+    }
+
+    /// Removes this worker's heartbeat at a clean exit, so nobody waits for it to expire.
+    pub async fn retire(&self) -> Result<(), QueueError> {
+        self.connection
+            .clone()
+            .del::<_, ()>(self.heartbeat_key(&self.worker_id))
+            .await?;
+        Ok(())
+    }
+
+    /// Moves batches held by workers whose heartbeat expired back to the queue.
+    /// Returns how many entries went back.
+    pub async fn reclaim_orphans(&self) -> Result<u64, QueueError> {
+        let prefix = processing_key(&self.queue_key, "");
+        let mut connection = self.connection.clone();
+        let keys: Vec<String> = {
+            let mut iter = connection
+                .scan_match::<_, String>(format!("{prefix}*"))
+                .await?;
+            let mut keys = Vec::new();
+            while let Some(key) = iter.next_item().await {
+                keys.push(key?);
+            }
+            keys
+        };
+        let mut moved = 0;
+        for key in keys {
+            let Some(worker_id) = key.strip_prefix(&prefix) else {
+                continue;
+            };
+            if worker_id == self.worker_id {
+                continue;
+            }
+            let count: u64 = self
+                .reclaim
+                .key(&key)
+                .key(&self.queue_key)
+                .key(self.heartbeat_key(worker_id))
+                .invoke_async(&mut connection)
+                .await?;
+            if count > 0 {
+                tracing::warn!(worker_id, count, "reclaimed a dead worker's batch");
+            }
+            moved += count;
+        }
+        Ok(moved)
+    }
+}
+
+fn processing_key(queue_key: &str, worker_id: &str) -> String {
+    format!("{queue_key}:processing:{worker_id}")
+}

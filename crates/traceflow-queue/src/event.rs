@@ -1,0 +1,155 @@
+//! The log event and its JSON wire format in the Redis list.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use std::{collections::BTreeMap, fmt, str::FromStr};
+use uuid::Uuid;
+
+/// Severity, stored upper-case. TRACE and FATAL extend the seed's four so that
+/// OpenTelemetry severities map onto it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Fatal,
+}
+
+impl Level {
+    pub const ALL: [Level; 6] = [
+        Level::Trace,
+        Level::Debug,
+        Level::Info,
+        Level::Warn,
+        Level::Error,
+        Level::Fatal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Trace => "TRACE",
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Warn => "WARN",
+            Level::Error => "ERROR",
+            Level::Fatal => "FATAL",
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error names the accepted values, so it can be shown to a client as is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (any case), got {0:?}")]
+pub struct UnknownLevel(pub String);
+
+impl FromStr for Level {
+    type Err = UnknownLevel;
+
+    /// Case-insensitive.
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        Level::ALL
+            .into_iter()
+            .find(|level| level.as_str().eq_ignore_ascii_case(raw))
+            .ok_or_else(|| UnknownLevel(raw.to_owned()))
+    }
+}
+
+/// One accepted log event, as queued and as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEvent {
+    /// Assigned at ingestion; identifies the event through retries and re-deliveries.
+    pub id: Uuid,
+    /// UTC, millisecond precision.
+    #[serde(with = "rfc3339_millis")]
+    pub timestamp: DateTime<Utc>,
+    pub service: String,
+    pub level: Level,
+    pub message: String,
+    pub trace_id: String,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// A queue entry that is not a valid event.
+#[derive(Debug, thiserror::Error)]
+#[error("not a valid queued event: {0}")]
+pub struct WireError(#[from] serde_json::Error);
+
+impl LogEvent {
+    /// The entry pushed to the Redis list.
+    pub fn to_wire(&self) -> String {
+        serde_json::to_string(self).expect("a LogEvent always serializes")
+    }
+
+    pub fn from_wire(entry: &[u8]) -> Result<Self, WireError> {
+        Ok(serde_json::from_slice(entry)?)
+    }
+}
+
+mod rfc3339_millis {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(time: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&time.to_rfc3339_opts(SecondsFormat::Millis, true))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let raw = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&raw)
+            .map(|time| time.with_timezone(&Utc))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> LogEvent {
+        LogEvent {
+            id: Uuid::now_v7(),
+            timestamp: "2026-05-05T10:00:00.123Z".parse().unwrap(),
+            service: "auth-service".into(),
+            level: Level::Error,
+            message: "DB connection failed".into(),
+            trace_id: "0123456789abcdef0123456789abcdef".into(),
+            metadata: BTreeMap::from([("user_id".into(), "42".into())]),
+        }
+    }
+
+    #[test]
+    fn wire_format_round_trips() {
+        let event = sample();
+        let wire = event.to_wire();
+        assert!(wire.contains(r#""timestamp":"2026-05-05T10:00:00.123Z""#), "{wire}");
+        assert!(wire.contains(r#""level":"ERROR""#), "{wire}");
+        assert_eq!(LogEvent::from_wire(wire.as_bytes()).unwrap(), event);
+    }
+
+    #[test]
+    fn garbage_is_a_wire_error() {
+        let err = LogEvent::from_wire(b"{not json").unwrap_err();
+        assert!(err.to_string().starts_with("not a valid queued event: "), "{err}");
+        assert!(LogEvent::from_wire(br#"{"id":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn levels_parse_in_any_case() {
+        assert_eq!("warn".parse::<Level>().unwrap(), Level::Warn);
+        assert_eq!("Fatal".parse::<Level>().unwrap(), Level::Fatal);
+        assert_eq!(
+            "LOUD".parse::<Level>().unwrap_err().to_string(),
+            "must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (any case), got \"LOUD\""
+        );
+    }
+}

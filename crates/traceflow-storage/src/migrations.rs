@@ -1,0 +1,201 @@
+//! The SQL files in `migrations/`, embedded at build time and applied in order.
+//!
+//! A file is `NNN_description.sql`: statements separated by `;` at the end of a line, with
+//! `{database}` standing for CLICKHOUSE_DB. A line `-- requires: <feature>` limits it to
+//! servers that have the feature; on others it is left unapplied (and so applies after an
+//! upgrade). Applied versions are recorded in `{database}.schema_migrations`.
+
+use crate::{ServerVersion, StorageError};
+use clickhouse::Client;
+use include_dir::{Dir, include_dir};
+
+static MIGRATIONS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../migrations");
+
+/// A server feature a migration may depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requirement {
+    /// Column and table TTL (19.6+).
+    Ttl,
+    /// Data-skipping indexes without experimental settings (20.1+).
+    SkipIndexes,
+}
+
+impl Requirement {
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "ttl" => Some(Self::Ttl),
+            "skip_indexes" => Some(Self::SkipIndexes),
+            _ => None,
+        }
+    }
+
+    pub fn met_by(self, version: ServerVersion) -> bool {
+        match self {
+            Self::Ttl => version >= ServerVersion::new(19, 6),
+            Self::SkipIndexes => version >= ServerVersion::new(20, 1),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Migration {
+    pub version: u32,
+    pub name: String,
+    pub requires: Vec<Requirement>,
+    sql: String,
+}
+
+impl Migration {
+    fn parse(file_name: &str, sql: &str) -> Result<Self, String> {
+        let stem = file_name
+            .strip_suffix(".sql")
+            .ok_or_else(|| format!("{file_name}: not a .sql file"))?;
+        let (number, _) = stem
+            .split_once('_')
+            .ok_or_else(|| format!("{file_name}: expected NNN_description.sql"))?;
+        let version = number
+            .parse()
+            .map_err(|_| format!("{file_name}: {number:?} is not a version number"))?;
+        let requires = sql
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("-- requires:"))
+            .map(|name| {
+                Requirement::parse(name.trim())
+                    .ok_or_else(|| format!("{file_name}: unknown requirement {:?}", name.trim()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            version,
+            name: stem.to_owned(),
+            requires,
+            sql: sql.to_owned(),
+        })
+    }
+
+    /// The statements, comments removed, for the given database.
+    pub fn statements(&self, database: &str) -> Vec<String> {
+        let without_comments: String = self
+            .sql
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("--"))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        without_comments
+            .split(";\n")
+            .map(|statement| statement.trim().trim_end_matches(';').trim())
+            .filter(|statement| !statement.is_empty())
+            .map(|statement| statement.replace("{database}", database))
+            .collect()
+    }
+
+    pub fn applies_to(&self, version: ServerVersion) -> bool {
+        self.requires.iter().all(|requirement| requirement.met_by(version))
+    }
+
+    /// Every migration in the repository, in version order.
+    pub fn all() -> Vec<Migration> {
+        let mut migrations: Vec<Migration> = MIGRATIONS
+            .files()
+            .filter(|file| file.path().extension().is_some_and(|ext| ext == "sql"))
+            .map(|file| {
+                let name = file.path().file_name().unwrap_or_default().to_string_lossy();
+                let sql = file.contents_utf8().unwrap_or_default();
+                Migration::parse(&name, sql).unwrap_or_else(|problem| panic!("{problem}"))
+            })
+            .collect();
+        migrations.sort_by_key(|migration| migration.version);
+        migrations
+    }
+}
+
+pub(crate) async fn apply(
+    client: &Client,
+    database: &str,
+    version: ServerVersion,
+) -> Result<Vec<u32>, StorageError> {
+    client
+        .query(&format!("CREATE DATABASE IF NOT EXISTS {database}"))
+        .execute()
+        .await?;
+    client
+        .query(&format!(
+            "CREATE TABLE IF NOT EXISTS {database}.schema_migrations \
+             (version UInt32, name String, applied_at DateTime DEFAULT now()) \
+             ENGINE = MergeTree ORDER BY version"
+        ))
+        .execute()
+        .await?;
+    let recorded: Vec<u32> = client
+        .query(&format!("SELECT DISTINCT version FROM {database}.schema_migrations"))
+        .fetch_all()
+        .await?;
+
+    let mut applied = Vec::new();
+    for migration in Migration::all() {
+        if recorded.contains(&migration.version) {
+            continue;
+        }
+        if !migration.applies_to(version) {
+            tracing::info!(migration = %migration.name, %version, "migration skipped: the server lacks what it requires");
+            continue;
+        }
+        for statement in migration.statements(database) {
+            client.query(&statement).execute().await.map_err(|error| {
+                StorageError::Unexpected(format!("migration {} failed: {error}", migration.name))
+            })?;
+        }
+        client
+            .query(&format!(
+                "INSERT INTO {database}.schema_migrations (version, name) VALUES (?, ?)"
+            ))
+            .bind(migration.version)
+            .bind(&migration.name)
+            .execute()
+            .await?;
+        tracing::info!(migration = %migration.name, "migration applied");
+        applied.push(migration.version);
+    }
+    Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_migrations_parse_in_order() {
+        let all = Migration::all();
+        assert_eq!(all[0].version, 1);
+        assert_eq!(all[0].name, "001_create_logs");
+        let versions: Vec<u32> = all.iter().map(|m| m.version).collect();
+        let mut sorted = versions.clone();
+        sorted.dedup();
+        assert_eq!(versions, sorted, "migration versions must be unique");
+    }
+
+    #[test]
+    fn statements_are_split_and_the_database_substituted() {
+        let migration = Migration::parse(
+            "007_x.sql",
+            "-- a comment; with a semicolon\n-- requires: ttl\nCREATE DATABASE {database};\n\nALTER TABLE {database}.logs\n  MODIFY TTL timestamp + INTERVAL 1 DAY;\n",
+        )
+        .unwrap();
+        assert_eq!(migration.version, 7);
+        assert_eq!(migration.requires, vec![Requirement::Ttl]);
+        assert_eq!(
+            migration.statements("tf"),
+            vec![
+                "CREATE DATABASE tf".to_owned(),
+                "ALTER TABLE tf.logs\n  MODIFY TTL timestamp + INTERVAL 1 DAY".to_owned(),
+            ]
+        );
+        assert!(!migration.applies_to(ServerVersion::new(18, 16)));
+        assert!(migration.applies_to(ServerVersion::new(25, 8)));
+    }
+
+    #[test]
+    fn unknown_requirements_are_refused() {
+        let err = Migration::parse("002_y.sql", "-- requires: time_travel\nSELECT 1;").unwrap_err();
+        assert!(err.contains("unknown requirement"), "{err}");
+    }
+}

@@ -1,0 +1,127 @@
+//! The `logs` table's rows and their mapping to and from [`LogEvent`].
+
+use chrono::{DateTime, Timelike, Utc};
+use clickhouse::Row;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use traceflow_queue::LogEvent;
+use uuid::Uuid;
+
+/// A row as inserted: every column of `logs`.
+#[derive(Debug, Row, Serialize)]
+pub struct LogRow {
+    pub timestamp: u32,
+    pub millisecond: u16,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub event_id: Uuid,
+    pub service: String,
+    pub level: String,
+    pub message: String,
+    pub trace_id: String,
+    /// The metadata as a JSON object, as the seed stored it.
+    pub metadata: String,
+    pub metadata_keys: Vec<String>,
+    pub metadata_values: Vec<String>,
+}
+
+/// A row as read back: what is needed to rebuild the event.
+#[derive(Debug, Row, Deserialize)]
+pub struct StoredLogRow {
+    pub timestamp: u32,
+    pub millisecond: u16,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub event_id: Uuid,
+    pub service: String,
+    pub level: String,
+    pub message: String,
+    pub trace_id: String,
+    pub metadata: String,
+}
+
+impl From<&LogEvent> for LogRow {
+    fn from(event: &LogEvent) -> Self {
+        let (metadata_keys, metadata_values) = event
+            .metadata
+            .iter()
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .unzip();
+        Self {
+            // Ingestion only accepts times the DateTime column can hold.
+            timestamp: u32::try_from(event.timestamp.timestamp()).unwrap_or_default(),
+            millisecond: (event.timestamp.nanosecond() / 1_000_000).min(999) as u16,
+            event_id: event.id,
+            service: event.service.clone(),
+            level: event.level.as_str().to_owned(),
+            message: event.message.clone(),
+            trace_id: event.trace_id.clone(),
+            metadata: serde_json::to_string(&event.metadata).expect("string maps serialize"),
+            metadata_keys,
+            metadata_values,
+        }
+    }
+}
+
+impl TryFrom<StoredLogRow> for LogEvent {
+    type Error = String;
+
+    fn try_from(row: StoredLogRow) -> Result<Self, Self::Error> {
+        let timestamp = DateTime::<Utc>::from_timestamp(
+            i64::from(row.timestamp),
+            u32::from(row.millisecond) * 1_000_000,
+        )
+        .ok_or_else(|| format!("event {}: timestamp out of range", row.event_id))?;
+        let level = row
+            .level
+            .parse()
+            .map_err(|err| format!("event {}: level {err}", row.event_id))?;
+        let metadata: BTreeMap<String, String> = if row.metadata.is_empty() {
+            BTreeMap::new()
+        } else {
+            serde_json::from_str(&row.metadata)
+                .map_err(|err| format!("event {}: metadata is not a JSON object: {err}", row.event_id))?
+        };
+        Ok(LogEvent {
+            id: row.event_id,
+            timestamp,
+            service: row.service,
+            level,
+            message: row.message,
+            trace_id: row.trace_id,
+            metadata,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use traceflow_queue::Level;
+
+    #[test]
+    fn an_event_survives_the_row_mapping() {
+        let event = LogEvent {
+            id: Uuid::now_v7(),
+            timestamp: "2026-05-05T10:00:00.789Z".parse().unwrap(),
+            service: "auth".into(),
+            level: Level::Warn,
+            message: "slow".into(),
+            trace_id: "abc".into(),
+            metadata: BTreeMap::from([("a".into(), "1".into()), ("b".into(), "x\"y".into())]),
+        };
+        let row = LogRow::from(&event);
+        assert_eq!(row.millisecond, 789);
+        assert_eq!(row.metadata_keys, vec!["a", "b"]);
+        assert_eq!(row.metadata_values, vec!["1", "x\"y"]);
+        let stored = StoredLogRow {
+            timestamp: row.timestamp,
+            millisecond: row.millisecond,
+            event_id: row.event_id,
+            service: row.service,
+            level: row.level,
+            message: row.message,
+            trace_id: row.trace_id,
+            metadata: row.metadata,
+        };
+        assert_eq!(LogEvent::try_from(stored).unwrap(), event);
+    }
+}
