@@ -1,0 +1,289 @@
+//! Turning a request body into a [`LogEvent`], or a message naming what is wrong.
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use serde::{Deserialize, Deserializer, de};
+use std::{collections::BTreeMap, fmt};
+use traceflow_queue::{Level, LogEvent};
+use uuid::Uuid;
+
+/// Size limits on single fields, so one event cannot bloat a batch or the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldLimits {
+    pub service_chars: usize,
+    pub message_bytes: usize,
+    pub trace_id_chars: usize,
+    pub metadata_keys: usize,
+    pub metadata_key_chars: usize,
+    pub metadata_value_bytes: usize,
+}
+
+impl Default for FieldLimits {
+    fn default() -> Self {
+        Self {
+            service_chars: 256,
+            message_bytes: 256 * 1024,
+            trace_id_chars: 128,
+            metadata_keys: 128,
+            metadata_key_chars: 256,
+            metadata_value_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// What a client sends. Every field is optional here so that a missing one gets a message
+/// of ours ("service is required") rather than serde's.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IncomingEvent {
+    service: Option<String>,
+    level: Option<String>,
+    message: Option<String>,
+    timestamp: Option<String>,
+    trace_id: Option<String>,
+    metadata: Option<BTreeMap<String, MetadataValue>>,
+}
+
+/// Metadata values are text; numbers and booleans are accepted and kept as their JSON text.
+struct MetadataValue(String);
+
+impl<'de> Deserialize<'de> for MetadataValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = MetadataValue;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(MetadataValue(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(MetadataValue(v))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(MetadataValue(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(MetadataValue(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(MetadataValue(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(MetadataValue(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// The range the `timestamp` column (DateTime, unsigned seconds) can hold.
+const EARLIEST: DateTime<Utc> = DateTime::UNIX_EPOCH;
+fn latest() -> DateTime<Utc> {
+    "2105-12-31T23:59:59.999Z".parse().expect("a valid constant")
+}
+
+/// Parses and validates one event. `request_trace_id` fills a missing `trace_id`; `now` a
+/// missing `timestamp`.
+pub fn parse_event(
+    body: &[u8],
+    request_trace_id: &str,
+    now: DateTime<Utc>,
+    limits: &FieldLimits,
+) -> Result<LogEvent, String> {
+    // Serde would also accept a struct written as an array; an event is an object.
+    match body.iter().find(|byte| !byte.is_ascii_whitespace()) {
+        None => return Err("malformed JSON: the body is empty".to_owned()),
+        Some(b'{') => {}
+        Some(_) if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() => {
+            return Err("malformed JSON: expected an object such as {\"service\": ...}".to_owned());
+        }
+        Some(_) => return Err("invalid event: the body must be a JSON object".to_owned()),
+    }
+    let deserializer = &mut serde_json::Deserializer::from_slice(body);
+    let incoming: IncomingEvent = serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => format!("{path}: {inner}"),
+            _ => format!("malformed JSON: {inner}"),
+        }
+    })?;
+    incoming.validate(request_trace_id, now, limits)
+}
+
+fn required(field: &str, value: Option<String>) -> Result<String, String> {
+    let value = value.ok_or_else(|| format!("{field} is required"))?;
+    if value.trim().is_empty() {
+        return Err(format!("{field} must not be blank"));
+    }
+    Ok(value)
+}
+
+fn at_most_chars(field: &str, value: &str, limit: usize) -> Result<(), String> {
+    if value.chars().count() > limit {
+        return Err(format!("{field} is longer than {limit} characters"));
+    }
+    Ok(())
+}
+
+impl IncomingEvent {
+    fn validate(
+        self,
+        request_trace_id: &str,
+        now: DateTime<Utc>,
+        limits: &FieldLimits,
+    ) -> Result<LogEvent, String> {
+        let service = required("service", self.service)?.trim().to_owned();
+        at_most_chars("service", &service, limits.service_chars)?;
+        let level = required("level", self.level)?
+            .trim()
+            .parse::<Level>()
+            .map_err(|err| format!("level {err}"))?;
+        let message = required("message", self.message)?;
+        if message.len() > limits.message_bytes {
+            return Err(format!("message is longer than {} bytes", limits.message_bytes));
+        }
+        let timestamp = match self.timestamp {
+            None => now,
+            Some(raw) => parse_timestamp(&raw)?,
+        };
+        let trace_id = match self.trace_id.map(|id| id.trim().to_owned()) {
+            Some(id) if !id.is_empty() => id,
+            _ => request_trace_id.to_owned(),
+        };
+        at_most_chars("trace_id", &trace_id, limits.trace_id_chars)?;
+        let metadata = self.metadata.unwrap_or_default();
+        if metadata.len() > limits.metadata_keys {
+            return Err(format!("metadata has more than {} keys", limits.metadata_keys));
+        }
+        let mut stored = BTreeMap::new();
+        for (key, MetadataValue(value)) in metadata {
+            if key.is_empty() {
+                return Err("metadata keys must not be empty".to_owned());
+            }
+            at_most_chars("metadata key", &key, limits.metadata_key_chars)?;
+            if value.len() > limits.metadata_value_bytes {
+                return Err(format!(
+                    "metadata.{key} is longer than {} bytes",
+                    limits.metadata_value_bytes
+                ));
+            }
+            stored.insert(key, value);
+        }
+        Ok(LogEvent {
+            id: Uuid::now_v7(),
+            timestamp: truncate_to_millis(timestamp),
+            service,
+            level,
+            message,
+            trace_id,
+            metadata: stored,
+        })
+    }
+}
+
+fn truncate_to_millis(time: DateTime<Utc>) -> DateTime<Utc> {
+    time.duration_trunc(TimeDelta::milliseconds(1)).unwrap_or(time)
+}
+
+fn parse_timestamp(raw: &str) -> Result<DateTime<Utc>, String> {
+    let time = DateTime::parse_from_rfc3339(raw.trim())
+        .map_err(|_| {
+            format!("timestamp must be an RFC 3339 time such as 2026-05-05T10:00:00Z, got {raw:?}")
+        })?
+        .with_timezone(&Utc);
+    if time < EARLIEST || time > latest() {
+        return Err(format!(
+            "timestamp must be between 1970-01-01T00:00:00Z and 2105-12-31T23:59:59Z, got {raw:?}"
+        ));
+    }
+    Ok(time)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TRACE: &str = "0123456789abcdef0123456789abcdef";
+
+    fn parse(body: &str) -> Result<LogEvent, String> {
+        let now = "2026-05-05T12:00:00.123456Z".parse().unwrap();
+        parse_event(body.as_bytes(), TRACE, now, &FieldLimits::default())
+    }
+
+    #[test]
+    fn a_full_event_is_kept_as_sent() {
+        let event = parse(
+            r#"{"service":"auth-service","level":"error","message":"DB connection failed",
+                "timestamp":"2026-05-05T12:00:00.5+02:00","trace_id":"abc",
+                "metadata":{"user_id":"42","retries":3,"ok":false,"ratio":0.5}}"#,
+        )
+        .unwrap();
+        assert_eq!(event.service, "auth-service");
+        assert_eq!(event.level, Level::Error);
+        assert_eq!(event.timestamp.to_rfc3339(), "2026-05-05T10:00:00.500+00:00");
+        assert_eq!(event.trace_id, "abc");
+        assert_eq!(event.metadata["user_id"], "42");
+        assert_eq!(event.metadata["retries"], "3");
+        assert_eq!(event.metadata["ok"], "false");
+        assert_eq!(event.metadata["ratio"], "0.5");
+    }
+
+    #[test]
+    fn defaults_fill_timestamp_and_trace_id() {
+        let event = parse(r#"{"service":"a","level":"INFO","message":"m"}"#).unwrap();
+        assert_eq!(event.trace_id, TRACE);
+        // Truncated to the millisecond the table keeps.
+        assert_eq!(event.timestamp.to_rfc3339(), "2026-05-05T12:00:00.123+00:00");
+        assert!(event.metadata.is_empty());
+    }
+
+    #[test]
+    fn each_rule_names_its_field() {
+        let cases = [
+            (r#"{"level":"INFO","message":"m"}"#, "service is required"),
+            (r#"{"service":"  ","level":"INFO","message":"m"}"#, "service must not be blank"),
+            (r#"{"service":"a","message":"m"}"#, "level is required"),
+            (
+                r#"{"service":"a","level":"LOUD","message":"m"}"#,
+                "level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (any case), got \"LOUD\"",
+            ),
+            (r#"{"service":"a","level":"INFO"}"#, "message is required"),
+            (r#"{"service":"a","level":"INFO","message":""}"#, "message must not be blank"),
+            (
+                r#"{"service":"a","level":"INFO","message":"m","timestamp":"yesterday"}"#,
+                "timestamp must be an RFC 3339 time such as 2026-05-05T10:00:00Z, got \"yesterday\"",
+            ),
+            (
+                r#"{"service":"a","level":"INFO","message":"m","timestamp":"1969-12-31T23:59:59Z"}"#,
+                "timestamp must be between 1970-01-01T00:00:00Z and 2105-12-31T23:59:59Z, got \"1969-12-31T23:59:59Z\"",
+            ),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(parse(body).unwrap_err(), expected, "body: {body}");
+        }
+    }
+
+    #[test]
+    fn type_errors_name_the_path() {
+        let err = parse(r#"{"service":5,"level":"INFO","message":"m"}"#).unwrap_err();
+        assert!(err.starts_with("service: invalid type: integer `5`, expected a string"), "{err}");
+        let err =
+            parse(r#"{"service":"a","level":"INFO","message":"m","metadata":{"k":{"x":1}}}"#)
+                .unwrap_err();
+        assert!(err.starts_with("metadata.k: invalid type: map, expected a string, number or boolean"), "{err}");
+        let err = parse(r#"{"service":"a","level":"INFO","message":"m","colour":"red"}"#).unwrap_err();
+        assert!(err.starts_with("colour: unknown field `colour`") || err.contains("unknown field `colour`"), "{err}");
+    }
+
+    #[test]
+    fn malformed_json_says_so() {
+        assert!(parse(r#"{"service":"a""#).unwrap_err().starts_with("malformed JSON: "));
+        assert!(parse("").unwrap_err().starts_with("malformed JSON: "));
+        assert_eq!(parse("  ").unwrap_err(), "malformed JSON: the body is empty");
+        assert_eq!(parse("[1]").unwrap_err(), "invalid event: the body must be a JSON object");
+        assert_eq!(parse("\"x\"").unwrap_err(), "invalid event: the body must be a JSON object");
+        assert!(parse("nope").unwrap_err().starts_with("malformed JSON: "));
+    }
+}

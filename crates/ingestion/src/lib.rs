@@ -1,0 +1,11 @@
+//! The ingestion service as a library: [`Application`] binds, then serves until told to stop.
+
+mod app;
+mod error;
+mod event;
+mod signal;
+
+pub use app::Application;
+pub use error::ApiError;
+pub use event::{FieldLimits, parse_event};
+pub use signal::WorkerSignal;

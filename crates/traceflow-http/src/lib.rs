@@ -1,0 +1,58 @@
+//! What the HTTP services (ingestion, query) share: every request gets a trace id that
+//! every response echoes, errors are `{"error": "..."}` JSON, health answers have one shape,
+//! and serving stops cleanly on a shutdown signal.
+
+mod trace_id;
+
+pub use trace_id::{TRACE_ID_HEADER, TraceId, propagate_trace_id};
+
+use axum::{
+    Json, Router,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+use std::future::Future;
+use tokio::net::TcpListener;
+
+/// The JSON error answer every service gives: `{"error": "<what is wrong>"}`.
+pub fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// A dependency that did not answer a health check.
+#[derive(Debug)]
+pub struct DependencyDown {
+    pub dependency: &'static str,
+    pub error: String,
+}
+
+/// `200 {"status":"ok"}`, or `503` naming the dependency that is down.
+pub fn health_response(check: Result<(), DependencyDown>) -> Response {
+    match check {
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok" }))).into_response(),
+        Err(down) => {
+            tracing::warn!(dependency = down.dependency, error = %down.error, "health check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({
+                    "status": "unavailable",
+                    "error": format!("{} is down: {}", down.dependency, down.error),
+                    "down": [down.dependency],
+                })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Serves `router` until `shutdown` completes, then lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

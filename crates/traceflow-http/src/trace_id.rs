@@ -1,0 +1,74 @@
+//! `X-Trace-ID`: kept from the client when sent, else generated; on every response.
+
+use axum::{
+    Router,
+    extract::FromRequestParts,
+    http::{HeaderName, HeaderValue, Request, request::Parts},
+};
+use std::convert::Infallible;
+use tower_http::{
+    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+/// The header that carries a request's trace id in and out.
+pub const TRACE_ID_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
+
+/// Makes a fresh trace id for a request that came without one.
+#[derive(Clone, Copy, Default)]
+struct MakeTraceId;
+
+impl MakeRequestId for MakeTraceId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&traceflow_traceid::generate())
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// Wraps a router so every request has a trace id, is handled in a span that records it,
+/// and every response (errors included) echoes it in `X-Trace-ID`.
+pub fn propagate_trace_id<S>(router: Router<S>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    // The last layer added runs first: the id is set, then the span sees it, then the
+    // propagation layer copies it onto the response.
+    router
+        .layer(PropagateRequestIdLayer::new(TRACE_ID_HEADER))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let trace_id = request
+                    .headers()
+                    .get(TRACE_ID_HEADER)
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!(
+                    "request",
+                    trace_id,
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                )
+            }),
+        )
+        .layer(SetRequestIdLayer::new(TRACE_ID_HEADER, MakeTraceId))
+}
+
+/// The current request's trace id, as set by [`propagate_trace_id`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for TraceId {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let id = parts
+            .headers
+            .get(TRACE_ID_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+            // Only when the router was not wrapped by `propagate_trace_id`.
+            .unwrap_or_else(traceflow_traceid::generate);
+        Ok(TraceId(id))
+    }
+}

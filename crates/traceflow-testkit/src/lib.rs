@@ -1,0 +1,9 @@
+//! Test support for Traceflow: real servers started on free ports in temporary directories,
+//! so `cargo test` needs no running services and tests do not share state.
+
+pub mod servers;
+
+pub use servers::{
+    ClickHouseServer, RedisServer, free_port, require_binaries, shared_clickhouse_url,
+    shared_redis_url,
+};

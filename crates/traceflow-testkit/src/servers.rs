@@ -1,0 +1,356 @@
+//! Real `redis-server` and `clickhouse-server` processes (Debian's packages), each on free
+//! loopback ports in its own temporary directory.
+//!
+//! Cleanup: dropping a server stops it and removes its directory. That does not cover the
+//! shared instances (statics are never dropped) nor a test binary that is killed, so every
+//! server also gets a watchdog: a small `sh` loop that polls the test process with `kill -0`
+//! once a second and, when it is gone, kills the server and removes its directory. A watchdog
+//! needs no unsafe code (unlike `PR_SET_PDEATHSIG` through `pre_exec`, which the workspace
+//! forbids) and also works when the test process dies by SIGKILL.
+
+use std::fs::OpenOptions;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// Generous, because a loaded machine running many test binaries at once is slow to start
+/// servers (ClickHouse needs well under a second when idle).
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a server gets to exit after SIGTERM before it is killed.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// `$1` is the test process, `$2` the server, `$3` the server's directory. It ignores the
+/// terminal's signals so that Ctrl-C, which also reaches the test process, cannot stop it
+/// before it has cleaned up.
+const WATCHDOG_SCRIPT: &str = r#"
+trap '' INT HUP TERM
+while kill -0 "$1" 2>/dev/null; do sleep 1; done
+kill -9 "$2" 2>/dev/null
+sleep 1
+rm -rf "$3"
+"#;
+
+/// A private `redis-server` without persistence, on 127.0.0.1.
+pub struct RedisServer {
+    // Declared before `dir`, so the process stops before its directory is removed.
+    running: Option<Running>,
+    dir: TempDir,
+    port: u16,
+}
+
+impl RedisServer {
+    /// Starts the server and waits until it answers PING.
+    pub fn start() -> Self {
+        let mut server = Self {
+            running: None,
+            dir: temp_dir("redis"),
+            port: free_port(),
+        };
+        server.start_again();
+        server
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server (SIGTERM, then SIGKILL if needed); afterwards the port refuses
+    /// connections.
+    pub fn stop(&mut self) {
+        self.running = None;
+    }
+
+    /// Starts the stopped server again on the same port and directory, and waits until it
+    /// answers PING. Without persistence it comes back empty.
+    pub fn start_again(&mut self) {
+        assert!(self.running.is_none(), "redis-server is already running");
+        let dir = self.dir.path();
+        let mut command = Command::new(binary("redis-server"));
+        command
+            .args(["--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
+            .arg("--port")
+            .arg(self.port.to_string())
+            .arg("--dir")
+            .arg(dir);
+        let log = dir.join("redis.log");
+        let port = self.port;
+        let running = self
+            .running
+            .insert(Running::spawn("redis-server", command, dir, &log));
+        running.wait_until_ready(|| redis_ping(port), &[log]);
+    }
+}
+
+/// A private `clickhouse-server` on 127.0.0.1 (and ::1), with its data, temporary files and
+/// logs in its own directory.
+pub struct ClickHouseServer {
+    // Declared before `dir`, so the process stops before its directory is removed.
+    running: Option<Running>,
+    dir: TempDir,
+    http_port: u16,
+    tcp_port: u16,
+    interserver_http_port: u16,
+}
+
+impl ClickHouseServer {
+    /// Starts the server and waits until `/ping` answers `Ok.`.
+    pub fn start() -> Self {
+        let mut server = Self {
+            running: None,
+            dir: temp_dir("clickhouse"),
+            http_port: free_port(),
+            tcp_port: free_port(),
+            interserver_http_port: free_port(),
+        };
+        server.start_again();
+        server
+    }
+
+    /// `http://127.0.0.1:<http port>`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    pub fn http_port(&self) -> u16 {
+        self.http_port
+    }
+
+    /// Stops the server (SIGTERM, then SIGKILL if needed); afterwards the HTTP port refuses
+    /// connections. ClickHouse takes about a second to shut down cleanly.
+    pub fn stop(&mut self) {
+        self.running = None;
+    }
+
+    /// Starts the stopped server again with the same ports and data directory (its tables
+    /// and data are still there), and waits until `/ping` answers `Ok.`.
+    pub fn start_again(&mut self) {
+        assert!(
+            self.running.is_none(),
+            "clickhouse-server is already running"
+        );
+        let dir = self.dir.path();
+        let dir_str = dir
+            .to_str()
+            .expect("the temporary directory's path is not UTF-8");
+        let mut command = Command::new(binary("clickhouse-server"));
+        // The packaged config with every port and path it names overridden: the ports so that
+        // instances can run side by side, the paths so that nothing is written to /var.
+        command
+            .arg("--config-file=/etc/clickhouse-server/config.xml")
+            .arg("--")
+            .arg(format!("--http_port={}", self.http_port))
+            .arg(format!("--tcp_port={}", self.tcp_port))
+            .arg(format!(
+                "--interserver_http_port={}",
+                self.interserver_http_port
+            ))
+            .arg(format!("--path={dir_str}/"))
+            .arg(format!("--tmp_path={dir_str}/tmp/"))
+            .arg(format!("--user_files_path={dir_str}/user_files/"))
+            .arg(format!("--format_schema_path={dir_str}/format_schemas/"))
+            .arg(format!("--logger.log={dir_str}/server.log"))
+            .arg(format!("--logger.errorlog={dir_str}/server.err.log"));
+        let output = dir.join("stdout.log");
+        let logs = [output.clone(), dir.join("server.err.log")];
+        let port = self.http_port;
+        let running =
+            self.running
+                .insert(Running::spawn("clickhouse-server", command, dir, &output));
+        running.wait_until_ready(|| clickhouse_ping(port), &logs);
+    }
+}
+
+/// The URL of a Redis server shared by the whole test binary: `TEST_REDIS_URL` if set,
+/// otherwise one [`RedisServer`] started on first use. Tests sharing it must use distinct keys.
+pub fn shared_redis_url() -> String {
+    static SHARED: OnceLock<RedisServer> = OnceLock::new();
+    env_url("TEST_REDIS_URL").unwrap_or_else(|| SHARED.get_or_init(RedisServer::start).url())
+}
+
+/// The URL of a ClickHouse server shared by the whole test binary: `TEST_CLICKHOUSE_URL` if
+/// set, otherwise one [`ClickHouseServer`] started on first use. Tests sharing it must use
+/// distinct databases or tables.
+pub fn shared_clickhouse_url() -> String {
+    static SHARED: OnceLock<ClickHouseServer> = OnceLock::new();
+    env_url("TEST_CLICKHOUSE_URL")
+        .unwrap_or_else(|| SHARED.get_or_init(ClickHouseServer::start).url())
+}
+
+/// Panics with instructions unless both `redis-server` and `clickhouse-server` are installed.
+pub fn require_binaries() {
+    binary("redis-server");
+    binary("clickhouse-server");
+}
+
+/// A port that was free a moment ago: the OS picks it for a listener that is closed at once.
+pub fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|listener| listener.local_addr())
+        .expect("cannot bind a free port on 127.0.0.1")
+        .port()
+}
+
+fn env_url(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|url| !url.is_empty())
+}
+
+fn temp_dir(name: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("traceflow-{name}-"))
+        .tempdir()
+        .expect("cannot create a temporary directory")
+}
+
+/// The installed binary; Debian puts `clickhouse-server` in /usr/sbin, which is not on every
+/// user's PATH.
+fn binary(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/bin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} is not installed; run scripts/test.sh, which installs redis-server and \
+                 clickhouse-server with apt and then runs the tests"
+            )
+        })
+}
+
+/// A running server and its watchdog. Dropping it stops both.
+struct Running {
+    name: &'static str,
+    server: Child,
+    watchdog: Child,
+}
+
+impl Running {
+    /// Starts `command` with its output appended to `log`, and a watchdog that kills it and
+    /// removes `dir` if the test process dies first.
+    fn spawn(name: &'static str, mut command: Command, dir: &Path, log: &Path) -> Self {
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap_or_else(|error| panic!("cannot open {}: {error}", log.display()));
+        let stderr = log.try_clone().expect("cannot duplicate the log file");
+        let mut server = command
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {name}: {error}"));
+        // No output handles: an inherited pipe would keep whoever reads the test's output
+        // waiting for the watchdog.
+        let watchdog = Command::new("sh")
+            .args(["-c", WATCHDOG_SCRIPT, "traceflow-testkit-watchdog"])
+            .arg(std::process::id().to_string())
+            .arg(server.id().to_string())
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        match watchdog {
+            Ok(watchdog) => Self {
+                name,
+                server,
+                watchdog,
+            },
+            Err(error) => {
+                let _ = server.kill();
+                let _ = server.wait();
+                panic!("cannot start the watchdog for {name}: {error}");
+            }
+        }
+    }
+
+    /// Polls `ready` until it holds; panics with the end of `logs` if the server exits or
+    /// does not become ready within [`STARTUP_TIMEOUT`].
+    fn wait_until_ready(&mut self, ready: impl Fn() -> bool, logs: &[PathBuf]) {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        while !ready() {
+            let problem = match self.server.try_wait() {
+                Ok(Some(status)) => format!("exited during startup ({status})"),
+                Ok(None) if Instant::now() > deadline => {
+                    format!("was not ready after {STARTUP_TIMEOUT:?}")
+                }
+                Ok(None) => {
+                    sleep(POLL_INTERVAL);
+                    continue;
+                }
+                Err(error) => format!("cannot be waited for: {error}"),
+            };
+            panic!("{} {problem}\n{}", self.name, log_tails(logs));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // The watchdog goes first: once the server has been reaped, its pid may be reused.
+        let _ = self.watchdog.kill();
+        let _ = self.watchdog.wait();
+        // SIGTERM through kill(1): std can only send SIGKILL, and libc::kill needs unsafe.
+        let _ = Command::new("kill")
+            .arg(self.server.id().to_string())
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
+        while matches!(self.server.try_wait(), Ok(None)) && Instant::now() < deadline {
+            sleep(POLL_INTERVAL);
+        }
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+/// The last lines of each log, for a startup failure message.
+fn log_tails(logs: &[PathBuf]) -> String {
+    const LINES: usize = 20;
+    logs.iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(LINES)..].join("\n");
+            format!("--- last lines of {} ---\n{tail}", path.display())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn redis_ping(port: u16) -> bool {
+    // QUIT makes Redis close the connection, so the whole answer can be read to the end.
+    exchange(port, b"PING\r\nQUIT\r\n").is_some_and(|answer| answer.starts_with("+PONG\r\n"))
+}
+
+fn clickhouse_ping(port: u16) -> bool {
+    exchange(port, b"GET /ping HTTP/1.0\r\n\r\n").is_some_and(|answer| {
+        answer.starts_with("HTTP/1.0 200") && answer.ends_with("\r\n\r\nOk.\n")
+    })
+}
+
+/// Sends `request` to 127.0.0.1:`port` and reads the answer until the server closes the
+/// connection; `None` if any step fails.
+fn exchange(port: u16, request: &[u8]) -> Option<String> {
+    let timeout = Duration::from_secs(2);
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut stream = TcpStream::connect_timeout(&address, timeout).ok()?;
+    stream.set_read_timeout(Some(timeout)).ok()?;
+    stream.write_all(request).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    Some(answer)
+}
