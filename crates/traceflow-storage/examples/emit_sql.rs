@@ -122,7 +122,8 @@ fn log_queries() -> Vec<Shape> {
 }
 
 fn log_query_json(query: &LogQuery) -> Value {
-    let time = |t: &Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true));
+    let time =
+        |t: &Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true));
     json!({
         "service": query.service,
         "level": query.level.map(Level::as_str),
@@ -170,5 +171,8 @@ fn main() {
         "insert": { "table": "logs", "columns": <LogRow as Row>::COLUMN_NAMES },
         "queries": queries,
     });
-    println!("{}", serde_json::to_string_pretty(&output).expect("JSON values serialize"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&output).expect("JSON values serialize")
+    );
 }

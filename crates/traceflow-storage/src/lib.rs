@@ -46,6 +46,19 @@ impl From<clickhouse::error::Error> for StorageError {
     }
 }
 
+impl StorageError {
+    /// The server refused the data itself (a value it cannot parse or store): retrying the
+    /// same rows cannot succeed, unlike an outage or an overloaded server.
+    pub fn is_data_error(&self) -> bool {
+        // CANNOT_PARSE_TEXT, CANNOT_PARSE_QUOTED_STRING, CANNOT_PARSE_INPUT_ASSERTION_FAILED,
+        // CANNOT_READ_ALL_DATA, CANNOT_PARSE_DATE, CANNOT_PARSE_DATETIME, TYPE_MISMATCH,
+        // ARGUMENT_OUT_OF_BOUND, CANNOT_CONVERT_TYPE, CANNOT_PARSE_NUMBER, INCORRECT_DATA,
+        // VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE, CANNOT_PARSE_UUID.
+        const DATA_ERRORS: [u32; 13] = [6, 26, 27, 33, 38, 41, 53, 69, 70, 72, 117, 321, 376];
+        matches!(self, StorageError::Rejected { code: Some(code), .. } if DATA_ERRORS.contains(code))
+    }
+}
+
 /// Extracts `N` from ClickHouse's `Code: N, e.displayText() = ...` / `Code: N. DB::Exception`.
 fn error_code(message: &str) -> Option<u32> {
     let rest = &message[message.find("Code: ")? + "Code: ".len()..];

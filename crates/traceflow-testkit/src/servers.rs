@@ -4,9 +4,12 @@
 //! Cleanup: dropping a server stops it and removes its directory. That does not cover the
 //! shared instances (statics are never dropped) nor a test binary that is killed, so every
 //! server also gets a watchdog: a small `sh` loop that polls the test process with `kill -0`
-//! once a second and, when it is gone, kills the server and removes its directory. A watchdog
-//! needs no unsafe code (unlike `PR_SET_PDEATHSIG` through `pre_exec`, which the workspace
-//! forbids) and also works when the test process dies by SIGKILL.
+//! once a second and, when it is gone, kills the server process named in the directory's pid
+//! file (if any) and removes the directory. A watchdog needs no unsafe code (unlike
+//! `PR_SET_PDEATHSIG` through `pre_exec`, which the workspace forbids) and also works when the
+//! test process dies by SIGKILL. It lives as long as the directory, so it also covers the time
+//! between `stop` and `start_again`; the pid file exists only while the process has not been
+//! reaped, so the watchdog never kills a reused pid.
 
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
@@ -26,22 +29,20 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
-/// `$1` is the test process, `$2` the server, `$3` the server's directory. It ignores the
+/// `$1` is the test process, `$2` the server's pid file, `$3` its directory. It ignores the
 /// terminal's signals so that Ctrl-C, which also reaches the test process, cannot stop it
-/// before it has cleaned up.
+/// before it has cleaned up. The pause lets the killed server finish dying before its files
+/// are removed.
 const WATCHDOG_SCRIPT: &str = r#"
 trap '' INT HUP TERM
 while kill -0 "$1" 2>/dev/null; do sleep 1; done
-kill -9 "$2" 2>/dev/null
-sleep 1
+if [ -f "$2" ]; then kill -9 "$(cat "$2")" 2>/dev/null; sleep 1; fi
 rm -rf "$3"
 "#;
 
 /// A private `redis-server` without persistence, on 127.0.0.1.
 pub struct RedisServer {
-    // Declared before `dir`, so the process stops before its directory is removed.
-    running: Option<Running>,
-    dir: TempDir,
+    supervisor: Supervisor,
     port: u16,
 }
 
@@ -49,8 +50,7 @@ impl RedisServer {
     /// Starts the server and waits until it answers PING.
     pub fn start() -> Self {
         let mut server = Self {
-            running: None,
-            dir: temp_dir("redis"),
+            supervisor: Supervisor::new("redis-server"),
             port: free_port(),
         };
         server.start_again();
@@ -69,14 +69,13 @@ impl RedisServer {
     /// Stops the server (SIGTERM, then SIGKILL if needed); afterwards the port refuses
     /// connections.
     pub fn stop(&mut self) {
-        self.running = None;
+        self.supervisor.stop();
     }
 
     /// Starts the stopped server again on the same port and directory, and waits until it
     /// answers PING. Without persistence it comes back empty.
     pub fn start_again(&mut self) {
-        assert!(self.running.is_none(), "redis-server is already running");
-        let dir = self.dir.path();
+        let dir = self.supervisor.dir();
         let mut command = Command::new(binary("redis-server"));
         command
             .args(["--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
@@ -86,19 +85,15 @@ impl RedisServer {
             .arg(dir);
         let log = dir.join("redis.log");
         let port = self.port;
-        let running = self
-            .running
-            .insert(Running::spawn("redis-server", command, dir, &log));
-        running.wait_until_ready(|| redis_ping(port), &[log]);
+        self.supervisor
+            .start(command, &log, || redis_ping(port), &[&log]);
     }
 }
 
 /// A private `clickhouse-server` on 127.0.0.1 (and ::1), with its data, temporary files and
 /// logs in its own directory.
 pub struct ClickHouseServer {
-    // Declared before `dir`, so the process stops before its directory is removed.
-    running: Option<Running>,
-    dir: TempDir,
+    supervisor: Supervisor,
     http_port: u16,
     tcp_port: u16,
     interserver_http_port: u16,
@@ -108,8 +103,7 @@ impl ClickHouseServer {
     /// Starts the server and waits until `/ping` answers `Ok.`.
     pub fn start() -> Self {
         let mut server = Self {
-            running: None,
-            dir: temp_dir("clickhouse"),
+            supervisor: Supervisor::new("clickhouse-server"),
             http_port: free_port(),
             tcp_port: free_port(),
             interserver_http_port: free_port(),
@@ -130,17 +124,13 @@ impl ClickHouseServer {
     /// Stops the server (SIGTERM, then SIGKILL if needed); afterwards the HTTP port refuses
     /// connections. ClickHouse takes about a second to shut down cleanly.
     pub fn stop(&mut self) {
-        self.running = None;
+        self.supervisor.stop();
     }
 
     /// Starts the stopped server again with the same ports and data directory (its tables
     /// and data are still there), and waits until `/ping` answers `Ok.`.
     pub fn start_again(&mut self) {
-        assert!(
-            self.running.is_none(),
-            "clickhouse-server is already running"
-        );
-        let dir = self.dir.path();
+        let dir = self.supervisor.dir();
         let dir_str = dir
             .to_str()
             .expect("the temporary directory's path is not UTF-8");
@@ -163,12 +153,14 @@ impl ClickHouseServer {
             .arg(format!("--logger.log={dir_str}/server.log"))
             .arg(format!("--logger.errorlog={dir_str}/server.err.log"));
         let output = dir.join("stdout.log");
-        let logs = [output.clone(), dir.join("server.err.log")];
+        let errors = dir.join("server.err.log");
         let port = self.http_port;
-        let running =
-            self.running
-                .insert(Running::spawn("clickhouse-server", command, dir, &output));
-        running.wait_until_ready(|| clickhouse_ping(port), &logs);
+        self.supervisor.start(
+            command,
+            &output,
+            || clickhouse_ping(port),
+            &[&output, &errors],
+        );
     }
 }
 
@@ -206,13 +198,6 @@ fn env_url(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|url| !url.is_empty())
 }
 
-fn temp_dir(name: &str) -> TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("traceflow-{name}-"))
-        .tempdir()
-        .expect("cannot create a temporary directory")
-}
-
 /// The installed binary; Debian puts `clickhouse-server` in /usr/sbin, which is not on every
 /// user's PATH.
 fn binary(name: &str) -> PathBuf {
@@ -229,60 +214,80 @@ fn binary(name: &str) -> PathBuf {
         })
 }
 
-/// A running server and its watchdog. Dropping it stops both.
-struct Running {
+/// One server's directory, its process while it runs, and the watchdog for both.
+struct Supervisor {
     name: &'static str,
-    server: Child,
+    server: Option<Child>,
+    /// Holds the server's pid while it runs, for the watchdog.
+    pid_file: PathBuf,
     watchdog: Child,
+    // Last, so it is removed only after the process has stopped (fields drop in order).
+    dir: TempDir,
 }
 
-impl Running {
-    /// Starts `command` with its output appended to `log`, and a watchdog that kills it and
-    /// removes `dir` if the test process dies first.
-    fn spawn(name: &'static str, mut command: Command, dir: &Path, log: &Path) -> Self {
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap_or_else(|error| panic!("cannot open {}: {error}", log.display()));
-        let stderr = log.try_clone().expect("cannot duplicate the log file");
-        let mut server = command
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(stderr)
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {name}: {error}"));
+impl Supervisor {
+    fn new(name: &'static str) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("traceflow-{name}-"))
+            .tempdir()
+            .expect("cannot create a temporary directory");
+        let pid_file = dir.path().join("server.pid");
         // No output handles: an inherited pipe would keep whoever reads the test's output
         // waiting for the watchdog.
         let watchdog = Command::new("sh")
             .args(["-c", WATCHDOG_SCRIPT, "traceflow-testkit-watchdog"])
             .arg(std::process::id().to_string())
-            .arg(server.id().to_string())
-            .arg(dir)
+            .arg(&pid_file)
+            .arg(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .spawn();
-        match watchdog {
-            Ok(watchdog) => Self {
-                name,
-                server,
-                watchdog,
-            },
-            Err(error) => {
-                let _ = server.kill();
-                let _ = server.wait();
-                panic!("cannot start the watchdog for {name}: {error}");
-            }
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start the watchdog for {name}: {error}"));
+        Self {
+            name,
+            server: None,
+            pid_file,
+            watchdog,
+            dir,
         }
     }
 
-    /// Polls `ready` until it holds; panics with the end of `logs` if the server exits or
-    /// does not become ready within [`STARTUP_TIMEOUT`].
-    fn wait_until_ready(&mut self, ready: impl Fn() -> bool, logs: &[PathBuf]) {
+    fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Starts `command` with its output appended to `output`, then polls `ready` until it
+    /// holds; panics with the end of `logs` if the server exits or is not ready within
+    /// [`STARTUP_TIMEOUT`].
+    fn start(
+        &mut self,
+        mut command: Command,
+        output: &Path,
+        ready: impl Fn() -> bool,
+        logs: &[&Path],
+    ) {
+        assert!(self.server.is_none(), "{} is already running", self.name);
+        let name = self.name;
+        let stdout = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(output)
+            .unwrap_or_else(|error| panic!("cannot open {}: {error}", output.display()));
+        let stderr = stdout.try_clone().expect("cannot duplicate a file handle");
+        let server = self.server.insert(
+            command
+                .stdin(Stdio::null())
+                .stdout(stdout)
+                .stderr(stderr)
+                .spawn()
+                .unwrap_or_else(|error| panic!("cannot start {name}: {error}")),
+        );
+        std::fs::write(&self.pid_file, server.id().to_string()).expect("cannot write the pid file");
+
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         while !ready() {
-            let problem = match self.server.try_wait() {
+            let problem = match server.try_wait() {
                 Ok(Some(status)) => format!("exited during startup ({status})"),
                 Ok(None) if Instant::now() > deadline => {
                     format!("was not ready after {STARTUP_TIMEOUT:?}")
@@ -293,32 +298,41 @@ impl Running {
                 }
                 Err(error) => format!("cannot be waited for: {error}"),
             };
-            panic!("{} {problem}\n{}", self.name, log_tails(logs));
+            panic!("{name} {problem}\n{}", log_tails(logs));
         }
     }
-}
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        // The watchdog goes first: once the server has been reaped, its pid may be reused.
-        let _ = self.watchdog.kill();
-        let _ = self.watchdog.wait();
+    /// Stops the server if it runs: SIGTERM, then SIGKILL after [`SHUTDOWN_TIMEOUT`].
+    fn stop(&mut self) {
+        let Some(mut server) = self.server.take() else {
+            return;
+        };
         // SIGTERM through kill(1): std can only send SIGKILL, and libc::kill needs unsafe.
         let _ = Command::new("kill")
-            .arg(self.server.id().to_string())
+            .arg(server.id().to_string())
             .stderr(Stdio::null())
             .status();
         let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
-        while matches!(self.server.try_wait(), Ok(None)) && Instant::now() < deadline {
+        while matches!(server.try_wait(), Ok(None)) && Instant::now() < deadline {
             sleep(POLL_INTERVAL);
         }
-        let _ = self.server.kill();
-        let _ = self.server.wait();
+        let _ = server.kill();
+        let _ = server.wait();
+        // The process is reaped, so its pid may be reused: the watchdog must not see it.
+        let _ = std::fs::remove_file(&self.pid_file);
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = self.watchdog.kill();
+        let _ = self.watchdog.wait();
     }
 }
 
 /// The last lines of each log, for a startup failure message.
-fn log_tails(logs: &[PathBuf]) -> String {
+fn log_tails(logs: &[&Path]) -> String {
     const LINES: usize = 20;
     logs.iter()
         .map(|path| {

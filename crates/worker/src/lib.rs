@@ -1,0 +1,10 @@
+//! The worker as a library: [`Application`] connects and migrates, then serves gRPC and runs
+//! the consumer loop until told to stop.
+
+mod app;
+mod backoff;
+mod consumer;
+mod signal;
+
+pub use app::Application;
+pub use backoff::Backoff;

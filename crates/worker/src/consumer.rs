@@ -1,0 +1,148 @@
+//! The consumer loop: claim a batch, store it with one INSERT, acknowledge it, repeat while
+//! the queue has events; then sleep until a signal or the poll interval.
+//!
+//! Nothing is acknowledged before ClickHouse has it. Outages are waited out with backoff;
+//! rows ClickHouse refuses as data are isolated by splitting the batch and dead-lettered
+//! one by one, so they cannot block the queue.
+
+use crate::Backoff;
+use std::{sync::Arc, time::Duration};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use traceflow_queue::{Consumer, DeadLetter, LogEvent};
+use traceflow_storage::Storage;
+
+/// Shutdown arrived while waiting; the held batch stays in Redis for the next worker.
+struct Cancelled;
+
+pub struct ConsumerLoop {
+    pub queue: Consumer,
+    pub storage: Storage,
+    pub batch_size: usize,
+    pub poll_interval: Duration,
+    pub wake: Arc<Notify>,
+}
+
+fn retry_backoff() -> Backoff {
+    Backoff::new(Duration::from_millis(200), Duration::from_secs(5))
+}
+
+/// Sleeps for the next backoff step, logging the failure once for that step.
+async fn wait_to_retry(
+    backoff: &mut Backoff,
+    what: &str,
+    error: &dyn std::fmt::Display,
+    stop: &CancellationToken,
+) -> Result<(), Cancelled> {
+    let delay = backoff.next_delay();
+    tracing::warn!(attempt = backoff.attempt(), retry_in_ms = delay.as_millis() as u64, %error, "{what} failed; retrying");
+    tokio::select! {
+        () = tokio::time::sleep(delay) => Ok(()),
+        () = stop.cancelled() => Err(Cancelled),
+    }
+}
+
+impl ConsumerLoop {
+    /// Runs until `stop` is cancelled; a batch being inserted then is finished first.
+    pub async fn run(self, stop: CancellationToken) {
+        let mut redis_backoff = retry_backoff();
+        loop {
+            // Drain: keep taking batches while the queue has events.
+            while !stop.is_cancelled() {
+                let entries = match self.queue.claim(self.batch_size).await {
+                    Ok(entries) => entries,
+                    Err(error) => {
+                        if wait_to_retry(&mut redis_backoff, "claiming a batch from redis", &error, &stop).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                };
+                redis_backoff.reset();
+                if entries.is_empty() {
+                    break;
+                }
+                if self.store_batch(&entries, &stop).await.is_err() {
+                    return;
+                }
+            }
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(self.poll_interval) => {}
+                () = stop.cancelled() => return,
+            }
+        }
+    }
+
+    async fn store_batch(&self, entries: &[Vec<u8>], stop: &CancellationToken) -> Result<(), Cancelled> {
+        let mut events = Vec::with_capacity(entries.len());
+        let mut dead = Vec::new();
+        for entry in entries {
+            match LogEvent::from_wire(entry) {
+                Ok(event) => events.push(event),
+                Err(error) => dead.push(DeadLetter::new(entry, error.to_string())),
+            }
+        }
+        let started = std::time::Instant::now();
+        let refused = self.insert_isolating_bad_rows(&events, stop).await?;
+        let stored = events.len() - refused.len();
+        dead.extend(refused);
+
+        let mut backoff = retry_backoff();
+        while let Err(error) = self.queue.ack(&dead).await {
+            wait_to_retry(&mut backoff, "acknowledging a stored batch", &error, stop).await?;
+        }
+        tracing::info!(
+            batch_size = entries.len(),
+            stored,
+            dead_lettered = dead.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "batch stored"
+        );
+        Ok(())
+    }
+
+    /// Inserts `events`; rows ClickHouse refuses as data come back as dead letters.
+    async fn insert_isolating_bad_rows(
+        &self,
+        events: &[LogEvent],
+        stop: &CancellationToken,
+    ) -> Result<Vec<DeadLetter>, Cancelled> {
+        let mut dead = Vec::new();
+        let mut pending = vec![events];
+        while let Some(chunk) = pending.pop() {
+            if chunk.is_empty() {
+                continue;
+            }
+            match self.insert_until_stored(chunk, stop).await? {
+                Ok(()) => {}
+                Err(reason) if chunk.len() == 1 => {
+                    dead.push(DeadLetter::new(chunk[0].to_wire().as_bytes(), reason));
+                }
+                Err(_) => {
+                    let (left, right) = chunk.split_at(chunk.len() / 2);
+                    pending.push(right);
+                    pending.push(left);
+                }
+            }
+        }
+        Ok(dead)
+    }
+
+    /// Retries until ClickHouse stores the rows (`Ok(Ok)`) or refuses them as data
+    /// (`Ok(Err(reason))`).
+    async fn insert_until_stored(
+        &self,
+        events: &[LogEvent],
+        stop: &CancellationToken,
+    ) -> Result<Result<(), String>, Cancelled> {
+        let mut backoff = retry_backoff();
+        loop {
+            match self.storage.insert(events).await {
+                Ok(()) => return Ok(Ok(())),
+                Err(error) if error.is_data_error() => return Ok(Err(error.to_string())),
+                Err(error) => wait_to_retry(&mut backoff, "inserting into clickhouse", &error, stop).await?,
+            }
+        }
+    }
+}
