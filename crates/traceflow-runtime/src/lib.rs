@@ -1,5 +1,9 @@
 //! Start-up and shutdown pieces every Traceflow binary shares.
 
+mod backoff;
+
+pub use backoff::Backoff;
+
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 /// Structured logs to stdout. `RUST_LOG` picks the level (default `info`);

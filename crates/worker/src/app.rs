@@ -1,6 +1,7 @@
 //! The worker application: connections, migrations, the gRPC server and the consumer loop.
 
-use crate::{Backoff, consumer::ConsumerLoop, signal::SignalService};
+use crate::{consumer::ConsumerLoop, signal::SignalService};
+use traceflow_runtime::Backoff;
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::{net::TcpListener, sync::Notify};
 use tokio_util::sync::CancellationToken;

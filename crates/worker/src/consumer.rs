@@ -5,7 +5,7 @@
 //! rows ClickHouse refuses as data are isolated by splitting the batch and dead-lettered
 //! one by one, so they cannot block the queue.
 
-use crate::Backoff;
+use traceflow_runtime::Backoff;
 use std::{sync::Arc, time::Duration};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;

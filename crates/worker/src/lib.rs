@@ -2,9 +2,7 @@
 //! the consumer loop until told to stop.
 
 mod app;
-mod backoff;
 mod consumer;
 mod signal;
 
 pub use app::Application;
-pub use backoff::Backoff;
