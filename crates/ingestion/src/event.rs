@@ -80,7 +80,9 @@ impl<'de> Deserialize<'de> for MetadataValue {
 /// The range the `timestamp` column (DateTime, unsigned seconds) can hold.
 const EARLIEST: DateTime<Utc> = DateTime::UNIX_EPOCH;
 fn latest() -> DateTime<Utc> {
-    "2105-12-31T23:59:59.999Z".parse().expect("a valid constant")
+    "2105-12-31T23:59:59.999Z"
+        .parse()
+        .expect("a valid constant")
 }
 
 /// Parses and validates one event. `request_trace_id` fills a missing `trace_id`; `now` a
@@ -101,14 +103,15 @@ pub fn parse_event(
         Some(_) => return Err("invalid event: the body must be a JSON object".to_owned()),
     }
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
-    let incoming: IncomingEvent = serde_path_to_error::deserialize(deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => format!("{path}: {inner}"),
-            _ => format!("malformed JSON: {inner}"),
-        }
-    })?;
+    let incoming: IncomingEvent =
+        serde_path_to_error::deserialize(deserializer).map_err(|err| {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            match inner.classify() {
+                serde_json::error::Category::Data => format!("{path}: {inner}"),
+                _ => format!("malformed JSON: {inner}"),
+            }
+        })?;
     incoming.validate(request_trace_id, now, limits)
 }
 
@@ -142,7 +145,10 @@ impl IncomingEvent {
             .map_err(|err| format!("level {err}"))?;
         let message = required("message", self.message)?;
         if message.len() > limits.message_bytes {
-            return Err(format!("message is longer than {} bytes", limits.message_bytes));
+            return Err(format!(
+                "message is longer than {} bytes",
+                limits.message_bytes
+            ));
         }
         let timestamp = match self.timestamp {
             None => now,
@@ -155,7 +161,10 @@ impl IncomingEvent {
         at_most_chars("trace_id", &trace_id, limits.trace_id_chars)?;
         let metadata = self.metadata.unwrap_or_default();
         if metadata.len() > limits.metadata_keys {
-            return Err(format!("metadata has more than {} keys", limits.metadata_keys));
+            return Err(format!(
+                "metadata has more than {} keys",
+                limits.metadata_keys
+            ));
         }
         let mut stored = BTreeMap::new();
         for (key, MetadataValue(value)) in metadata {
@@ -184,7 +193,8 @@ impl IncomingEvent {
 }
 
 fn truncate_to_millis(time: DateTime<Utc>) -> DateTime<Utc> {
-    time.duration_trunc(TimeDelta::milliseconds(1)).unwrap_or(time)
+    time.duration_trunc(TimeDelta::milliseconds(1))
+        .unwrap_or(time)
 }
 
 fn parse_timestamp(raw: &str) -> Result<DateTime<Utc>, String> {
@@ -222,7 +232,10 @@ mod tests {
         .unwrap();
         assert_eq!(event.service, "auth-service");
         assert_eq!(event.level, Level::Error);
-        assert_eq!(event.timestamp.to_rfc3339(), "2026-05-05T10:00:00.500+00:00");
+        assert_eq!(
+            event.timestamp.to_rfc3339(),
+            "2026-05-05T10:00:00.500+00:00"
+        );
         assert_eq!(event.trace_id, "abc");
         assert_eq!(event.metadata["user_id"], "42");
         assert_eq!(event.metadata["retries"], "3");
@@ -235,7 +248,10 @@ mod tests {
         let event = parse(r#"{"service":"a","level":"INFO","message":"m"}"#).unwrap();
         assert_eq!(event.trace_id, TRACE);
         // Truncated to the millisecond the table keeps.
-        assert_eq!(event.timestamp.to_rfc3339(), "2026-05-05T12:00:00.123+00:00");
+        assert_eq!(
+            event.timestamp.to_rfc3339(),
+            "2026-05-05T12:00:00.123+00:00"
+        );
         assert!(event.metadata.is_empty());
     }
 
@@ -243,14 +259,20 @@ mod tests {
     fn each_rule_names_its_field() {
         let cases = [
             (r#"{"level":"INFO","message":"m"}"#, "service is required"),
-            (r#"{"service":"  ","level":"INFO","message":"m"}"#, "service must not be blank"),
+            (
+                r#"{"service":"  ","level":"INFO","message":"m"}"#,
+                "service must not be blank",
+            ),
             (r#"{"service":"a","message":"m"}"#, "level is required"),
             (
                 r#"{"service":"a","level":"LOUD","message":"m"}"#,
                 "level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (any case), got \"LOUD\"",
             ),
             (r#"{"service":"a","level":"INFO"}"#, "message is required"),
-            (r#"{"service":"a","level":"INFO","message":""}"#, "message must not be blank"),
+            (
+                r#"{"service":"a","level":"INFO","message":""}"#,
+                "message must not be blank",
+            ),
             (
                 r#"{"service":"a","level":"INFO","message":"m","timestamp":"yesterday"}"#,
                 "timestamp must be an RFC 3339 time such as 2026-05-05T10:00:00Z, got \"yesterday\"",
@@ -268,22 +290,45 @@ mod tests {
     #[test]
     fn type_errors_name_the_path() {
         let err = parse(r#"{"service":5,"level":"INFO","message":"m"}"#).unwrap_err();
-        assert!(err.starts_with("service: invalid type: integer `5`, expected a string"), "{err}");
+        assert!(
+            err.starts_with("service: invalid type: integer `5`, expected a string"),
+            "{err}"
+        );
+        let err = parse(r#"{"service":"a","level":"INFO","message":"m","metadata":{"k":{"x":1}}}"#)
+            .unwrap_err();
+        assert!(
+            err.starts_with("metadata.k: invalid type: map, expected a string, number or boolean"),
+            "{err}"
+        );
         let err =
-            parse(r#"{"service":"a","level":"INFO","message":"m","metadata":{"k":{"x":1}}}"#)
-                .unwrap_err();
-        assert!(err.starts_with("metadata.k: invalid type: map, expected a string, number or boolean"), "{err}");
-        let err = parse(r#"{"service":"a","level":"INFO","message":"m","colour":"red"}"#).unwrap_err();
-        assert!(err.starts_with("colour: unknown field `colour`") || err.contains("unknown field `colour`"), "{err}");
+            parse(r#"{"service":"a","level":"INFO","message":"m","colour":"red"}"#).unwrap_err();
+        assert!(
+            err.starts_with("colour: unknown field `colour`")
+                || err.contains("unknown field `colour`"),
+            "{err}"
+        );
     }
 
     #[test]
     fn malformed_json_says_so() {
-        assert!(parse(r#"{"service":"a""#).unwrap_err().starts_with("malformed JSON: "));
+        assert!(
+            parse(r#"{"service":"a""#)
+                .unwrap_err()
+                .starts_with("malformed JSON: ")
+        );
         assert!(parse("").unwrap_err().starts_with("malformed JSON: "));
-        assert_eq!(parse("  ").unwrap_err(), "malformed JSON: the body is empty");
-        assert_eq!(parse("[1]").unwrap_err(), "invalid event: the body must be a JSON object");
-        assert_eq!(parse("\"x\"").unwrap_err(), "invalid event: the body must be a JSON object");
+        assert_eq!(
+            parse("  ").unwrap_err(),
+            "malformed JSON: the body is empty"
+        );
+        assert_eq!(
+            parse("[1]").unwrap_err(),
+            "invalid event: the body must be a JSON object"
+        );
+        assert_eq!(
+            parse("\"x\"").unwrap_err(),
+            "invalid event: the body must be a JSON object"
+        );
         assert!(parse("nope").unwrap_err().starts_with("malformed JSON: "));
     }
 }

@@ -16,7 +16,11 @@ pub fn parse_log_query(raw: Option<&str>) -> Result<LogQuery, String> {
             "service" if value.is_empty() => return Err("service must not be empty".into()),
             "service" => query.service = Some(value.to_owned()),
             "level" => {
-                query.level = Some(value.parse::<Level>().map_err(|err| format!("level {err}"))?)
+                query.level = Some(
+                    value
+                        .parse::<Level>()
+                        .map_err(|err| format!("level {err}"))?,
+                )
             }
             "from" => query.from = Some(parse_time("from", value, false)?),
             "to" => query.to = Some(parse_time("to", value, true)?),
@@ -101,18 +105,38 @@ mod tests {
         let query = parse("service=auth-service&level=error&from=2026-05-05T00:00:00Z&to=2026-05-05T23:59:59Z&limit=50&offset=10").unwrap();
         assert_eq!(query.service.as_deref(), Some("auth-service"));
         assert_eq!(query.level, Some(Level::Error));
-        assert_eq!(query.from.unwrap().to_rfc3339(), "2026-05-05T00:00:00+00:00");
-        assert_eq!(query.to.unwrap().to_rfc3339(), "2026-05-05T23:59:59.999+00:00");
+        assert_eq!(
+            query.from.unwrap().to_rfc3339(),
+            "2026-05-05T00:00:00+00:00"
+        );
+        assert_eq!(
+            query.to.unwrap().to_rfc3339(),
+            "2026-05-05T23:59:59.999+00:00"
+        );
         assert_eq!((query.limit, query.offset), (50, 10));
         let unencoded_offset = parse("from=2026-05-05T10:00:00.5+02:00").unwrap();
-        assert_eq!(unencoded_offset.from.unwrap().to_rfc3339(), "2026-05-05T08:00:00.500+00:00");
+        assert_eq!(
+            unencoded_offset.from.unwrap().to_rfc3339(),
+            "2026-05-05T08:00:00.500+00:00"
+        );
         assert_eq!(parse("").unwrap(), LogQuery::default());
     }
 
     #[test]
     fn limits_are_clamped() {
-        for (raw, limit) in [("0", 100), ("-5", 100), ("1000", 1000), ("1001", 1000), ("99999999999999999999999999999999999999999", 1000), ("7", 7)] {
-            assert_eq!(parse(&format!("limit={raw}")).unwrap().limit, limit, "limit={raw}");
+        for (raw, limit) in [
+            ("0", 100),
+            ("-5", 100),
+            ("1000", 1000),
+            ("1001", 1000),
+            ("99999999999999999999999999999999999999999", 1000),
+            ("7", 7),
+        ] {
+            assert_eq!(
+                parse(&format!("limit={raw}")).unwrap().limit,
+                limit,
+                "limit={raw}"
+            );
         }
     }
 
@@ -122,11 +146,23 @@ mod tests {
             ("limit=ten", "limit must be a whole number, got \"ten\""),
             ("offset=-1", "offset must not be negative, got -1"),
             ("offset=1.5", "offset must be a whole number, got \"1.5\""),
-            ("level=LOUD", "level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (any case), got \"LOUD\""),
-            ("from=yesterday", "from must be an RFC 3339 time such as 2026-05-05T10:00:00Z, got \"yesterday\""),
+            (
+                "level=LOUD",
+                "level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (any case), got \"LOUD\"",
+            ),
+            (
+                "from=yesterday",
+                "from must be an RFC 3339 time such as 2026-05-05T10:00:00Z, got \"yesterday\"",
+            ),
             ("service=", "service must not be empty"),
-            ("from=2026-05-06T00:00:00Z&to=2026-05-05T00:00:00Z", "from must not be after to"),
-            ("servce=auth", "unknown parameter \"servce\"; expected service, level, from, to, limit or offset"),
+            (
+                "from=2026-05-06T00:00:00Z&to=2026-05-05T00:00:00Z",
+                "from must not be after to",
+            ),
+            (
+                "servce=auth",
+                "unknown parameter \"servce\"; expected service, level, from, to, limit or offset",
+            ),
         ];
         for (raw, expected) in cases {
             assert_eq!(parse(raw).unwrap_err(), expected, "{raw}");

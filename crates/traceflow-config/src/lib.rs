@@ -33,7 +33,10 @@ impl fmt::Debug for ClickHouseConfig {
             .field("url", &self.url)
             .field("database", &self.database)
             .field("user", &self.user)
-            .field("password", &if self.password.is_empty() { "" } else { "***" })
+            .field(
+                "password",
+                &if self.password.is_empty() { "" } else { "***" },
+            )
             .finish()
     }
 }
@@ -169,7 +172,12 @@ mod tests {
 
     #[test]
     fn redis_addr_accepts_host_port_and_urls() {
-        let with = |v| IngestionConfig::from(&env(&[("REDIS_ADDR", v)])).unwrap().redis.url;
+        let with = |v| {
+            IngestionConfig::from(&env(&[("REDIS_ADDR", v)]))
+                .unwrap()
+                .redis
+                .url
+        };
         assert_eq!(with("redis:6380"), "redis://redis:6380");
         assert_eq!(with("redis://:pw@cache:6379/2"), "redis://:pw@cache:6379/2");
     }
@@ -186,14 +194,21 @@ mod tests {
         let err = WorkerConfig::from(&env(&[("POLL_INTERVAL", "soon")])).unwrap_err();
         assert!(err.to_string().starts_with("POLL_INTERVAL: "), "{err}");
         let err = WorkerConfig::from(&env(&[("BATCH_SIZE", "0")])).unwrap_err();
-        assert_eq!(err.to_string(), "BATCH_SIZE: must be between 1 and 100000, got 0");
+        assert_eq!(
+            err.to_string(),
+            "BATCH_SIZE: must be between 1 and 100000, got 0"
+        );
         let err = WorkerConfig::from(&env(&[("CLICKHOUSE_DB", "x; DROP")])).unwrap_err();
         assert!(err.to_string().starts_with("CLICKHOUSE_DB: "), "{err}");
     }
 
     #[test]
     fn poll_interval_takes_units_or_plain_seconds() {
-        let with = |v| WorkerConfig::from(&env(&[("POLL_INTERVAL", v)])).unwrap().poll_interval;
+        let with = |v| {
+            WorkerConfig::from(&env(&[("POLL_INTERVAL", v)]))
+                .unwrap()
+                .poll_interval
+        };
         assert_eq!(with("250ms"), Duration::from_millis(250));
         assert_eq!(with("2"), Duration::from_secs(2));
     }

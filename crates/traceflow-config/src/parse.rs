@@ -55,7 +55,10 @@ impl Env {
     ) -> Result<String, ConfigError> {
         let value = self.string(variable, default);
         if value.chars().any(char::is_whitespace) {
-            return Err(Self::error(variable, format!("must not contain spaces, got {value:?}")));
+            return Err(Self::error(
+                variable,
+                format!("must not contain spaces, got {value:?}"),
+            ));
         }
         Ok(value)
     }
@@ -64,7 +67,10 @@ impl Env {
         match self.get(variable) {
             None => Ok(default),
             Some(raw) => raw.parse().map_err(|_| {
-                Self::error(variable, format!("expected a port number (0-65535), got {raw:?}"))
+                Self::error(
+                    variable,
+                    format!("expected a port number (0-65535), got {raw:?}"),
+                )
             }),
         }
     }
@@ -93,7 +99,11 @@ impl Env {
         if !range.contains(&value) {
             return Err(Self::error(
                 variable,
-                format!("must be between {} and {}, got {value}", range.start(), range.end()),
+                format!(
+                    "must be between {} and {}, got {value}",
+                    range.start(),
+                    range.end()
+                ),
             ));
         }
         Ok(value)
@@ -111,7 +121,10 @@ impl Env {
         let parsed = match raw.parse::<u64>() {
             Ok(seconds) => Duration::from_secs(seconds),
             Err(_) => humantime::parse_duration(raw).map_err(|_| {
-                Self::error(variable, format!("expected a duration such as 5s or 500ms, got {raw:?}"))
+                Self::error(
+                    variable,
+                    format!("expected a duration such as 5s or 500ms, got {raw:?}"),
+                )
             })?,
         };
         if parsed.is_zero() {
@@ -149,8 +162,9 @@ impl Env {
         } else {
             format!("redis://{raw}")
         };
-        let url = url::Url::parse(&candidate)
-            .map_err(|err| Self::error(variable, format!("not a valid address ({err}): {raw:?}")))?;
+        let url = url::Url::parse(&candidate).map_err(|err| {
+            Self::error(variable, format!("not a valid address ({err}): {raw:?}"))
+        })?;
         if !matches!(url.scheme(), "redis" | "rediss") || url.host_str().is_none() {
             return Err(Self::error(
                 variable,

@@ -131,7 +131,10 @@ mod tests {
     fn wire_format_round_trips() {
         let event = sample();
         let wire = event.to_wire();
-        assert!(wire.contains(r#""timestamp":"2026-05-05T10:00:00.123Z""#), "{wire}");
+        assert!(
+            wire.contains(r#""timestamp":"2026-05-05T10:00:00.123Z""#),
+            "{wire}"
+        );
         assert!(wire.contains(r#""level":"ERROR""#), "{wire}");
         assert_eq!(LogEvent::from_wire(wire.as_bytes()).unwrap(), event);
     }
@@ -139,7 +142,10 @@ mod tests {
     #[test]
     fn garbage_is_a_wire_error() {
         let err = LogEvent::from_wire(b"{not json").unwrap_err();
-        assert!(err.to_string().starts_with("not a valid queued event: "), "{err}");
+        assert!(
+            err.to_string().starts_with("not a valid queued event: "),
+            "{err}"
+        );
         assert!(LogEvent::from_wire(br#"{"id":"x"}"#).is_err());
     }
 

@@ -34,5 +34,7 @@ async fn connect(url: &str) -> Result<redis::aio::ConnectionManager, QueueError>
         .set_min_delay(Duration::from_millis(50))
         .set_max_delay(Duration::from_secs(1));
     // Lazy, so a service starts (and reports 503) while Redis is still down.
-    Ok(redis::aio::ConnectionManager::new_lazy_with_config(client, config)?)
+    Ok(redis::aio::ConnectionManager::new_lazy_with_config(
+        client, config,
+    )?)
 }

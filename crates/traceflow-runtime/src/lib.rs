@@ -4,6 +4,7 @@ mod backoff;
 
 pub use backoff::Backoff;
 
+use std::io::IsTerminal;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 /// Structured logs to stdout. `RUST_LOG` picks the level (default `info`);
@@ -12,11 +13,15 @@ pub fn init_tracing() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
     let registry = tracing_subscriber::registry().with(filter);
+    // Colours only for a terminal, not for log files and collectors.
+    let ansi = std::io::stdout().is_terminal();
     // `try_init` so tests that start several services in one process do not panic.
     let _ = if json {
-        registry.with(fmt::layer().json().flatten_event(true)).try_init()
+        registry
+            .with(fmt::layer().json().flatten_event(true))
+            .try_init()
     } else {
-        registry.with(fmt::layer()).try_init()
+        registry.with(fmt::layer().with_ansi(ansi)).try_init()
     };
 }
 

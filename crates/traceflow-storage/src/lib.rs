@@ -87,9 +87,9 @@ impl Storage {
             // the integration tests check the row types against the real schema instead.
             .with_validation(false);
         let raw: String = base.query("SELECT version()").fetch_one().await?;
-        let version: ServerVersion = raw
-            .parse()
-            .map_err(|_| StorageError::Unexpected(format!("unrecognised server version {raw:?}")))?;
+        let version: ServerVersion = raw.parse().map_err(|_| {
+            StorageError::Unexpected(format!("unrecognised server version {raw:?}"))
+        })?;
         let mut client = base;
         if version.needs_low_cardinality_setting() {
             // Current releases reject this setting as unknown, so only old servers get it.

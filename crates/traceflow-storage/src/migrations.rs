@@ -89,7 +89,9 @@ impl Migration {
     }
 
     pub fn applies_to(&self, version: ServerVersion) -> bool {
-        self.requires.iter().all(|requirement| requirement.met_by(version))
+        self.requires
+            .iter()
+            .all(|requirement| requirement.met_by(version))
     }
 
     /// Every migration in the repository, in version order.
@@ -98,7 +100,11 @@ impl Migration {
             .files()
             .filter(|file| file.path().extension().is_some_and(|ext| ext == "sql"))
             .map(|file| {
-                let name = file.path().file_name().unwrap_or_default().to_string_lossy();
+                let name = file
+                    .path()
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy();
                 let sql = file.contents_utf8().unwrap_or_default();
                 Migration::parse(&name, sql).unwrap_or_else(|problem| panic!("{problem}"))
             })
@@ -126,7 +132,9 @@ pub(crate) async fn apply(
         .execute()
         .await?;
     let recorded: Vec<u32> = client
-        .query(&format!("SELECT DISTINCT version FROM {database}.schema_migrations"))
+        .query(&format!(
+            "SELECT DISTINCT version FROM {database}.schema_migrations"
+        ))
         .fetch_all()
         .await?;
 

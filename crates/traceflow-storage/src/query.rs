@@ -100,7 +100,9 @@ mod tests {
         assert!(sql.contains(r"service = 'x\' OR 1=1 --'"), "{sql}");
         assert!(sql.contains("level = 'ERROR'"), "{sql}");
         assert!(
-            sql.contains("timestamp >= 1777975200 AND (timestamp > 1777975200 OR millisecond >= 250)"),
+            sql.contains(
+                "timestamp >= 1777975200 AND (timestamp > 1777975200 OR millisecond >= 250)"
+            ),
             "{sql}"
         );
     }

@@ -77,8 +77,12 @@ impl TryFrom<StoredLogRow> for LogEvent {
         let metadata: BTreeMap<String, String> = if row.metadata.is_empty() {
             BTreeMap::new()
         } else {
-            serde_json::from_str(&row.metadata)
-                .map_err(|err| format!("event {}: metadata is not a JSON object: {err}", row.event_id))?
+            serde_json::from_str(&row.metadata).map_err(|err| {
+                format!(
+                    "event {}: metadata is not a JSON object: {err}",
+                    row.event_id
+                )
+            })?
         };
         Ok(LogEvent {
             id: row.event_id,

@@ -2,8 +2,10 @@
 //! so `cargo test` needs no running services and tests do not share state.
 
 pub mod servers;
+pub mod stack;
 
 pub use servers::{
     ClickHouseServer, RedisServer, free_port, require_binaries, shared_clickhouse_url,
     shared_redis_url,
 };
+pub use stack::{StackOptions, TestStack};

@@ -47,7 +47,7 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts the server and waits until it answers PING.
+    /// Starts the server and waits until it answers.
     pub fn start() -> Self {
         let mut server = Self {
             supervisor: Supervisor::new("redis-server"),
@@ -73,20 +73,20 @@ impl RedisServer {
     }
 
     /// Starts the stopped server again on the same port and directory, and waits until it
-    /// answers PING. Without persistence it comes back empty.
+    /// answers. Without persistence it comes back empty.
     pub fn start_again(&mut self) {
-        let dir = self.supervisor.dir();
+        let dir = self.supervisor.dir().to_owned();
         let mut command = Command::new(binary("redis-server"));
         command
             .args(["--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
             .arg("--port")
             .arg(self.port.to_string())
             .arg("--dir")
-            .arg(dir);
-        let log = dir.join("redis.log");
+            .arg(&dir);
+        let log = Path::new(&dir).join("redis.log");
         let port = self.port;
         self.supervisor
-            .start(command, &log, || redis_ping(port), &[&log]);
+            .start(command, &log, || redis_ready(port, &dir), &[&log]);
     }
 }
 
@@ -100,7 +100,7 @@ pub struct ClickHouseServer {
 }
 
 impl ClickHouseServer {
-    /// Starts the server and waits until `/ping` answers `Ok.`.
+    /// Starts the server and waits until it answers queries.
     pub fn start() -> Self {
         let mut server = Self {
             supervisor: Supervisor::new("clickhouse-server"),
@@ -128,12 +128,9 @@ impl ClickHouseServer {
     }
 
     /// Starts the stopped server again with the same ports and data directory (its tables
-    /// and data are still there), and waits until `/ping` answers `Ok.`.
+    /// and data are still there), and waits until it answers queries.
     pub fn start_again(&mut self) {
-        let dir = self.supervisor.dir();
-        let dir_str = dir
-            .to_str()
-            .expect("the temporary directory's path is not UTF-8");
+        let dir = self.supervisor.dir().to_owned();
         let mut command = Command::new(binary("clickhouse-server"));
         // The packaged config with every port and path it names overridden: the ports so that
         // instances can run side by side, the paths so that nothing is written to /var.
@@ -146,19 +143,19 @@ impl ClickHouseServer {
                 "--interserver_http_port={}",
                 self.interserver_http_port
             ))
-            .arg(format!("--path={dir_str}/"))
-            .arg(format!("--tmp_path={dir_str}/tmp/"))
-            .arg(format!("--user_files_path={dir_str}/user_files/"))
-            .arg(format!("--format_schema_path={dir_str}/format_schemas/"))
-            .arg(format!("--logger.log={dir_str}/server.log"))
-            .arg(format!("--logger.errorlog={dir_str}/server.err.log"));
-        let output = dir.join("stdout.log");
-        let errors = dir.join("server.err.log");
+            .arg(format!("--path={dir}/"))
+            .arg(format!("--tmp_path={dir}/tmp/"))
+            .arg(format!("--user_files_path={dir}/user_files/"))
+            .arg(format!("--format_schema_path={dir}/format_schemas/"))
+            .arg(format!("--logger.log={dir}/server.log"))
+            .arg(format!("--logger.errorlog={dir}/server.err.log"));
+        let output = Path::new(&dir).join("stdout.log");
+        let errors = Path::new(&dir).join("server.err.log");
         let port = self.http_port;
         self.supervisor.start(
             command,
             &output,
-            || clickhouse_ping(port),
+            || clickhouse_ready(port, &dir),
             &[&output, &errors],
         );
     }
@@ -221,8 +218,11 @@ struct Supervisor {
     /// Holds the server's pid while it runs, for the watchdog.
     pid_file: PathBuf,
     watchdog: Child,
-    // Last, so it is removed only after the process has stopped (fields drop in order).
-    dir: TempDir,
+    /// The directory's canonical path, as Redis reports it.
+    path: String,
+    /// Held only to remove the directory on drop; last, so that happens after the process
+    /// has stopped (fields drop in declaration order).
+    _dir: TempDir,
 }
 
 impl Supervisor {
@@ -231,6 +231,10 @@ impl Supervisor {
             .prefix(&format!("traceflow-{name}-"))
             .tempdir()
             .expect("cannot create a temporary directory");
+        let path = std::fs::canonicalize(dir.path())
+            .ok()
+            .and_then(|path| path.into_os_string().into_string().ok())
+            .expect("the temporary directory has no UTF-8 canonical path");
         let pid_file = dir.path().join("server.pid");
         // No output handles: an inherited pipe would keep whoever reads the test's output
         // waiting for the watchdog.
@@ -249,12 +253,13 @@ impl Supervisor {
             server: None,
             pid_file,
             watchdog,
-            dir,
+            path,
+            _dir: dir,
         }
     }
 
-    fn dir(&self) -> &Path {
-        self.dir.path()
+    fn dir(&self) -> &str {
+        &self.path
     }
 
     /// Starts `command` with its output appended to `output`, then polls `ready` until it
@@ -345,14 +350,23 @@ fn log_tails(logs: &[&Path]) -> String {
         .join("\n")
 }
 
-fn redis_ping(port: u16) -> bool {
+// The readiness checks also make sure that the server answering is this one: a port was
+// free a moment ago, but if another server has taken it since, the other one answers while
+// ours is still exiting (ClickHouse takes a second), or for good if ClickHouse could listen
+// on ::1 but not on 127.0.0.1.
+
+fn redis_ready(port: u16, dir: &str) -> bool {
     // QUIT makes Redis close the connection, so the whole answer can be read to the end.
-    exchange(port, b"PING\r\nQUIT\r\n").is_some_and(|answer| answer.starts_with("+PONG\r\n"))
+    exchange(port, b"CONFIG GET dir\r\nQUIT\r\n")
+        .is_some_and(|answer| answer.contains(&format!("\r\n{dir}\r\n")))
 }
 
-fn clickhouse_ping(port: u16) -> bool {
-    exchange(port, b"GET /ping HTTP/1.0\r\n\r\n").is_some_and(|answer| {
-        answer.starts_with("HTTP/1.0 200") && answer.ends_with("\r\n\r\nOk.\n")
+fn clickhouse_ready(port: u16, dir: &str) -> bool {
+    const REQUEST: &[u8] = b"GET /?query=SELECT%20data_path%20FROM%20system.databases\
+        %20WHERE%20name%20%3D%20%27default%27 HTTP/1.0\r\n\r\n";
+    exchange(port, REQUEST).is_some_and(|answer| {
+        answer.starts_with("HTTP/1.0 200")
+            && answer.ends_with(&format!("\r\n\r\n{dir}/data/default/\n"))
     })
 }
 

@@ -1,7 +1,6 @@
 //! The worker application: connections, migrations, the gRPC server and the consumer loop.
 
 use crate::{consumer::ConsumerLoop, signal::SignalService};
-use traceflow_runtime::Backoff;
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::{net::TcpListener, sync::Notify};
 use tokio_util::sync::CancellationToken;
@@ -9,6 +8,7 @@ use tonic::transport::{Server, server::TcpIncoming};
 use traceflow_config::WorkerConfig;
 use traceflow_proto::log_service_server::LogServiceServer;
 use traceflow_queue::Consumer;
+use traceflow_runtime::Backoff;
 use traceflow_storage::Storage;
 
 /// A worker's heartbeat lives this long; a worker silent for longer is presumed dead and
@@ -29,8 +29,13 @@ impl Application {
         let applied = storage.migrate().await?;
         tracing::info!(?applied, version = %storage.version(), "schema up to date");
 
-        let worker_id = format!("{}-{}", std::process::id(), &traceflow_traceid::generate()[..8]);
-        let queue = Consumer::connect(&config.redis.url, &config.redis.queue_key, &worker_id).await?;
+        let worker_id = format!(
+            "{}-{}",
+            std::process::id(),
+            &traceflow_traceid::generate()[..8]
+        );
+        let queue =
+            Consumer::connect(&config.redis.url, &config.redis.queue_key, &worker_id).await?;
         tracing::info!(%worker_id, queue = %config.redis.queue_key, "consumer ready");
 
         let listener = TcpListener::bind(SocketAddr::new(config.host, config.grpc_port)).await?;
@@ -55,7 +60,10 @@ impl Application {
 
     /// Runs until `shutdown` completes: then stops taking batches, finishes the one being
     /// inserted, and stops serving gRPC.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
         tokio::spawn({
             let stop = stop.clone();
@@ -66,13 +74,18 @@ impl Application {
         });
 
         let (health, health_service) = tonic_health::server::health_reporter();
-        health.set_serving::<LogServiceServer<SignalService>>().await;
+        health
+            .set_serving::<LogServiceServer<SignalService>>()
+            .await;
         let grpc = Server::builder()
             .add_service(health_service)
             .add_service(LogServiceServer::new(SignalService {
                 wake: self.consumer.wake.clone(),
             }))
-            .serve_with_incoming_shutdown(TcpIncoming::from(self.listener), stop.clone().cancelled_owned());
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(self.listener),
+                stop.clone().cancelled_owned(),
+            );
         let grpc = tokio::spawn(grpc);
 
         // Alive before the first claim, so no other worker takes what this one holds.
@@ -106,7 +119,7 @@ async fn keep_alive(queue: Consumer, stop: CancellationToken) -> Consumer {
             tracing::warn!(%error, "heartbeat failed");
         }
         // Reclaim at start, then once per TTL.
-        if tick % 3 == 0
+        if tick.is_multiple_of(3)
             && let Err(error) = queue.reclaim_orphans().await
         {
             tracing::warn!(%error, "reclaiming dead workers' batches failed");

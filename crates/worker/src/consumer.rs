@@ -5,11 +5,11 @@
 //! rows ClickHouse refuses as data are isolated by splitting the batch and dead-lettered
 //! one by one, so they cannot block the queue.
 
-use traceflow_runtime::Backoff;
 use std::{sync::Arc, time::Duration};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use traceflow_queue::{Consumer, DeadLetter, LogEvent};
+use traceflow_runtime::Backoff;
 use traceflow_storage::Storage;
 
 /// Shutdown arrived while waiting; the held batch stays in Redis for the next worker.
@@ -31,7 +31,7 @@ fn retry_backoff() -> Backoff {
 async fn wait_to_retry(
     backoff: &mut Backoff,
     what: &str,
-    error: &dyn std::fmt::Display,
+    error: &(dyn std::fmt::Display + Sync),
     stop: &CancellationToken,
 ) -> Result<(), Cancelled> {
     let delay = backoff.next_delay();
@@ -52,7 +52,15 @@ impl ConsumerLoop {
                 let entries = match self.queue.claim(self.batch_size).await {
                     Ok(entries) => entries,
                     Err(error) => {
-                        if wait_to_retry(&mut redis_backoff, "claiming a batch from redis", &error, &stop).await.is_err() {
+                        if wait_to_retry(
+                            &mut redis_backoff,
+                            "claiming a batch from redis",
+                            &error,
+                            &stop,
+                        )
+                        .await
+                        .is_err()
+                        {
                             return;
                         }
                         continue;
@@ -74,7 +82,11 @@ impl ConsumerLoop {
         }
     }
 
-    async fn store_batch(&self, entries: &[Vec<u8>], stop: &CancellationToken) -> Result<(), Cancelled> {
+    async fn store_batch(
+        &self,
+        entries: &[Vec<u8>],
+        stop: &CancellationToken,
+    ) -> Result<(), Cancelled> {
         let mut events = Vec::with_capacity(entries.len());
         let mut dead = Vec::new();
         for entry in entries {
@@ -141,7 +153,9 @@ impl ConsumerLoop {
             match self.storage.insert(events).await {
                 Ok(()) => return Ok(Ok(())),
                 Err(error) if error.is_data_error() => return Ok(Err(error.to_string())),
-                Err(error) => wait_to_retry(&mut backoff, "inserting into clickhouse", &error, stop).await?,
+                Err(error) => {
+                    wait_to_retry(&mut backoff, "inserting into clickhouse", &error, stop).await?
+                }
             }
         }
     }

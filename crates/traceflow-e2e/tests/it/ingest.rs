@@ -1,0 +1,204 @@
+//! `POST /ingest`: answers, validation, limits and the trace id. These stacks have no
+//! worker, so the queue's length shows exactly what was accepted.
+
+use redis::AsyncCommands;
+use serde_json::{Value, json};
+use traceflow_queue::LogEvent;
+use traceflow_testkit::{StackOptions, TestStack};
+
+async fn stack_without_worker() -> TestStack {
+    TestStack::spawn_with(StackOptions {
+        worker: false,
+        max_body_bytes: Some(4096),
+        ..StackOptions::default()
+    })
+    .await
+}
+
+async fn queued(stack: &TestStack) -> Vec<LogEvent> {
+    let entries: Vec<Vec<u8>> = stack
+        .redis()
+        .await
+        .lrange(&stack.queue_key, 0, -1)
+        .await
+        .unwrap();
+    entries
+        .iter()
+        .map(|entry| LogEvent::from_wire(entry).expect("a valid wire entry"))
+        .collect()
+}
+
+fn is_trace_id(value: &str) -> bool {
+    value.len() == 32 && value.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))
+}
+
+#[tokio::test]
+async fn an_accepted_event_is_queued_and_answered_202_with_its_trace_id() {
+    let stack = stack_without_worker().await;
+    let answer = stack
+        .ingest(&json!({"service": "auth-service", "level": "warn", "message": "slow login"}))
+        .await;
+    assert_eq!(answer.status(), 202);
+    let header = answer.headers()["x-trace-id"].to_str().unwrap().to_owned();
+    assert!(is_trace_id(&header), "{header}");
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body, json!({"status": "accepted", "trace_id": header}));
+
+    let events = queued(&stack).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].service, "auth-service");
+    assert_eq!(events[0].level.as_str(), "WARN");
+    assert_eq!(
+        events[0].trace_id, header,
+        "a missing trace_id is the request's"
+    );
+    let age = chrono::Utc::now() - events[0].timestamp;
+    assert!(
+        age.num_seconds().abs() < 5,
+        "a missing timestamp is now: {age}"
+    );
+}
+
+#[tokio::test]
+async fn the_clients_trace_id_header_is_echoed_and_used() {
+    let stack = stack_without_worker().await;
+    let answer = stack
+        .http
+        .post(format!("{}/ingest", stack.ingestion_url))
+        .header("X-Trace-ID", "client-chosen-id-1")
+        .json(&json!({"service": "a", "level": "INFO", "message": "m"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 202);
+    assert_eq!(answer.headers()["x-trace-id"], "client-chosen-id-1");
+    assert_eq!(queued(&stack).await[0].trace_id, "client-chosen-id-1");
+
+    // Every response carries one, errors and health included.
+    let health = stack
+        .http
+        .get(format!("{}/health", stack.ingestion_url))
+        .send()
+        .await
+        .unwrap();
+    assert!(is_trace_id(
+        health.headers()["x-trace-id"].to_str().unwrap()
+    ));
+    let bad = stack.ingest(&json!({})).await;
+    assert!(is_trace_id(bad.headers()["x-trace-id"].to_str().unwrap()));
+    let query = stack.logs("limit=1").await;
+    assert!(is_trace_id(query.headers()["x-trace-id"].to_str().unwrap()));
+}
+
+#[tokio::test]
+async fn every_rule_is_a_400_naming_the_field_and_nothing_is_queued() {
+    let stack = stack_without_worker().await;
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!({"level": "INFO", "message": "m"}),
+            "service is required",
+        ),
+        (
+            json!({"service": " ", "level": "INFO", "message": "m"}),
+            "service must not be blank",
+        ),
+        (json!({"service": "a", "message": "m"}), "level is required"),
+        (
+            json!({"service": "a", "level": "verbose", "message": "m"}),
+            "level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (any case), got \"verbose\"",
+        ),
+        (
+            json!({"service": "a", "level": "INFO"}),
+            "message is required",
+        ),
+        (
+            json!({"service": "a", "level": "INFO", "message": "\t"}),
+            "message must not be blank",
+        ),
+        (
+            json!({"service": "a", "level": "INFO", "message": "m", "timestamp": "05/05/2026"}),
+            "timestamp must be an RFC 3339 time such as 2026-05-05T10:00:00Z, got \"05/05/2026\"",
+        ),
+        (
+            json!({"service": "a", "level": "INFO", "message": "m", "timestamp": "2200-01-01T00:00:00Z"}),
+            "timestamp must be between 1970-01-01T00:00:00Z and 2105-12-31T23:59:59Z, got \"2200-01-01T00:00:00Z\"",
+        ),
+        (
+            json!({"service": "a", "level": "INFO", "message": "m", "metadata": {"k": [1]}}),
+            "metadata.k: invalid type: sequence, expected a string, number or boolean",
+        ),
+        (
+            json!({"service": 7, "level": "INFO", "message": "m"}),
+            "service: invalid type: integer `7`, expected a string",
+        ),
+        (
+            json!(["not", "an", "object"]),
+            "invalid event: the body must be a JSON object",
+        ),
+    ];
+    for (body, expected) in cases {
+        let answer = stack.ingest(&body).await;
+        assert_eq!(answer.status(), 400, "{body}");
+        let error: Value = answer.json().await.unwrap();
+        let message = error["error"].as_str().unwrap();
+        assert!(
+            message.starts_with(expected),
+            "{body}: got {message:?}, expected {expected:?}"
+        );
+    }
+    assert!(queued(&stack).await.is_empty());
+}
+
+#[tokio::test]
+async fn malformed_json_wrong_type_and_oversized_bodies_are_refused() {
+    let stack = stack_without_worker().await;
+    let post = |body: Vec<u8>, content_type: Option<&'static str>| {
+        let mut request = stack
+            .http
+            .post(format!("{}/ingest", stack.ingestion_url))
+            .body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("Content-Type", content_type);
+        }
+        request.send()
+    };
+    let malformed = post(
+        br#"{"service": "a", "level""#.to_vec(),
+        Some("application/json"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(malformed.status(), 400);
+    let error: Value = malformed.json().await.unwrap();
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("malformed JSON: "),
+        "{error}"
+    );
+
+    let text = post(b"service=a".to_vec(), Some("text/plain"))
+        .await
+        .unwrap();
+    assert_eq!(text.status(), 415);
+    let error: Value = text.json().await.unwrap();
+    assert_eq!(error["error"], "Content-Type must be application/json");
+    let missing = post(b"{}".to_vec(), None).await.unwrap();
+    assert_eq!(missing.status(), 415);
+
+    let huge = format!(
+        r#"{{"service":"a","level":"INFO","message":"{}"}}"#,
+        "x".repeat(5000)
+    );
+    let too_large = post(huge.into_bytes(), Some("application/json; charset=utf-8"))
+        .await
+        .unwrap();
+    assert_eq!(too_large.status(), 413);
+    let error: Value = too_large.json().await.unwrap();
+    assert_eq!(
+        error["error"],
+        "request body is larger than the limit of 4096 bytes"
+    );
+    assert!(queued(&stack).await.is_empty());
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: the three services in-process (see `traceflow_testkit::TestStack`)
+//! against a real Redis and a real ClickHouse that this test binary starts once; each test
+//! has its own database and queue key.
+
+mod health;
+mod ingest;
+mod pipeline;
+mod query;
+mod readme;

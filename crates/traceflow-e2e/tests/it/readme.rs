@@ -1,0 +1,138 @@
+//! The README's curl examples, run as written against a fresh stack. Each example in a
+//! ```sh block is followed by `# => STATUS BODY`, its documented answer, where `"..."`
+//! stands for any value.
+
+use serde_json::Value;
+use std::time::{Duration, Instant};
+use traceflow_testkit::TestStack;
+
+const README: &str = include_str!("../../../../README.md");
+
+#[derive(Debug)]
+struct Example {
+    command: String,
+    status: u16,
+    body: Value,
+}
+
+/// Every `curl` command in a sh block that has a documented answer, in order.
+fn examples() -> Vec<Example> {
+    let mut examples = Vec::new();
+    let mut in_sh = false;
+    let mut command = String::new();
+    for line in README.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("```") {
+            in_sh = trimmed == "```sh";
+            command.clear();
+            continue;
+        }
+        if !in_sh {
+            continue;
+        }
+        if let Some(answer) = trimmed.strip_prefix("# => ") {
+            let (status, body) = answer.split_once(' ').expect("# => STATUS BODY");
+            examples.push(Example {
+                command: std::mem::take(&mut command),
+                status: status.parse().expect("a status code"),
+                body: serde_json::from_str(body).expect("a JSON body"),
+            });
+        } else if trimmed.starts_with("curl ") || command.ends_with("\\\n") {
+            if trimmed.starts_with("curl ") {
+                // An example without a documented answer is not checked.
+                command.clear();
+            }
+            // Kept line by line: bash reads the `\` continuations as the README shows them.
+            command.push_str(trimmed);
+            command.push('\n');
+        }
+    }
+    examples
+}
+
+/// `expected` with `"..."` wildcards; objects must have the same keys, arrays the same length.
+fn matches(expected: &Value, actual: &Value) -> bool {
+    match (expected, actual) {
+        (Value::String(wildcard), _) if wildcard == "..." => true,
+        (Value::Object(e), Value::Object(a)) => {
+            e.len() == a.len()
+                && e.iter()
+                    .all(|(k, v)| a.get(k).is_some_and(|av| matches(v, av)))
+        }
+        (Value::Array(e), Value::Array(a)) => {
+            e.len() == a.len() && e.iter().zip(a).all(|(ev, av)| matches(ev, av))
+        }
+        _ => expected == actual,
+    }
+}
+
+async fn run(command: &str) -> (u16, String) {
+    let output = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("{} -s -w '\\n%{{http_code}}'", command.trim_end()))
+        .output()
+        .await
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (body, status) = stdout
+        .trim_end()
+        .rsplit_once('\n')
+        .unwrap_or(("", stdout.trim()));
+    (status.parse().unwrap_or(0), body.to_owned())
+}
+
+#[tokio::test]
+async fn every_curl_example_in_the_readme_gives_its_documented_answer() {
+    let stack = TestStack::spawn().await;
+    let examples = examples();
+    assert!(
+        examples.len() >= 8,
+        "found only {} examples",
+        examples.len()
+    );
+    for example in examples {
+        let command = example
+            .command
+            .replace("http://localhost:8080", &stack.ingestion_url)
+            .replace("http://localhost:8081", &stack.query_url);
+        // Reads may need a moment for the worker to store what was just ingested.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (status, body) = run(&command).await;
+            let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            if status == example.status && matches(&example.body, &parsed) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "README example\n  {}\ndocumented {} {}\nanswered   {status} {body}",
+                example.command.trim(),
+                example.status,
+                example.body
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+#[test]
+fn the_wildcard_matcher_is_strict_about_shape() {
+    let expected: Value =
+        serde_json::json!({"count": 1, "logs": [{"id": "...", "level": "ERROR"}]});
+    assert!(matches(
+        &expected,
+        &serde_json::json!({"count": 1, "logs": [{"id": "x", "level": "ERROR"}]})
+    ));
+    assert!(!matches(
+        &expected,
+        &serde_json::json!({"count": 2, "logs": [{"id": "x", "level": "ERROR"}]})
+    ));
+    assert!(!matches(
+        &expected,
+        &serde_json::json!({"count": 1, "logs": []})
+    ));
+    assert!(!matches(
+        &expected,
+        &serde_json::json!({"count": 1, "logs": [{"id": "x", "level": "INFO"}]})
+    ));
+}

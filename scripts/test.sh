@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the tests need (Redis, ClickHouse, chDB) and runs the whole suite:
+# every crate's tests against real servers, then the current-ClickHouse SQL check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v clickhouse-server >/dev/null || missing+=(clickhouse-server)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing ${missing[*]} (apt)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if ! python3 -c 'import chdb' 2>/dev/null; then
+  echo "==> installing chDB (pip)"
+  python3 -m pip install -q -r scripts/requirements-check.txt
+fi
+
+echo "==> cargo test"
+cargo test --workspace --all-targets
+
+echo "==> SQL check on current ClickHouse (chDB)"
+python3 scripts/check_current_clickhouse.py
