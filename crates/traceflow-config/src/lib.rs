@@ -10,7 +10,7 @@ use std::{fmt, net::IpAddr, time::Duration};
 pub use parse::{ConfigError, Env};
 
 /// Where the Redis queue lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct RedisConfig {
     /// Always a `redis://` (or `rediss://`) URL; `host:port` is accepted and converted.
     pub url: String,
@@ -25,6 +25,20 @@ pub struct ClickHouseConfig {
     pub database: String,
     pub user: String,
     pub password: String,
+}
+
+impl fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A redis:// URL may carry a password.
+        let mut shown = url::Url::parse(&self.url).expect("validated at parse time");
+        if shown.password().is_some() {
+            let _ = shown.set_password(Some("***"));
+        }
+        f.debug_struct("RedisConfig")
+            .field("url", &shown.as_str())
+            .field("queue_key", &self.queue_key)
+            .finish()
+    }
 }
 
 impl fmt::Debug for ClickHouseConfig {
@@ -219,5 +233,10 @@ mod tests {
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("***"));
+        let config =
+            IngestionConfig::from(&env(&[("REDIS_ADDR", "redis://:hunter2@cache:6379")])).unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("redis://:***@cache:6379"), "{shown}");
     }
 }
