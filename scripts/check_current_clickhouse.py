@@ -290,6 +290,23 @@ def check(emitted: dict, chdb_session) -> Checker:
     )
     if rows is not None and [row["event_id"] for row in rows] != [SAMPLES[1].event_id]:
         checker.fail("query metadata by key", f"expected {SAMPLES[1].event_id}, got {rows}")
+
+    # The worker re-sends a batch after a crash with the same insert_deduplication_token
+    # (migration 002 enables the window): the second INSERT must be skipped.
+    retried = dict(SAMPLES[0].column_values(), event_id="00000000-0000-7000-8000-000000000d0d")
+    row = json.dumps({column: retried[column] for column in columns})
+    for attempt in (1, 2):
+        checker.statement(
+            f"insert with deduplication token, attempt {attempt}",
+            f"INSERT INTO logs ({', '.join(columns)}) SETTINGS insert_deduplication_token = 'batch-1' "
+            f"FORMAT JSONEachRow\n{row}\n",
+        )
+    rows = checker.statement(
+        "a re-sent batch is stored once",
+        f"SELECT count() AS n FROM logs WHERE event_id = '{retried['event_id']}'",
+    )
+    if rows is not None and rows != [{"n": 1}]:
+        checker.fail("a re-sent batch is stored once", f"expected one row, got {rows}")
     return checker
 
 

@@ -13,8 +13,8 @@ use serde::Serialize;
 use std::{future::Future, net::SocketAddr};
 use tokio::net::TcpListener;
 use traceflow_config::IngestionConfig;
-use traceflow_http::{DependencyDown, TraceId, health_response, propagate_trace_id};
-use traceflow_queue::Producer;
+use traceflow_http::{DependencyDown, TraceId, health_response, propagate_trace_id, with_metrics};
+use traceflow_queue::{Producer, Pushed};
 
 #[derive(Clone)]
 struct AppState {
@@ -35,7 +35,12 @@ impl Application {
     /// Neither Redis nor the worker has to be up yet.
     pub async fn build(config: IngestionConfig) -> anyhow::Result<Self> {
         let state = AppState {
-            queue: Producer::connect(&config.redis.url, &config.redis.queue_key).await?,
+            queue: Producer::connect(
+                &config.redis.url,
+                &config.redis.queue_key,
+                config.max_queue_depth,
+            )
+            .await?,
             signal: WorkerSignal::spawn(&config.worker_addr)?,
             max_body_bytes: config.max_body_bytes,
             limits: FieldLimits::default(),
@@ -65,13 +70,13 @@ impl Application {
 
 fn router(state: AppState) -> Router {
     let body_limit = state.max_body_bytes;
-    propagate_trace_id(
+    propagate_trace_id(with_metrics(
         Router::new()
             .route("/ingest", post(ingest))
             .route("/health", get(health))
             .layer(DefaultBodyLimit::max(body_limit))
             .with_state(state),
-    )
+    ))
 }
 
 #[derive(Serialize)]
@@ -105,7 +110,16 @@ async fn ingest(
     })?;
     let event = parse_event(&body, &request_trace_id, chrono::Utc::now(), &state.limits)
         .map_err(ApiError::InvalidEvent)?;
-    state.queue.push(std::slice::from_ref(&event)).await?;
+    match state.queue.push(std::slice::from_ref(&event)).await? {
+        Pushed::Queued { depth } => {
+            metrics::counter!("traceflow_ingest_events_accepted_total").increment(1);
+            metrics::gauge!("traceflow_queue_depth").set(depth as f64);
+        }
+        Pushed::Full { depth } => {
+            metrics::gauge!("traceflow_queue_depth").set(depth as f64);
+            return Err(ApiError::QueueFull { depth });
+        }
+    }
     state.signal.notify(&request_trace_id, 1);
     tracing::debug!(event_id = %event.id, service = %event.service, trace_id = %event.trace_id, "event queued");
     Ok((

@@ -1,7 +1,11 @@
 //! Turning a request body into a [`LogEvent`], or a message naming what is wrong.
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use serde::{Deserialize, Deserializer, de};
+use serde::{
+    Deserialize, Deserializer,
+    de::{self, Unexpected},
+};
+use serde_json::value::RawValue;
 use std::{collections::BTreeMap, fmt};
 use traceflow_queue::{Level, LogEvent};
 use uuid::Uuid;
@@ -40,40 +44,67 @@ struct IncomingEvent {
     message: Option<String>,
     timestamp: Option<String>,
     trace_id: Option<String>,
-    metadata: Option<BTreeMap<String, MetadataValue>>,
+    metadata: Option<Metadata>,
 }
 
-/// Metadata values are text; numbers and booleans are accepted and kept as their JSON text.
+/// The `metadata` object. A key given twice is refused rather than one value silently
+/// winning.
+struct Metadata(BTreeMap<String, String>);
+
+impl<'de> Deserialize<'de> for Metadata {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> de::Visitor<'de> for Visitor {
+            type Value = Metadata;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Metadata, A::Error> {
+                let mut entries = BTreeMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if entries.contains_key(&key) {
+                        return Err(de::Error::custom(format_args!(
+                            "duplicate key {key:?}"
+                        )));
+                    }
+                    let MetadataValue(value) = map.next_value()?;
+                    entries.insert(key, value);
+                }
+                Ok(Metadata(entries))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+/// Metadata values are text; numbers and booleans are accepted and kept as their JSON text,
+/// exactly as sent (`1.0` stays `1.0`, a 30-digit id keeps its digits).
 struct MetadataValue(String);
+
+const METADATA_VALUE: &str = "a string, number or boolean";
 
 impl<'de> Deserialize<'de> for MetadataValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl de::Visitor<'_> for Visitor {
-            type Value = MetadataValue;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string, number or boolean")
+        // The raw text, already checked to be well-formed JSON (nesting depth included).
+        let raw = <Box<RawValue>>::deserialize(deserializer)?;
+        let text = raw.get();
+        let unexpected = match text.as_bytes().first() {
+            Some(b'"') => {
+                // Only a bad escape (a lone surrogate) can fail here. The position is the
+                // caller's to add: this one would count from the value's start.
+                return serde_json::from_str(text).map(MetadataValue).map_err(|err| {
+                    let err = err.to_string();
+                    let what = err.split(" at line ").next().unwrap_or_default();
+                    de::Error::custom(format_args!("invalid string: {what}"))
+                });
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(MetadataValue(v.to_owned()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(MetadataValue(v))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-                Ok(MetadataValue(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(MetadataValue(v.to_string()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(MetadataValue(v.to_string()))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(MetadataValue(v.to_string()))
-            }
-        }
-        deserializer.deserialize_any(Visitor)
+            Some(b'{') => Unexpected::Map,
+            Some(b'[') => Unexpected::Seq,
+            Some(b'n') => Unexpected::Other("null"),
+            // A number or a boolean.
+            _ => return Ok(MetadataValue(text.to_owned())),
+        };
+        Err(de::Error::invalid_type(unexpected, &METADATA_VALUE))
     }
 }
 
@@ -104,14 +135,20 @@ pub fn parse_event(
     }
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
     let incoming: IncomingEvent =
-        serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        serde_path_to_error::deserialize(&mut *deserializer).map_err(|err| {
             let path = err.path().to_string();
             let inner = err.into_inner();
             match inner.classify() {
+                // An error of the whole object (a duplicate field) names the field itself.
+                serde_json::error::Category::Data if path == "." => inner.to_string(),
                 serde_json::error::Category::Data => format!("{path}: {inner}"),
                 _ => format!("malformed JSON: {inner}"),
             }
         })?;
+    // Anything after the object (a second event, garbage) would otherwise be dropped unseen.
+    deserializer
+        .end()
+        .map_err(|err| format!("malformed JSON: {err}"))?;
     incoming.validate(request_trace_id, now, limits)
 }
 
@@ -130,6 +167,16 @@ fn at_most_chars(field: &str, value: &str, limit: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Names (service, trace id, metadata keys) are filtered and shown on terminals; control
+/// characters (NUL, newline, escape sequences, C1) there are refused. Free text (message,
+/// metadata values) keeps them verbatim.
+fn no_control_chars(field: &str, value: &str) -> Result<(), String> {
+    if value.chars().any(char::is_control) {
+        return Err(format!("{field} must not contain control characters"));
+    }
+    Ok(())
+}
+
 impl IncomingEvent {
     fn validate(
         self,
@@ -139,6 +186,7 @@ impl IncomingEvent {
     ) -> Result<LogEvent, String> {
         let service = required("service", self.service)?.trim().to_owned();
         at_most_chars("service", &service, limits.service_chars)?;
+        no_control_chars("service", &service)?;
         let level = required("level", self.level)?
             .trim()
             .parse::<Level>()
@@ -159,7 +207,8 @@ impl IncomingEvent {
             _ => request_trace_id.to_owned(),
         };
         at_most_chars("trace_id", &trace_id, limits.trace_id_chars)?;
-        let metadata = self.metadata.unwrap_or_default();
+        no_control_chars("trace_id", &trace_id)?;
+        let Metadata(metadata) = self.metadata.unwrap_or(Metadata(BTreeMap::new()));
         if metadata.len() > limits.metadata_keys {
             return Err(format!(
                 "metadata has more than {} keys",
@@ -167,11 +216,12 @@ impl IncomingEvent {
             ));
         }
         let mut stored = BTreeMap::new();
-        for (key, MetadataValue(value)) in metadata {
+        for (key, value) in metadata {
             if key.is_empty() {
                 return Err("metadata keys must not be empty".to_owned());
             }
             at_most_chars("metadata key", &key, limits.metadata_key_chars)?;
+            no_control_chars(&format!("metadata key {key:?}"), &key)?;
             if value.len() > limits.metadata_value_bytes {
                 return Err(format!(
                     "metadata.{key} is longer than {} bytes",
@@ -306,6 +356,103 @@ mod tests {
             err.starts_with("colour: unknown field `colour`")
                 || err.contains("unknown field `colour`"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn names_refuse_control_characters_free_text_keeps_them() {
+        let cases = [
+            (
+                r#"{"service":"a\u0000b","level":"INFO","message":"m"}"#,
+                "service must not contain control characters",
+            ),
+            (
+                r#"{"service":"a\u0085b","level":"INFO","message":"m"}"#,
+                "service must not contain control characters",
+            ),
+            (
+                r#"{"service":"a","level":"INFO","message":"m","trace_id":"x\ty"}"#,
+                "trace_id must not contain control characters",
+            ),
+            (
+                r#"{"service":"a","level":"INFO","message":"m","metadata":{"a\nb":"x"}}"#,
+                r#"metadata key "a\nb" must not contain control characters"#,
+            ),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(parse(body).unwrap_err(), expected, "body: {body}");
+        }
+        let event = parse(
+            r#"{"service":"a","level":"INFO","message":"a\u0000b\u001b[31m",
+                "metadata":{"k":"\u0000\r\n"}}"#,
+        )
+        .unwrap();
+        assert_eq!(event.message, "a\0b\u{1b}[31m");
+        assert_eq!(event.metadata["k"], "\0\r\n");
+    }
+
+    #[test]
+    fn metadata_numbers_keep_their_exact_text() {
+        let event = parse(
+            r#"{"service":"a","level":"INFO","message":"m","metadata":
+                {"big":123456789012345678901234567890,"f":1.0,"e":1e3,"z":-0,"huge":1e400,"t":true}}"#,
+        )
+        .unwrap();
+        let text: Vec<(&str, &str)> = event
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            text,
+            [
+                ("big", "123456789012345678901234567890"),
+                ("e", "1e3"),
+                ("f", "1.0"),
+                ("huge", "1e400"),
+                ("t", "true"),
+                ("z", "-0"),
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicates_and_trailing_data_are_refused() {
+        assert_eq!(
+            parse(r#"{"service":"a","service":"b","level":"INFO","message":"m"}"#).unwrap_err(),
+            "duplicate field `service` at line 1 column 24"
+        );
+        assert_eq!(
+            parse(r#"{"service":"a","level":"INFO","message":"m","metadata":{"k":"1","k":"2"}}"#)
+                .unwrap_err(),
+            r#"metadata: duplicate key "k" at line 1 column 67"#
+        );
+        assert_eq!(
+            parse(r#"{"service":"a","level":"INFO","message":"m"} {"service":"b"}"#).unwrap_err(),
+            "malformed JSON: trailing characters at line 1 column 46"
+        );
+        // Trailing whitespace (a file's last newline) is fine.
+        assert!(parse("{\"service\":\"a\",\"level\":\"INFO\",\"message\":\"m\"}\r\n").is_ok());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_recursion() {
+        let deep = format!(
+            r#"{{"service":"a","level":"INFO","message":"m","metadata":{{"k":{}{}}}}}"#,
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert!(
+            parse(&deep)
+                .unwrap_err()
+                .starts_with("metadata.k: invalid type: sequence"),
+        );
+        let lone_surrogate =
+            parse(r#"{"service":"a","level":"INFO","message":"m","metadata":{"k":"\ud800"}}"#)
+                .unwrap_err();
+        assert!(
+            lone_surrogate.starts_with("metadata.k: invalid string: "),
+            "{lone_surrogate}"
         );
     }
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::{net::TcpListener, sync::OnceCell};
 use traceflow_config::{ClickHouseConfig, QueryConfig};
-use traceflow_http::{DependencyDown, health_response, propagate_trace_id};
+use traceflow_http::{DependencyDown, health_response, propagate_trace_id, with_metrics};
 use traceflow_queue::LogEvent;
 use traceflow_storage::{Storage, StorageError};
 
@@ -71,12 +71,12 @@ impl Application {
 }
 
 fn router(state: AppState) -> Router {
-    propagate_trace_id(
+    propagate_trace_id(with_metrics(
         Router::new()
             .route("/logs", get(search_logs))
             .route("/health", get(health))
             .with_state(state),
-    )
+    ))
 }
 
 #[derive(Serialize)]

@@ -7,12 +7,23 @@ use traceflow_storage::{LogQuery, MAX_LIMIT};
 
 const DEFAULT_LIMIT: u32 = 100;
 
+const PARAMETERS: [&str; 6] = ["service", "level", "from", "to", "limit", "offset"];
+
 /// Builds a [`LogQuery`] from a raw query string, or names the parameter that is wrong.
+/// A parameter given twice is refused: which one should win is a guess either way.
 pub fn parse_log_query(raw: Option<&str>) -> Result<LogQuery, String> {
     let mut query = LogQuery::default();
-    for (name, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+    let mut seen = [false; PARAMETERS.len()];
+    for pair in form_pairs(raw.unwrap_or_default()) {
+        let (name, value) = pair?;
+        if let Some(index) = PARAMETERS.iter().position(|known| *known == name) {
+            if seen[index] {
+                return Err(format!("parameter {name} given more than once"));
+            }
+            seen[index] = true;
+        }
         let value = value.trim();
-        match name.as_ref() {
+        match name.as_str() {
             "service" if value.is_empty() => return Err("service must not be empty".into()),
             "service" => query.service = Some(value.to_owned()),
             "level" => {
@@ -39,6 +50,54 @@ pub fn parse_log_query(raw: Option<&str>) -> Result<LogQuery, String> {
         return Err("from must not be after to".into());
     }
     Ok(query)
+}
+
+/// The `name=value` pairs of an `application/x-www-form-urlencoded` query string, decoded
+/// as `url::form_urlencoded` does (`+` is a space, a `%` not followed by two hex digits is
+/// kept as is), except that bytes that are not UTF-8 once decoded are an error naming the
+/// parameter rather than silently becoming U+FFFD.
+fn form_pairs(raw: &str) -> impl Iterator<Item = Result<(String, String), String>> + '_ {
+    raw.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let name = percent_decode(name).ok_or_else(|| {
+                format!("parameter name {name:?} is not valid UTF-8 once percent-decoded")
+            })?;
+            let value = percent_decode(value)
+                .ok_or_else(|| format!("{name} is not valid UTF-8 once percent-decoded"))?;
+            Ok((name, value))
+        })
+}
+
+fn percent_decode(raw: &str) -> Option<String> {
+    fn hex(digit: u8) -> Option<u8> {
+        (digit as char).to_digit(16).map(|value| value as u8)
+    }
+    let bytes = raw.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let escaped = match bytes[index..] {
+            [b'%', high, low, ..] => hex(high).zip(hex(low)).map(|(h, l)| h << 4 | l),
+            _ => None,
+        };
+        match (escaped, bytes[index]) {
+            (Some(byte), _) => {
+                decoded.push(byte);
+                index += 3;
+            }
+            (None, b'+') => {
+                decoded.push(b' ');
+                index += 1;
+            }
+            (None, byte) => {
+                decoded.push(byte);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8(decoded).ok()
 }
 
 /// RFC 3339. An upper bound given to the second (no fraction) covers that whole second,
@@ -167,5 +226,46 @@ mod tests {
         for (raw, expected) in cases {
             assert_eq!(parse(raw).unwrap_err(), expected, "{raw}");
         }
+    }
+
+    #[test]
+    fn a_repeated_parameter_is_refused() {
+        for name in PARAMETERS {
+            let raw = format!("{name}=1&limit=5&{name}=2");
+            let expected = if name == "limit" {
+                "parameter limit given more than once".to_owned()
+            } else {
+                format!("parameter {name} given more than once")
+            };
+            assert_eq!(parse(&raw).unwrap_err(), expected, "{raw}");
+        }
+    }
+
+    #[test]
+    fn decoding_is_form_urlencoded_but_strict_about_utf8() {
+        let cases = [
+            ("service=a+b%20c", "a b c"),
+            ("service=%F0%9F%94%A5", "\u{1F525}"),
+            ("service=%zz%4", "%zz%4"),
+            ("service=100%", "100%"),
+            ("service=%2B%26%3D", "+&="),
+            ("service=%EF%BF%BD", "\u{FFFD}"),
+            ("&&service=x&&", "x"),
+        ];
+        for (raw, service) in cases {
+            assert_eq!(parse(raw).unwrap().service.as_deref(), Some(service), "{raw}");
+        }
+        assert_eq!(
+            parse("service=%FF").unwrap_err(),
+            "service is not valid UTF-8 once percent-decoded"
+        );
+        assert_eq!(
+            parse("limit=%C3").unwrap_err(),
+            "limit is not valid UTF-8 once percent-decoded"
+        );
+        assert_eq!(
+            parse("%FF=1").unwrap_err(),
+            "parameter name \"%FF\" is not valid UTF-8 once percent-decoded"
+        );
     }
 }

@@ -65,6 +65,8 @@ pub struct IngestionConfig {
     pub worker_addr: String,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Queue depth beyond which new events are refused with 503 (backpressure).
+    pub max_queue_depth: u64,
 }
 
 /// The worker (`cargo run -p worker`).
@@ -72,12 +74,16 @@ pub struct IngestionConfig {
 pub struct WorkerConfig {
     pub host: IpAddr,
     pub grpc_port: u16,
+    /// Serves `/metrics` and `/health`.
+    pub http_port: u16,
     pub redis: RedisConfig,
     pub clickhouse: ClickHouseConfig,
     /// Events taken from the queue per INSERT.
     pub batch_size: usize,
     /// How often the queue is checked when no signal arrives.
     pub poll_interval: Duration,
+    /// A worker silent for this long is presumed dead; its held batch goes back to the queue.
+    pub heartbeat_ttl: Duration,
 }
 
 /// The query service (`cargo run -p query`).
@@ -121,6 +127,7 @@ impl IngestionConfig {
             redis: RedisConfig::from(env)?,
             worker_addr: env.http_url("WORKER_ADDR", "http://localhost:50051")?,
             max_body_bytes: env.number("MAX_BODY_BYTES", 1024 * 1024, 1..=256 * 1024 * 1024)?,
+            max_queue_depth: env.number("MAX_QUEUE_DEPTH", 1_000_000, 1..=u64::MAX)?,
         })
     }
 }
@@ -135,10 +142,12 @@ impl WorkerConfig {
         Ok(Self {
             host: env.ip("BIND_HOST", "0.0.0.0")?,
             grpc_port: env.port("GRPC_PORT", 50051)?,
+            http_port: env.port("WORKER_HTTP_PORT", 8082)?,
             redis: RedisConfig::from(env)?,
             clickhouse: ClickHouseConfig::from(env)?,
             batch_size: env.number("BATCH_SIZE", 20, 1..=100_000)?,
             poll_interval: env.duration("POLL_INTERVAL", Duration::from_secs(5))?,
+            heartbeat_ttl: env.duration("WORKER_HEARTBEAT_TTL", Duration::from_secs(15))?,
         })
     }
 }
@@ -177,10 +186,13 @@ mod tests {
         assert_eq!(worker.grpc_port, 50051);
         assert_eq!(worker.batch_size, 20);
         assert_eq!(worker.poll_interval, Duration::from_secs(5));
+        assert_eq!(worker.http_port, 8082);
+        assert_eq!(worker.heartbeat_ttl, Duration::from_secs(15));
         let ingestion = IngestionConfig::from(&env(&[])).unwrap();
         assert_eq!(ingestion.port, 8080);
         assert_eq!(ingestion.worker_addr, "http://localhost:50051");
         assert_eq!(ingestion.max_body_bytes, 1024 * 1024);
+        assert_eq!(ingestion.max_queue_depth, 1_000_000);
         assert_eq!(QueryConfig::from(&env(&[])).unwrap().port, 8081);
     }
 

@@ -2,18 +2,20 @@
 //! every response echoes, errors are `{"error": "..."}` JSON, health answers have one shape,
 //! and serving stops cleanly on a shutdown signal.
 
+mod metrics;
+mod serve;
 mod trace_id;
 
+pub use metrics::{prometheus, with_metrics};
+pub use serve::{HttpTimeouts, serve, serve_with_timeouts};
 pub use trace_id::{TRACE_ID_HEADER, TraceId, propagate_trace_id};
 
 use axum::{
-    Json, Router,
+    Json,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
 use serde_json::json;
-use std::future::Future;
-use tokio::net::TcpListener;
 
 /// The JSON error answer every service gives: `{"error": "<what is wrong>"}`.
 pub fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -44,15 +46,4 @@ pub fn health_response(check: Result<(), DependencyDown>) -> Response {
                 .into_response()
         }
     }
-}
-
-/// Serves `router` until `shutdown` completes, then lets in-flight requests finish.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
 }

@@ -3,7 +3,7 @@
 use axum::{
     Router,
     extract::FromRequestParts,
-    http::{HeaderName, HeaderValue, Request, request::Parts},
+    http::{HeaderMap, HeaderName, HeaderValue, Request, request::Parts},
 };
 use std::convert::Infallible;
 use tower_http::{
@@ -20,10 +20,22 @@ struct MakeTraceId;
 
 impl MakeRequestId for MakeTraceId {
     fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
-        HeaderValue::from_str(&traceflow_traceid::generate())
-            .ok()
-            .map(RequestId::new)
+        Some(RequestId::new(new_trace_id()))
     }
+}
+
+fn new_trace_id() -> HeaderValue {
+    HeaderValue::from_str(&traceflow_traceid::generate()).expect("hex is a valid header value")
+}
+
+/// The request's trace id, generated and stored in its headers first if the client sent
+/// none. For layers outside [`propagate_trace_id`] (the request timeout) that must answer
+/// with the same id: `propagate_trace_id` keeps a header that is already there.
+pub(crate) fn ensure_trace_id(headers: &mut HeaderMap) -> HeaderValue {
+    headers
+        .entry(TRACE_ID_HEADER)
+        .or_insert_with(new_trace_id)
+        .clone()
 }
 
 /// Wraps a router so every request has a trace id, is handled in a span that records it,

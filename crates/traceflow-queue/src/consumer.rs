@@ -114,6 +114,16 @@ impl Consumer {
         Ok(())
     }
 
+    /// Entries waiting in the queue (not counting batches held by workers).
+    pub async fn depth(&self) -> Result<u64, QueueError> {
+        Ok(self.connection.clone().llen(&self.queue_key).await?)
+    }
+
+    /// Whether Redis answers.
+    pub async fn ping(&self) -> Result<(), QueueError> {
+        crate::ping(&self.connection).await
+    }
+
     /// Announces this worker alive for `ttl`; call well within `ttl`, repeatedly.
     pub async fn heartbeat(&self, ttl: Duration) -> Result<(), QueueError> {
         let seconds = ttl.as_secs().max(1);

@@ -14,7 +14,7 @@ mod producer;
 
 pub use consumer::{Consumer, DeadLetter};
 pub use event::{Level, LogEvent, WireError};
-pub use producer::Producer;
+pub use producer::{Producer, Pushed};
 
 use std::time::Duration;
 
@@ -37,4 +37,12 @@ async fn connect(url: &str) -> Result<redis::aio::ConnectionManager, QueueError>
     Ok(redis::aio::ConnectionManager::new_lazy_with_config(
         client, config,
     )?)
+}
+
+/// Whether Redis answers on this connection.
+async fn ping(connection: &redis::aio::ConnectionManager) -> Result<(), QueueError> {
+    redis::cmd("PING")
+        .query_async::<()>(&mut connection.clone())
+        .await?;
+    Ok(())
 }

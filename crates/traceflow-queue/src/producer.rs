@@ -1,41 +1,71 @@
 //! The ingestion side: push accepted events onto the queue.
 
 use crate::{LogEvent, QueueError};
-use redis::aio::ConnectionManager;
+use redis::{Script, aio::ConnectionManager};
+
+/// LPUSHes ARGV[2..] unless the queue already holds more than ARGV[1] entries. Returns
+/// {1, depth after} when queued, {0, depth} when refused. Pushes in chunks because Lua's
+/// `unpack` has a limit on the number of values.
+const PUSH_UNLESS_FULL: &str = r"
+local depth = redis.call('LLEN', KEYS[1])
+if depth + #ARGV - 1 > tonumber(ARGV[1]) then return {0, depth} end
+for first = 2, #ARGV, 1000 do
+  depth = redis.call('LPUSH', KEYS[1], unpack(ARGV, first, math.min(first + 999, #ARGV)))
+end
+return {1, depth}
+";
+
+/// What became of a push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// Queued; the queue's depth afterwards.
+    Queued { depth: u64 },
+    /// Refused whole because the queue would exceed its limit; nothing was queued.
+    Full { depth: u64 },
+}
 
 /// Cheap to clone: all clones share one multiplexed connection.
 #[derive(Clone)]
 pub struct Producer {
     connection: ConnectionManager,
     queue_key: String,
+    max_depth: u64,
+    push: Script,
 }
 
 impl Producer {
-    /// Does not wait for Redis: the first command connects.
-    pub async fn connect(url: &str, queue_key: &str) -> Result<Self, QueueError> {
+    /// Does not wait for Redis: the first command connects. Pushes that would take the
+    /// queue beyond `max_depth` entries are refused, so a stalled worker cannot make Redis
+    /// run out of memory.
+    pub async fn connect(url: &str, queue_key: &str, max_depth: u64) -> Result<Self, QueueError> {
         Ok(Self {
             connection: crate::connect(url).await?,
             queue_key: queue_key.to_owned(),
+            max_depth,
+            push: Script::new(PUSH_UNLESS_FULL),
         })
     }
 
-    /// LPUSHes the events in one round trip, oldest first, so the consumer (taking from the
-    /// right) sees them in order. Returns the queue depth after the push.
-    pub async fn push(&self, events: &[LogEvent]) -> Result<u64, QueueError> {
-        let entries: Vec<String> = events.iter().map(LogEvent::to_wire).collect();
-        let depth = redis::cmd("LPUSH")
-            .arg(&self.queue_key)
-            .arg(entries)
-            .query_async(&mut self.connection.clone())
+    /// Queues the events atomically in one round trip, oldest first, so the consumer
+    /// (taking from the right) sees them in order: all of them, or none when full.
+    pub async fn push(&self, events: &[LogEvent]) -> Result<Pushed, QueueError> {
+        let mut invocation = self.push.key(&self.queue_key);
+        invocation.arg(self.max_depth);
+        for event in events {
+            invocation.arg(event.to_wire());
+        }
+        let (queued, depth): (u8, u64) = invocation
+            .invoke_async(&mut self.connection.clone())
             .await?;
-        Ok(depth)
+        Ok(if queued == 1 {
+            Pushed::Queued { depth }
+        } else {
+            Pushed::Full { depth }
+        })
     }
 
     /// Whether Redis answers.
     pub async fn ping(&self) -> Result<(), QueueError> {
-        redis::cmd("PING")
-            .query_async::<()>(&mut self.connection.clone())
-            .await?;
-        Ok(())
+        crate::ping(&self.connection).await
     }
 }

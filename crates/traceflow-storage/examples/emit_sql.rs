@@ -138,6 +138,7 @@ fn requirement_name(requirement: Requirement) -> &'static str {
     match requirement {
         Requirement::Ttl => "ttl",
         Requirement::SkipIndexes => "skip_indexes",
+        Requirement::InsertDeduplicationToken => "insert_deduplication_token",
     }
 }
 

@@ -66,6 +66,18 @@ fn error_code(message: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
+/// Identifies a batch by its events: the same events in the same order give the same token.
+/// Event ids are UUIDv7s made at ingestion, so first, last and count pin a batch down.
+fn deduplication_token(events: &[LogEvent]) -> Option<String> {
+    let (first, last) = (events.first()?, events.last()?);
+    Some(format!(
+        "{}-{}-{}",
+        first.id.simple(),
+        last.id.simple(),
+        events.len()
+    ))
+}
+
 /// A handle on the logs table; cheap to clone.
 #[derive(Clone)]
 pub struct Storage {
@@ -128,8 +140,17 @@ impl Storage {
     }
 
     /// Stores the events with one INSERT. Returns once ClickHouse acknowledged it.
+    ///
+    /// Where the server supports it, the INSERT carries a deduplication token derived from
+    /// the events' ids, so re-sending the same batch (after a crash between ClickHouse's
+    /// acknowledgement and the queue's) stores it once.
     pub async fn insert(&self, events: &[LogEvent]) -> Result<(), StorageError> {
         let mut insert = self.client().insert::<LogRow>("logs").await?;
+        if Requirement::InsertDeduplicationToken.met_by(self.version)
+            && let Some(token) = deduplication_token(events)
+        {
+            insert = insert.with_setting("insert_deduplication_token", token);
+        }
         for event in events {
             insert.write(&LogRow::from(event)).await?;
         }

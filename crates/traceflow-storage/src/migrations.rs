@@ -18,6 +18,8 @@ pub enum Requirement {
     Ttl,
     /// Data-skipping indexes without experimental settings (20.1+).
     SkipIndexes,
+    /// `insert_deduplication_token` with `non_replicated_deduplication_window` (22.2+).
+    InsertDeduplicationToken,
 }
 
 impl Requirement {
@@ -25,6 +27,7 @@ impl Requirement {
         match name {
             "ttl" => Some(Self::Ttl),
             "skip_indexes" => Some(Self::SkipIndexes),
+            "insert_deduplication_token" => Some(Self::InsertDeduplicationToken),
             _ => None,
         }
     }
@@ -33,6 +36,7 @@ impl Requirement {
         match self {
             Self::Ttl => version >= ServerVersion::new(19, 6),
             Self::SkipIndexes => version >= ServerVersion::new(20, 1),
+            Self::InsertDeduplicationToken => version >= ServerVersion::new(22, 2),
         }
     }
 }

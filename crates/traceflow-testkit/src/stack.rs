@@ -22,6 +22,8 @@ pub struct StackOptions {
     /// Point ingestion's signal at the worker (else at a closed port, so only polling works).
     pub signal: bool,
     pub max_body_bytes: Option<usize>,
+    pub max_queue_depth: Option<u64>,
+    pub heartbeat_ttl: Option<Duration>,
 }
 
 impl Default for StackOptions {
@@ -34,6 +36,8 @@ impl Default for StackOptions {
             worker: true,
             signal: true,
             max_body_bytes: None,
+            max_queue_depth: None,
+            heartbeat_ttl: None,
         }
     }
 }
@@ -73,6 +77,8 @@ pub struct TestStack {
     pub query_url: String,
     /// Empty when the stack has no worker.
     pub worker_grpc_url: String,
+    /// The worker's `/metrics` and `/health`; empty when the stack has no worker.
+    pub worker_http_url: String,
     /// Where ingestion sends its signal: the worker, or a closed port.
     signal_target: String,
     pub redis_url: String,
@@ -102,6 +108,7 @@ impl TestStack {
             ingestion_url: String::new(),
             query_url: String::new(),
             worker_grpc_url: String::new(),
+            worker_http_url: String::new(),
             signal_target: String::new(),
             redis_url,
             clickhouse_url,
@@ -145,9 +152,16 @@ impl TestStack {
             ("INGESTION_PORT", "0".to_owned()),
             ("QUERY_PORT", "0".to_owned()),
             ("GRPC_PORT", "0".to_owned()),
+            ("WORKER_HTTP_PORT", "0".to_owned()),
         ];
         if let Some(bytes) = self.options.max_body_bytes {
             pairs.push(("MAX_BODY_BYTES", bytes.to_string()));
+        }
+        if let Some(depth) = self.options.max_queue_depth {
+            pairs.push(("MAX_QUEUE_DEPTH", depth.to_string()));
+        }
+        if let Some(ttl) = self.options.heartbeat_ttl {
+            pairs.push(("WORKER_HEARTBEAT_TTL", format!("{}ms", ttl.as_millis())));
         }
         pairs.retain(|(_, value)| !value.is_empty());
         Env::from_pairs(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)))
@@ -160,6 +174,7 @@ impl TestStack {
             .await
             .expect("worker starts");
         self.worker_grpc_url = format!("http://127.0.0.1:{}", app.grpc_port());
+        self.worker_http_url = format!("http://127.0.0.1:{}", app.http_port());
         self.worker = Some(Running::spawn(|stopped| app.run_until(until(stopped))));
     }
 

@@ -1,29 +1,30 @@
-//! The worker application: connections, migrations, the gRPC server and the consumer loop.
+//! The worker application: connections, migrations, the gRPC and HTTP servers and the
+//! consumer loop.
 
 use crate::{consumer::ConsumerLoop, signal::SignalService};
+use axum::{Router, extract::State, response::Response, routing::get};
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::{net::TcpListener, sync::Notify};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Server, server::TcpIncoming};
 use traceflow_config::WorkerConfig;
+use traceflow_http::{DependencyDown, health_response, with_metrics};
 use traceflow_proto::log_service_server::LogServiceServer;
 use traceflow_queue::Consumer;
 use traceflow_runtime::Backoff;
 use traceflow_storage::Storage;
 
-/// A worker's heartbeat lives this long; a worker silent for longer is presumed dead and
-/// its held batch goes back to the queue.
-const HEARTBEAT_TTL: Duration = Duration::from_secs(15);
-
-/// The worker, connected, migrated and bound to its gRPC port.
+/// The worker, connected, migrated and bound to its ports.
 pub struct Application {
-    listener: TcpListener,
+    grpc_listener: TcpListener,
+    http_listener: TcpListener,
+    heartbeat_ttl: Duration,
     consumer: ConsumerLoop,
 }
 
 impl Application {
     /// Waits for ClickHouse (retrying with backoff), applies pending migrations, binds the
-    /// gRPC port. Redis need not be up yet: the loop waits for it.
+    /// gRPC and HTTP ports. Redis need not be up yet: the loop waits for it.
     pub async fn build(config: WorkerConfig) -> anyhow::Result<Self> {
         let storage = connect_storage(&config).await;
         let applied = storage.migrate().await?;
@@ -38,9 +39,12 @@ impl Application {
             Consumer::connect(&config.redis.url, &config.redis.queue_key, &worker_id).await?;
         tracing::info!(%worker_id, queue = %config.redis.queue_key, "consumer ready");
 
-        let listener = TcpListener::bind(SocketAddr::new(config.host, config.grpc_port)).await?;
         Ok(Self {
-            listener,
+            grpc_listener: TcpListener::bind(SocketAddr::new(config.host, config.grpc_port))
+                .await?,
+            http_listener: TcpListener::bind(SocketAddr::new(config.host, config.http_port))
+                .await?,
+            heartbeat_ttl: config.heartbeat_ttl,
             consumer: ConsumerLoop {
                 queue,
                 storage,
@@ -52,14 +56,15 @@ impl Application {
     }
 
     pub fn grpc_port(&self) -> u16 {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
-            .port()
+        port(&self.grpc_listener)
+    }
+
+    pub fn http_port(&self) -> u16 {
+        port(&self.http_listener)
     }
 
     /// Runs until `shutdown` completes: then stops taking batches, finishes the one being
-    /// inserted, and stops serving gRPC.
+    /// inserted, and stops serving.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -83,16 +88,25 @@ impl Application {
                 wake: self.consumer.wake.clone(),
             }))
             .serve_with_incoming_shutdown(
-                TcpIncoming::from(self.listener),
+                TcpIncoming::from(self.grpc_listener),
                 stop.clone().cancelled_owned(),
             );
         let grpc = tokio::spawn(grpc);
+        let http = tokio::spawn(traceflow_http::serve(
+            self.http_listener,
+            http_router(self.consumer.queue.clone(), self.consumer.storage.clone()),
+            stop.clone().cancelled_owned(),
+        ));
 
         // Alive before the first claim, so no other worker takes what this one holds.
-        if let Err(error) = self.consumer.queue.heartbeat(HEARTBEAT_TTL).await {
+        if let Err(error) = self.consumer.queue.heartbeat(self.heartbeat_ttl).await {
             tracing::warn!(%error, "first heartbeat failed; redis may be down");
         }
-        let liveness = tokio::spawn(keep_alive(self.consumer.queue.clone(), stop.clone()));
+        let liveness = tokio::spawn(keep_alive(
+            self.consumer.queue.clone(),
+            self.heartbeat_ttl,
+            stop.clone(),
+        ));
         self.consumer.run(stop.clone()).await;
 
         stop.cancel();
@@ -101,28 +115,65 @@ impl Application {
             tracing::warn!(%error, "could not remove the heartbeat; another worker reclaims after it expires");
         }
         grpc.await??;
+        http.await??;
         Ok(())
     }
 }
 
-/// Keeps this worker's heartbeat fresh and hands dead workers' batches back to the queue.
-/// Returns the consumer handle when stopped, for the final clean-up.
-async fn keep_alive(queue: Consumer, stop: CancellationToken) -> Consumer {
-    let mut ticks = tokio::time::interval(HEARTBEAT_TTL / 3);
+fn port(listener: &TcpListener) -> u16 {
+    listener
+        .local_addr()
+        .expect("a bound listener has an address")
+        .port()
+}
+
+/// `/health` (Redis and ClickHouse) and `/metrics`.
+fn http_router(queue: Consumer, storage: Storage) -> Router {
+    with_metrics(
+        Router::new()
+            .route("/health", get(health))
+            .with_state((queue, storage)),
+    )
+}
+
+async fn health(State((queue, storage)): State<(Consumer, Storage)>) -> Response {
+    let check = match queue.ping().await {
+        Err(error) => Err(DependencyDown {
+            dependency: "redis",
+            error: error.to_string(),
+        }),
+        Ok(()) => storage.ping().await.map_err(|error| DependencyDown {
+            dependency: "clickhouse",
+            error: error.to_string(),
+        }),
+    };
+    health_response(check)
+}
+
+/// Keeps this worker's heartbeat fresh, hands dead workers' batches back to the queue and
+/// reports the queue's depth. Returns the consumer handle when stopped, for the final
+/// clean-up.
+async fn keep_alive(queue: Consumer, ttl: Duration, stop: CancellationToken) -> Consumer {
+    let mut ticks = tokio::time::interval(ttl / 3);
     let mut tick = 0u64;
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
             () = stop.cancelled() => return queue,
         }
-        if let Err(error) = queue.heartbeat(HEARTBEAT_TTL).await {
+        if let Err(error) = queue.heartbeat(ttl).await {
             tracing::warn!(%error, "heartbeat failed");
         }
         // Reclaim at start, then once per TTL.
-        if tick.is_multiple_of(3)
-            && let Err(error) = queue.reclaim_orphans().await
-        {
-            tracing::warn!(%error, "reclaiming dead workers' batches failed");
+        if tick.is_multiple_of(3) {
+            match queue.reclaim_orphans().await {
+                Ok(reclaimed) => metrics::counter!("traceflow_worker_reclaimed_events_total")
+                    .increment(reclaimed),
+                Err(error) => tracing::warn!(%error, "reclaiming dead workers' batches failed"),
+            }
+        }
+        if let Ok(depth) = queue.depth().await {
+            metrics::gauge!("traceflow_queue_depth").set(depth as f64);
         }
         tick += 1;
     }

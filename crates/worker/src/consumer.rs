@@ -27,15 +27,17 @@ fn retry_backoff() -> Backoff {
     Backoff::new(Duration::from_millis(200), Duration::from_secs(5))
 }
 
-/// Sleeps for the next backoff step, logging the failure once for that step.
+/// Sleeps for the next backoff step, logging the failure once for that step. `operation`
+/// is `claim` (Redis), `insert` (ClickHouse) or `ack` (Redis).
 async fn wait_to_retry(
     backoff: &mut Backoff,
-    what: &str,
+    operation: &'static str,
     error: &(dyn std::fmt::Display + Sync),
     stop: &CancellationToken,
 ) -> Result<(), Cancelled> {
     let delay = backoff.next_delay();
-    tracing::warn!(attempt = backoff.attempt(), retry_in_ms = delay.as_millis() as u64, %error, "{what} failed; retrying");
+    metrics::counter!("traceflow_worker_retries_total", "operation" => operation).increment(1);
+    tracing::warn!(operation, attempt = backoff.attempt(), retry_in_ms = delay.as_millis() as u64, %error, "retrying after a failure");
     tokio::select! {
         () = tokio::time::sleep(delay) => Ok(()),
         () = stop.cancelled() => Err(Cancelled),
@@ -52,14 +54,9 @@ impl ConsumerLoop {
                 let entries = match self.queue.claim(self.batch_size).await {
                     Ok(entries) => entries,
                     Err(error) => {
-                        if wait_to_retry(
-                            &mut redis_backoff,
-                            "claiming a batch from redis",
-                            &error,
-                            &stop,
-                        )
-                        .await
-                        .is_err()
+                        if wait_to_retry(&mut redis_backoff, "claim", &error, &stop)
+                            .await
+                            .is_err()
                         {
                             return;
                         }
@@ -99,11 +96,16 @@ impl ConsumerLoop {
         let refused = self.insert_isolating_bad_rows(&events, stop).await?;
         let stored = events.len() - refused.len();
         dead.extend(refused);
+        metrics::histogram!("traceflow_worker_batch_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
 
         let mut backoff = retry_backoff();
         while let Err(error) = self.queue.ack(&dead).await {
-            wait_to_retry(&mut backoff, "acknowledging a stored batch", &error, stop).await?;
+            wait_to_retry(&mut backoff, "ack", &error, stop).await?;
         }
+        metrics::counter!("traceflow_worker_batches_total").increment(1);
+        metrics::counter!("traceflow_worker_rows_inserted_total").increment(stored as u64);
+        metrics::counter!("traceflow_worker_dead_lettered_total").increment(dead.len() as u64);
         tracing::info!(
             batch_size = entries.len(),
             stored,
@@ -150,12 +152,14 @@ impl ConsumerLoop {
     ) -> Result<Result<(), String>, Cancelled> {
         let mut backoff = retry_backoff();
         loop {
-            match self.storage.insert(events).await {
+            let started = std::time::Instant::now();
+            let outcome = self.storage.insert(events).await;
+            metrics::histogram!("traceflow_worker_insert_duration_seconds")
+                .record(started.elapsed().as_secs_f64());
+            match outcome {
                 Ok(()) => return Ok(Ok(())),
                 Err(error) if error.is_data_error() => return Ok(Err(error.to_string())),
-                Err(error) => {
-                    wait_to_retry(&mut backoff, "inserting into clickhouse", &error, stop).await?
-                }
+                Err(error) => wait_to_retry(&mut backoff, "insert", &error, stop).await?,
             }
         }
     }

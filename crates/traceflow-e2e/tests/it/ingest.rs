@@ -202,3 +202,26 @@ async fn malformed_json_wrong_type_and_oversized_bodies_are_refused() {
     );
     assert!(queued(&stack).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_full_queue_answers_503_with_retry_after_and_queues_nothing_more() {
+    let stack = TestStack::spawn_with(StackOptions {
+        worker: false,
+        max_queue_depth: Some(3),
+        ..StackOptions::default()
+    })
+    .await;
+    let event = json!({"service": "flood", "level": "INFO", "message": "m"});
+    for _ in 0..3 {
+        assert_eq!(stack.ingest(&event).await.status(), 202);
+    }
+    let refused = stack.ingest(&event).await;
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "2");
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(
+        error["error"],
+        "queue is full (3 events waiting), the event was not accepted; retry later"
+    );
+    assert_eq!(queued(&stack).await.len(), 3);
+}

@@ -4,6 +4,8 @@
 
 mod health;
 mod ingest;
+mod metrics;
 mod pipeline;
 mod query;
 mod readme;
+mod slow_clients;
