@@ -1,6 +1,6 @@
 //! Turning a request body into a [`LogEvent`], or a message naming what is wrong.
 
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, DurationRound, TimeDelta, Timelike, Utc};
 use serde::{
     Deserialize, Deserializer,
     de::{self, Unexpected},
@@ -63,9 +63,7 @@ impl<'de> Deserialize<'de> for Metadata {
                 let mut entries = BTreeMap::new();
                 while let Some(key) = map.next_key::<String>()? {
                     if entries.contains_key(&key) {
-                        return Err(de::Error::custom(format_args!(
-                            "duplicate key {key:?}"
-                        )));
+                        return Err(de::Error::custom(format_args!("duplicate key {key:?}")));
                     }
                     let MetadataValue(value) = map.next_value()?;
                     entries.insert(key, value);
@@ -92,11 +90,13 @@ impl<'de> Deserialize<'de> for MetadataValue {
             Some(b'"') => {
                 // Only a bad escape (a lone surrogate) can fail here. The position is the
                 // caller's to add: this one would count from the value's start.
-                return serde_json::from_str(text).map(MetadataValue).map_err(|err| {
-                    let err = err.to_string();
-                    let what = err.split(" at line ").next().unwrap_or_default();
-                    de::Error::custom(format_args!("invalid string: {what}"))
-                });
+                return serde_json::from_str(text)
+                    .map(MetadataValue)
+                    .map_err(|err| {
+                        let err = err.to_string();
+                        let what = err.split(" at line ").next().unwrap_or_default();
+                        de::Error::custom(format_args!("invalid string: {what}"))
+                    });
             }
             Some(b'{') => Unexpected::Map,
             Some(b'[') => Unexpected::Seq,
@@ -243,6 +243,13 @@ impl IncomingEvent {
 }
 
 fn truncate_to_millis(time: DateTime<Utc>) -> DateTime<Utc> {
+    // A leap second (`23:59:60`) has no place in the column: it becomes the last
+    // millisecond before it, so the queued event and the stored row agree.
+    let time = if time.nanosecond() >= 1_000_000_000 {
+        time.with_nanosecond(999_999_999).unwrap_or(time)
+    } else {
+        time
+    };
     time.duration_trunc(TimeDelta::milliseconds(1))
         .unwrap_or(time)
 }
@@ -291,6 +298,18 @@ mod tests {
         assert_eq!(event.metadata["retries"], "3");
         assert_eq!(event.metadata["ok"], "false");
         assert_eq!(event.metadata["ratio"], "0.5");
+    }
+
+    #[test]
+    fn a_leap_second_becomes_the_last_millisecond_before_it() {
+        let event = parse(
+            r#"{"service":"a","level":"INFO","message":"m","timestamp":"2016-12-31T23:59:60.5Z"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            event.timestamp.to_rfc3339(),
+            "2016-12-31T23:59:59.999+00:00"
+        );
     }
 
     #[test]

@@ -44,6 +44,13 @@ pub fn parse_log_query(raw: Option<&str>) -> Result<LogQuery, String> {
             }
         }
     }
+    // No event is older than the epoch (the column cannot hold it), and ClickHouse 18.16
+    // refuses to compare the column with a negative number: an earlier `from` is the
+    // epoch, an earlier `to` can match nothing.
+    if query.to.is_some_and(|to| to < DateTime::UNIX_EPOCH) {
+        return Err("to must not be before 1970-01-01T00:00:00Z: no event is that old".into());
+    }
+    query.from = query.from.map(|from| from.max(DateTime::UNIX_EPOCH));
     if let (Some(from), Some(to)) = (query.from, query.to)
         && from > to
     {
@@ -106,13 +113,14 @@ fn percent_decode(raw: &str) -> Option<String> {
 /// An unencoded `+02:00` offset arrives as ` 02:00` (form decoding), so a space is read as
 /// the `+` it must have been.
 fn parse_time(name: &str, raw: &str, upper_bound: bool) -> Result<DateTime<Utc>, String> {
-    let raw = &raw.replace(' ', "+");
-    let time = DateTime::parse_from_rfc3339(raw)
+    // The error quotes what was sent, not the repaired text.
+    let repaired = &raw.replace(' ', "+");
+    let time = DateTime::parse_from_rfc3339(repaired)
         .map_err(|_| {
             format!("{name} must be an RFC 3339 time such as 2026-05-05T10:00:00Z, got {raw:?}")
         })?
         .with_timezone(&Utc);
-    let has_fraction = raw.contains('.');
+    let has_fraction = repaired.contains('.');
     Ok(if upper_bound && !has_fraction {
         time + TimeDelta::milliseconds(999)
     } else {
@@ -215,6 +223,10 @@ mod tests {
             ),
             ("service=", "service must not be empty"),
             (
+                "to=2026-05-05'%20OR%201=1",
+                "to must be an RFC 3339 time such as 2026-05-05T10:00:00Z, got \"2026-05-05' OR 1=1\"",
+            ),
+            (
                 "from=2026-05-06T00:00:00Z&to=2026-05-05T00:00:00Z",
                 "from must not be after to",
             ),
@@ -229,15 +241,37 @@ mod tests {
     }
 
     #[test]
+    fn times_before_the_epoch_are_the_epoch_or_refused() {
+        assert_eq!(
+            parse("from=0001-01-01T00:00:00Z").unwrap().from,
+            Some(DateTime::UNIX_EPOCH)
+        );
+        assert_eq!(
+            parse("to=1969-12-31T23:59:59.999Z").unwrap_err(),
+            "to must not be before 1970-01-01T00:00:00Z: no event is that old"
+        );
+        assert_eq!(
+            parse("to=1970-01-01T00:00:00Z").unwrap().to.unwrap().to_rfc3339(),
+            "1970-01-01T00:00:00.999+00:00"
+        );
+    }
+
+    #[test]
     fn a_repeated_parameter_is_refused() {
-        for name in PARAMETERS {
-            let raw = format!("{name}=1&limit=5&{name}=2");
-            let expected = if name == "limit" {
-                "parameter limit given more than once".to_owned()
-            } else {
-                format!("parameter {name} given more than once")
-            };
-            assert_eq!(parse(&raw).unwrap_err(), expected, "{raw}");
+        for (name, value) in [
+            ("service", "auth"),
+            ("level", "INFO"),
+            ("from", "2026-05-05T00:00:00Z"),
+            ("to", "2026-05-05T00:00:00Z"),
+            ("limit", "5"),
+            ("offset", "5"),
+        ] {
+            let raw = format!("{name}={value}&{name}={value}");
+            assert_eq!(
+                parse(&raw).unwrap_err(),
+                format!("parameter {name} given more than once"),
+                "{raw}"
+            );
         }
     }
 

@@ -74,7 +74,7 @@ pub async fn serve_with_timeouts(
     let service = TowerToHyperService::new(router);
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(None);
+        .header_read_timeout(timeouts.header_read);
 
     let graceful = GracefulShutdown::new();
     let mut shutdown = pin!(shutdown);

@@ -1,9 +1,11 @@
 //! Test support for Traceflow: real servers started on free ports in temporary directories,
 //! so `cargo test` needs no running services and tests do not share state.
 
+pub mod processes;
 pub mod servers;
 pub mod stack;
 
+pub use processes::{Service, ServiceProcess};
 pub use servers::{
     ClickHouseServer, RedisServer, free_port, require_binaries, shared_clickhouse_url,
     shared_redis_url,

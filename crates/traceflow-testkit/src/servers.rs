@@ -44,14 +44,27 @@ rm -rf "$3"
 pub struct RedisServer {
     supervisor: Supervisor,
     port: u16,
+    /// Append-only file on, as the README tells production to run it.
+    persistent: bool,
 }
 
 impl RedisServer {
     /// Starts the server and waits until it answers.
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// Starts a server with its append-only file on (fsync every second), so a stop and
+    /// [`Self::start_again`] keep the queue, as they do in production.
+    pub fn start_persistent() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(persistent: bool) -> Self {
         let mut server = Self {
             supervisor: Supervisor::new("redis-server"),
             port: free_port(),
+            persistent,
         };
         server.start_again();
         server
@@ -77,8 +90,17 @@ impl RedisServer {
     pub fn start_again(&mut self) {
         let dir = self.supervisor.dir().to_owned();
         let mut command = Command::new(binary("redis-server"));
+        let appendonly = if self.persistent { "yes" } else { "no" };
         command
-            .args(["--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                appendonly,
+                "--appendfsync",
+                "everysec",
+            ])
+            .args(["--bind", "127.0.0.1"])
             .arg("--port")
             .arg(self.port.to_string())
             .arg("--dir")
@@ -212,7 +234,7 @@ fn binary(name: &str) -> PathBuf {
 }
 
 /// One server's directory, its process while it runs, and the watchdog for both.
-struct Supervisor {
+pub(crate) struct Supervisor {
     name: &'static str,
     server: Option<Child>,
     /// Holds the server's pid while it runs, for the watchdog.
@@ -226,7 +248,7 @@ struct Supervisor {
 }
 
 impl Supervisor {
-    fn new(name: &'static str) -> Self {
+    pub(crate) fn new(name: &'static str) -> Self {
         let dir = tempfile::Builder::new()
             .prefix(&format!("traceflow-{name}-"))
             .tempdir()
@@ -258,14 +280,14 @@ impl Supervisor {
         }
     }
 
-    fn dir(&self) -> &str {
+    pub(crate) fn dir(&self) -> &str {
         &self.path
     }
 
     /// Starts `command` with its output appended to `output`, then polls `ready` until it
     /// holds; panics with the end of `logs` if the server exits or is not ready within
     /// [`STARTUP_TIMEOUT`].
-    fn start(
+    pub(crate) fn start(
         &mut self,
         mut command: Command,
         output: &Path,
@@ -307,8 +329,17 @@ impl Supervisor {
         }
     }
 
+    /// Kills the server at once (SIGKILL), as a crash would, and reaps it.
+    pub(crate) fn kill(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            let _ = server.kill();
+            let _ = server.wait();
+            let _ = std::fs::remove_file(&self.pid_file);
+        }
+    }
+
     /// Stops the server if it runs: SIGTERM, then SIGKILL after [`SHUTDOWN_TIMEOUT`].
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         let Some(mut server) = self.server.take() else {
             return;
         };
@@ -372,7 +403,7 @@ fn clickhouse_ready(port: u16, dir: &str) -> bool {
 
 /// Sends `request` to 127.0.0.1:`port` and reads the answer until the server closes the
 /// connection; `None` if any step fails.
-fn exchange(port: u16, request: &[u8]) -> Option<String> {
+pub(crate) fn exchange(port: u16, request: &[u8]) -> Option<String> {
     let timeout = Duration::from_secs(2);
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let mut stream = TcpStream::connect_timeout(&address, timeout).ok()?;

@@ -1,7 +1,11 @@
-//! The three services running in-process against real Redis and ClickHouse, each stack with
-//! its own database and queue key so tests run in parallel without sharing state.
+//! The three services against real Redis and ClickHouse, in-process or as processes, each
+//! stack with its own database and queue key so tests run in parallel without sharing state.
 
-use crate::servers::{shared_clickhouse_url, shared_redis_url};
+use crate::{
+    free_port,
+    processes::{Service, ServiceProcess},
+    servers::{shared_clickhouse_url, shared_redis_url},
+};
 use serde_json::Value;
 use std::{
     future::Future,
@@ -24,6 +28,9 @@ pub struct StackOptions {
     pub max_body_bytes: Option<usize>,
     pub max_queue_depth: Option<u64>,
     pub heartbeat_ttl: Option<Duration>,
+    /// Run the services as processes (built from this workspace) that tests can kill and
+    /// signal, instead of in this process.
+    pub processes: bool,
 }
 
 impl Default for StackOptions {
@@ -38,14 +45,18 @@ impl Default for StackOptions {
             max_body_bytes: None,
             max_queue_depth: None,
             heartbeat_ttl: None,
+            processes: false,
         }
     }
 }
 
 /// A running service and how to stop it.
-struct Running {
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
+enum Running {
+    Task {
+        stop: oneshot::Sender<()>,
+        task: JoinHandle<()>,
+    },
+    Process(ServiceProcess),
 }
 
 impl Running {
@@ -57,12 +68,22 @@ impl Running {
         let (stop, stopped) = oneshot::channel();
         let future = run(stopped);
         let task = tokio::spawn(async move { future.await.expect("service failed") });
-        Self { stop, task }
+        Running::Task { stop, task }
     }
 
+    /// Graceful: the shutdown signal (SIGTERM for a process), then waits for the exit.
     async fn stop(self) {
-        let _ = self.stop.send(());
-        self.task.await.expect("service panicked");
+        match self {
+            Running::Task { stop, task } => {
+                let _ = stop.send(());
+                task.await.expect("service panicked");
+            }
+            Running::Process(mut process) => {
+                tokio::task::spawn_blocking(move || process.terminate())
+                    .await
+                    .expect("terminate does not panic");
+            }
+        }
     }
 }
 
@@ -70,8 +91,18 @@ async fn until(stopped: oneshot::Receiver<()>) {
     let _ = stopped.await;
 }
 
-/// Ingestion, worker and query, started in this process. Dropping it stops nothing
-/// gracefully; the test runtime ending does.
+/// Fixed ports for service processes, so a restarted process is where it was; all 0 (the
+/// OS picks) for in-process services.
+#[derive(Debug, Clone, Copy)]
+struct Ports {
+    ingestion: u16,
+    query: u16,
+    worker_grpc: u16,
+    worker_http: u16,
+}
+
+/// Ingestion, worker and query against real Redis and ClickHouse. In-process services stop
+/// with the test's runtime; processes stop when the stack is dropped.
 pub struct TestStack {
     pub ingestion_url: String,
     pub query_url: String,
@@ -87,6 +118,7 @@ pub struct TestStack {
     pub queue_key: String,
     pub http: reqwest::Client,
     options: StackOptions,
+    ports: Ports,
     worker: Option<Running>,
     ingestion: Option<Running>,
     query: Option<Running>,
@@ -104,6 +136,13 @@ impl TestStack {
             .clickhouse_url
             .clone()
             .unwrap_or_else(shared_clickhouse_url);
+        let port = || if options.processes { free_port() } else { 0 };
+        let ports = Ports {
+            ingestion: port(),
+            query: port(),
+            worker_grpc: port(),
+            worker_http: port(),
+        };
         let mut stack = Self {
             ingestion_url: String::new(),
             query_url: String::new(),
@@ -116,6 +155,7 @@ impl TestStack {
             queue_key: format!("test_queue_{suffix}"),
             http: reqwest::Client::new(),
             options: options.clone(),
+            ports,
             worker: None,
             ingestion: None,
             query: None,
@@ -127,16 +167,17 @@ impl TestStack {
             stack.worker_grpc_url.clone()
         } else {
             // Nothing listens there: the signal fails, as with a worker that is down.
-            format!("http://127.0.0.1:{}", crate::free_port())
+            format!("http://127.0.0.1:{}", free_port())
         };
         stack.start_ingestion().await;
         stack.start_query().await;
         stack
     }
 
-    /// The environment each service would be given, for this stack. An empty
-    /// `signal_target` (while the worker is being started) is replaced by the default.
-    fn env(&self) -> Env {
+    /// The environment each service is given, for this stack. An empty `signal_target`
+    /// (while the worker is being started) is left to its default.
+    fn env(&self) -> Vec<(String, String)> {
+        let ports = self.ports;
         let mut pairs = vec![
             ("BIND_HOST", "127.0.0.1".to_owned()),
             ("REDIS_ADDR", self.redis_url.clone()),
@@ -149,10 +190,10 @@ impl TestStack {
                 format!("{}ms", self.options.poll_interval.as_millis()),
             ),
             ("WORKER_ADDR", self.signal_target.clone()),
-            ("INGESTION_PORT", "0".to_owned()),
-            ("QUERY_PORT", "0".to_owned()),
-            ("GRPC_PORT", "0".to_owned()),
-            ("WORKER_HTTP_PORT", "0".to_owned()),
+            ("INGESTION_PORT", ports.ingestion.to_string()),
+            ("QUERY_PORT", ports.query.to_string()),
+            ("GRPC_PORT", ports.worker_grpc.to_string()),
+            ("WORKER_HTTP_PORT", ports.worker_http.to_string()),
         ];
         if let Some(bytes) = self.options.max_body_bytes {
             pairs.push(("MAX_BODY_BYTES", bytes.to_string()));
@@ -163,44 +204,112 @@ impl TestStack {
         if let Some(ttl) = self.options.heartbeat_ttl {
             pairs.push(("WORKER_HEARTBEAT_TTL", format!("{}ms", ttl.as_millis())));
         }
-        pairs.retain(|(_, value)| !value.is_empty());
-        Env::from_pairs(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)))
+        pairs
+            .into_iter()
+            .filter(|(_, value)| !value.is_empty())
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect()
+    }
+
+    fn config_env(&self) -> Env {
+        Env::from_pairs(self.env())
+    }
+
+    /// Starts a service process off the runtime: start-up polls readiness, blocking.
+    async fn process(&self, service: Service, health_port: u16) -> Running {
+        let env = self.env();
+        let process =
+            tokio::task::spawn_blocking(move || ServiceProcess::start(service, env, health_port))
+                .await
+                .expect("the service process starts");
+        Running::Process(process)
     }
 
     /// Starts (or restarts) the worker; returns once migrations are applied.
     pub async fn start_worker(&mut self) {
-        let config = WorkerConfig::from(&self.env()).expect("valid worker config");
-        let app = worker::Application::build(config)
-            .await
-            .expect("worker starts");
-        self.worker_grpc_url = format!("http://127.0.0.1:{}", app.grpc_port());
-        self.worker_http_url = format!("http://127.0.0.1:{}", app.http_port());
-        self.worker = Some(Running::spawn(|stopped| app.run_until(until(stopped))));
+        let running = if self.options.processes {
+            let (grpc, http) = (self.ports.worker_grpc, self.ports.worker_http);
+            self.worker_grpc_url = format!("http://127.0.0.1:{grpc}");
+            self.worker_http_url = format!("http://127.0.0.1:{http}");
+            self.process(Service::Worker, http).await
+        } else {
+            let config = WorkerConfig::from(&self.config_env()).expect("valid worker config");
+            let app = worker::Application::build(config)
+                .await
+                .expect("worker starts");
+            self.worker_grpc_url = format!("http://127.0.0.1:{}", app.grpc_port());
+            self.worker_http_url = format!("http://127.0.0.1:{}", app.http_port());
+            Running::spawn(|stopped| app.run_until(until(stopped)))
+        };
+        self.worker = Some(running);
     }
 
-    /// Stops the worker gracefully and waits until it has exited.
+    /// Stops the worker gracefully (SIGTERM for a process) and waits until it has exited.
     pub async fn stop_worker(&mut self) {
         if let Some(worker) = self.worker.take() {
             worker.stop().await;
         }
     }
 
-    async fn start_ingestion(&mut self) {
-        let config = IngestionConfig::from(&self.env()).expect("valid ingestion config");
-        let app = ingestion::Application::build(config)
-            .await
-            .expect("ingestion starts");
-        self.ingestion_url = format!("http://127.0.0.1:{}", app.port());
-        self.ingestion = Some(Running::spawn(|stopped| app.run_until(until(stopped))));
+    /// SIGKILLs the worker process, as a crash would. Only for `processes` stacks.
+    pub async fn kill_worker(&mut self) {
+        match self.worker.take() {
+            Some(Running::Process(mut process)) => {
+                tokio::task::spawn_blocking(move || process.kill())
+                    .await
+                    .expect("kill does not panic");
+            }
+            Some(Running::Task { .. }) => panic!("kill_worker needs StackOptions::processes"),
+            None => {}
+        }
     }
 
-    async fn start_query(&mut self) {
-        let config = QueryConfig::from(&self.env()).expect("valid query config");
-        let app = query::Application::build(config)
-            .await
-            .expect("query starts");
-        self.query_url = format!("http://127.0.0.1:{}", app.port());
-        self.query = Some(Running::spawn(|stopped| app.run_until(until(stopped))));
+    /// Starts (or restarts) ingestion.
+    pub async fn start_ingestion(&mut self) {
+        let running = if self.options.processes {
+            let port = self.ports.ingestion;
+            self.ingestion_url = format!("http://127.0.0.1:{port}");
+            self.process(Service::Ingestion, port).await
+        } else {
+            let config = IngestionConfig::from(&self.config_env()).expect("valid ingestion config");
+            let app = ingestion::Application::build(config)
+                .await
+                .expect("ingestion starts");
+            self.ingestion_url = format!("http://127.0.0.1:{}", app.port());
+            Running::spawn(|stopped| app.run_until(until(stopped)))
+        };
+        self.ingestion = Some(running);
+    }
+
+    /// Stops ingestion gracefully (SIGTERM for a process) and waits until it has exited.
+    pub async fn stop_ingestion(&mut self) {
+        if let Some(ingestion) = self.ingestion.take() {
+            ingestion.stop().await;
+        }
+    }
+
+    /// Starts (or restarts) the query service.
+    pub async fn start_query(&mut self) {
+        let running = if self.options.processes {
+            let port = self.ports.query;
+            self.query_url = format!("http://127.0.0.1:{port}");
+            self.process(Service::Query, port).await
+        } else {
+            let config = QueryConfig::from(&self.config_env()).expect("valid query config");
+            let app = query::Application::build(config)
+                .await
+                .expect("query starts");
+            self.query_url = format!("http://127.0.0.1:{}", app.port());
+            Running::spawn(|stopped| app.run_until(until(stopped)))
+        };
+        self.query = Some(running);
+    }
+
+    /// Stops the query service gracefully and waits until it has exited.
+    pub async fn stop_query(&mut self) {
+        if let Some(query) = self.query.take() {
+            query.stop().await;
+        }
     }
 
     /// `POST /ingest` with a JSON body.

@@ -3,6 +3,7 @@
 //! has its own database and queue key.
 
 mod health;
+mod hostile;
 mod ingest;
 mod metrics;
 mod pipeline;

@@ -113,7 +113,10 @@ async fn read_reply(stream: &mut (impl AsyncRead + Unpin)) -> Reply {
         }
         let mut chunk = [0; 1024];
         let n = stream.read(&mut chunk).await.expect("reading the response");
-        assert!(n > 0, "connection closed before a full response head: {buf:?}");
+        assert!(
+            n > 0,
+            "connection closed before a full response head: {buf:?}"
+        );
         buf.extend_from_slice(&chunk[..n]);
     };
     let head = String::from_utf8(buf[..head_end].to_vec()).unwrap();
@@ -231,10 +234,15 @@ async fn a_trickled_body_gets_408_with_a_json_error_then_the_connection_closes()
         .expect("an answer within the request timeout");
     assert_between(started.elapsed(), REQUEST, REQUEST + SLACK, "answered");
     assert_eq!(reply.status_line, "HTTP/1.1 408 Request Timeout");
-    assert_eq!(reply.body, r#"{"error":"request timed out after 1 seconds"}"#);
+    assert_eq!(
+        reply.body,
+        r#"{"error":"request timed out after 1 seconds"}"#
+    );
     assert_eq!(reply.header("content-type"), Some("application/json"));
     assert_eq!(reply.header("connection"), Some("close"));
-    let trace_id = reply.header("x-trace-id").expect("an X-Trace-ID on the 408");
+    let trace_id = reply
+        .header("x-trace-id")
+        .expect("an X-Trace-ID on the 408");
     assert_eq!(trace_id.len(), 32, "a generated trace id: {trace_id}");
     closed_within(&mut reader, SLACK).await;
     trickle.abort();
@@ -269,8 +277,15 @@ async fn a_handler_slower_than_the_request_timeout_gets_408() {
         .expect("an answer within the request timeout");
     assert_between(started.elapsed(), REQUEST, REQUEST + SLACK, "answered");
     assert_eq!(reply.status_line, "HTTP/1.1 408 Request Timeout");
-    assert_eq!(reply.body, r#"{"error":"request timed out after 1 seconds"}"#);
-    assert_eq!(reply.header("x-trace-id"), Some(trace_id), "the client's id echoed");
+    assert_eq!(
+        reply.body,
+        r#"{"error":"request timed out after 1 seconds"}"#
+    );
+    assert_eq!(
+        reply.header("x-trace-id"),
+        Some(trace_id),
+        "the client's id echoed"
+    );
     closed_within(&mut stream, SLACK).await;
 }
 
@@ -327,7 +342,10 @@ async fn shutdown_refuses_new_connections_and_finishes_requests_in_flight() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(!server.task.is_finished(), "serve returned before the drain");
+    assert!(
+        !server.task.is_finished(),
+        "serve returned before the drain"
+    );
 
     let reply = read_reply(&mut in_flight).await;
     assert_eq!(reply.status_line, "HTTP/1.1 200 OK");

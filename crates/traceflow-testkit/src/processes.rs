@@ -1,0 +1,116 @@
+//! The three services as real processes, for tests that kill and signal them.
+
+use crate::servers::{Supervisor, exchange};
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    sync::OnceLock,
+};
+
+/// Which binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Ingestion,
+    Worker,
+    Query,
+}
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Service::Ingestion => "ingestion",
+            Service::Worker => "worker",
+            Service::Query => "query",
+        }
+    }
+}
+
+/// The directory holding this build's binaries (`target/<profile>`), after building them
+/// once per test binary with the cargo that runs the tests.
+fn binaries() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "ingestion",
+                "-p",
+                "worker",
+                "-p",
+                "query",
+            ])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the service binaries failed");
+        // The test runs as target/<profile>/deps/<test>-<hash>.
+        let exe = std::env::current_exe().expect("the test binary has a path");
+        exe.parent()
+            .and_then(Path::parent)
+            .expect("the test binary lives in target/<profile>/deps")
+            .to_path_buf()
+    })
+}
+
+/// A service process with its own directory and log; dropped, it is stopped.
+pub struct ServiceProcess {
+    supervisor: Supervisor,
+    service: Service,
+    env: Vec<(String, String)>,
+    /// Answers HTTP `/health` once the service is up (the worker's HTTP port for the worker).
+    health_port: u16,
+}
+
+impl ServiceProcess {
+    /// Starts `service` with exactly `env` (plus PATH) and waits until its health endpoint
+    /// answers, whatever it says.
+    pub fn start(service: Service, env: Vec<(String, String)>, health_port: u16) -> Self {
+        let mut process = Self {
+            supervisor: Supervisor::new(service.name()),
+            service,
+            env,
+            health_port,
+        };
+        process.start_again();
+        process
+    }
+
+    pub fn start_again(&mut self) {
+        let mut command = Command::new(binaries().join(self.service.name()));
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("RUST_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(self.supervisor.dir());
+        let log = Path::new(self.supervisor.dir()).join("service.log");
+        let port = self.health_port;
+        self.supervisor.start(
+            command,
+            &log,
+            || {
+                exchange(port, b"GET /health HTTP/1.0\r\n\r\n")
+                    .is_some_and(|a| a.starts_with("HTTP/1"))
+            },
+            &[&log],
+        );
+    }
+
+    /// SIGKILL: the process dies wherever it is, as in a crash.
+    pub fn kill(&mut self) {
+        self.supervisor.kill();
+    }
+
+    /// SIGTERM, then waits until the process has exited (SIGKILL after 10 s).
+    pub fn terminate(&mut self) {
+        self.supervisor.stop();
+    }
+
+    /// What the process has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(Path::new(self.supervisor.dir()).join("service.log"))
+            .unwrap_or_default()
+    }
+}
