@@ -64,17 +64,15 @@ pub fn parse_log_query(raw: Option<&str>) -> Result<LogQuery, String> {
 /// kept as is), except that bytes that are not UTF-8 once decoded are an error naming the
 /// parameter rather than silently becoming U+FFFD.
 fn form_pairs(raw: &str) -> impl Iterator<Item = Result<(String, String), String>> + '_ {
-    raw.split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let name = percent_decode(name).ok_or_else(|| {
-                format!("parameter name {name:?} is not valid UTF-8 once percent-decoded")
-            })?;
-            let value = percent_decode(value)
-                .ok_or_else(|| format!("{name} is not valid UTF-8 once percent-decoded"))?;
-            Ok((name, value))
-        })
+    raw.split('&').filter(|pair| !pair.is_empty()).map(|pair| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let name = percent_decode(name).ok_or_else(|| {
+            format!("parameter name {name:?} is not valid UTF-8 once percent-decoded")
+        })?;
+        let value = percent_decode(value)
+            .ok_or_else(|| format!("{name} is not valid UTF-8 once percent-decoded"))?;
+        Ok((name, value))
+    })
 }
 
 fn percent_decode(raw: &str) -> Option<String> {
@@ -251,7 +249,11 @@ mod tests {
             "to must not be before 1970-01-01T00:00:00Z: no event is that old"
         );
         assert_eq!(
-            parse("to=1970-01-01T00:00:00Z").unwrap().to.unwrap().to_rfc3339(),
+            parse("to=1970-01-01T00:00:00Z")
+                .unwrap()
+                .to
+                .unwrap()
+                .to_rfc3339(),
             "1970-01-01T00:00:00.999+00:00"
         );
     }
@@ -287,7 +289,11 @@ mod tests {
             ("&&service=x&&", "x"),
         ];
         for (raw, service) in cases {
-            assert_eq!(parse(raw).unwrap().service.as_deref(), Some(service), "{raw}");
+            assert_eq!(
+                parse(raw).unwrap().service.as_deref(),
+                Some(service),
+                "{raw}"
+            );
         }
         assert_eq!(
             parse("service=%FF").unwrap_err(),

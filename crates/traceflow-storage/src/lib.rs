@@ -25,7 +25,7 @@ pub enum StorageError {
     #[error("clickhouse is unavailable: {0}")]
     Unavailable(#[source] clickhouse::error::Error),
     /// The server refused the statement; `code` is ClickHouse's error code when it gave one.
-    #[error("clickhouse rejected the statement (code {code:?}): {message}")]
+    #[error("clickhouse rejected the statement: {message}")]
     Rejected { code: Option<u32>, message: String },
     /// A stored row could not be decoded, or another client-side failure.
     #[error("unexpected answer from clickhouse: {0}")]
@@ -53,8 +53,12 @@ impl StorageError {
         // CANNOT_PARSE_TEXT, CANNOT_PARSE_QUOTED_STRING, CANNOT_PARSE_INPUT_ASSERTION_FAILED,
         // CANNOT_READ_ALL_DATA, CANNOT_PARSE_DATE, CANNOT_PARSE_DATETIME, TYPE_MISMATCH,
         // ARGUMENT_OUT_OF_BOUND, CANNOT_CONVERT_TYPE, CANNOT_PARSE_NUMBER, INCORRECT_DATA,
-        // VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE, CANNOT_PARSE_UUID.
-        const DATA_ERRORS: [u32; 13] = [6, 26, 27, 33, 38, 41, 53, 69, 70, 72, 117, 321, 376];
+        // VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE, CANNOT_PARSE_UUID, and a row refused by the
+        // table's own rules: FUNCTION_THROW_IF_VALUE_IS_NON_ZERO (a throwIf guard column),
+        // VIOLATED_CONSTRAINT.
+        const DATA_ERRORS: [u32; 15] = [
+            6, 26, 27, 33, 38, 41, 53, 69, 70, 72, 117, 321, 376, 395, 469,
+        ];
         matches!(self, StorageError::Rejected { code: Some(code), .. } if DATA_ERRORS.contains(code))
     }
 }

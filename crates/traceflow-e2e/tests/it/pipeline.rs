@@ -188,3 +188,66 @@ async fn events_queued_while_the_worker_is_down_are_stored_when_it_returns() {
         .unwrap();
     assert!(processing.is_empty(), "{processing:?}");
 }
+
+#[tokio::test]
+async fn rows_clickhouse_refuses_are_dead_lettered_with_its_message_and_the_rest_stored() {
+    let mut stack = TestStack::spawn_with(StackOptions {
+        worker: false,
+        ..StackOptions::default()
+    })
+    .await;
+    // The table itself refuses one message (a guard column, as a user might add), so the
+    // INSERT of any batch holding it fails with a data error, not an outage.
+    stack.start_worker().await;
+    stack.stop_worker().await;
+    let guard = format!(
+        "ALTER TABLE {}.logs ADD COLUMN guard UInt8 MATERIALIZED throwIf(message = 'poison')",
+        stack.database
+    );
+    let answer = stack
+        .http
+        .post(&stack.clickhouse_url)
+        .body(guard)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+
+    for message in ["fine 1", "fine 2", "poison", "fine 3", "fine 4"] {
+        let event = json!({"service": "guarded", "level": "INFO", "message": message});
+        assert_eq!(stack.ingest(&event).await.status(), 202);
+    }
+    stack.start_worker().await;
+
+    let body = stack
+        .wait_for_logs("service=guarded", 4, Duration::from_secs(10))
+        .await;
+    let mut messages: Vec<&str> = body["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    messages.sort_unstable();
+    assert_eq!(messages, ["fine 1", "fine 2", "fine 3", "fine 4"]);
+    let mut redis = stack.redis().await;
+    let dead: Vec<String> = redis
+        .lrange(format!("{}:dead", stack.queue_key), 0, -1)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    let letter: Value = serde_json::from_str(&dead[0]).unwrap();
+    let reason = letter["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("Code: 395") && reason.contains("throwIf"),
+        "{reason}"
+    );
+    let entry =
+        traceflow_queue::LogEvent::from_wire(letter["entry"].as_str().unwrap().as_bytes()).unwrap();
+    assert_eq!(
+        entry.message, "poison",
+        "the dead letter holds the event, ready to replay"
+    );
+    let queued: u64 = redis.llen(&stack.queue_key).await.unwrap();
+    assert_eq!(queued, 0, "the queue is not blocked");
+}
