@@ -16,7 +16,7 @@
 #                  `cargo run -p worker` yourself; Ctrl-C stops them.
 #
 # Settings come from the environment, then from the repository's .env, then defaults:
-#   INGESTION_PORT [8080]  QUERY_PORT [8081]  GRPC_PORT [50051]
+#   INGESTION_PORT [8080]  QUERY_PORT [8081]  GRPC_PORT [50051]  WORKER_HTTP_PORT [8082]
 #   REDIS_PORT [6379]  CLICKHOUSE_HTTP_PORT [8123]  CLICKHOUSE_TCP_PORT [9000]
 #   CLICKHOUSE_INTERSERVER_PORT [9009]  (ClickHouse opens it too; it must be free)
 #   TRACEFLOW_DATA_DIR [<repo>/.data]   (environment only)
@@ -96,6 +96,7 @@ port_setting() {
 INGESTION_PORT=$(port_setting INGESTION_PORT 8080)
 QUERY_PORT=$(port_setting QUERY_PORT 8081)
 GRPC_PORT=$(port_setting GRPC_PORT 50051)
+WORKER_HTTP_PORT=$(port_setting WORKER_HTTP_PORT 8082)
 REDIS_PORT=$(port_setting REDIS_PORT 6379)
 CLICKHOUSE_HTTP_PORT=$(port_setting CLICKHOUSE_HTTP_PORT 8123)
 CLICKHOUSE_TCP_PORT=$(port_setting CLICKHOUSE_TCP_PORT 9000)
@@ -370,7 +371,7 @@ start_services() {
     export REDIS_ADDR="127.0.0.1:$REDIS_PORT"
     export CLICKHOUSE_URL="http://127.0.0.1:$CLICKHOUSE_HTTP_PORT"
     export WORKER_ADDR="http://127.0.0.1:$GRPC_PORT"
-    export INGESTION_PORT QUERY_PORT GRPC_PORT
+    export INGESTION_PORT QUERY_PORT GRPC_PORT WORKER_HTTP_PORT
 
     local log
     for log in worker ingestion query; do : >"$LOG_DIR/$log.log"; done
@@ -409,9 +410,9 @@ EOF
         return
     fi
     cat <<EOF
-[up]   worker       gRPC 127.0.0.1:$GRPC_PORT
-[up]   ingestion    http://127.0.0.1:$INGESTION_PORT   (POST /ingest, GET /health)
-[up]   query        http://127.0.0.1:$QUERY_PORT   (GET /logs, GET /health)
+[up]   worker       gRPC 127.0.0.1:$GRPC_PORT, http://127.0.0.1:$WORKER_HTTP_PORT   (GET /metrics, GET /health)
+[up]   ingestion    http://127.0.0.1:$INGESTION_PORT   (POST /ingest, GET /health, GET /metrics)
+[up]   query        http://127.0.0.1:$QUERY_PORT   (GET /logs, GET /health, GET /metrics)
 [up]   logs         $LOG_DIR/
 [up] Try:
 [up]   curl -i -X POST http://127.0.0.1:$INGESTION_PORT/ingest -H 'Content-Type: application/json' -d '{"service":"auth-service","level":"ERROR","message":"DB connection failed","metadata":{"user_id":"42"}}'
@@ -439,14 +440,14 @@ check_ports() {
     local -A seen=()
     local entry name port
     local entries=(REDIS_PORT CLICKHOUSE_HTTP_PORT CLICKHOUSE_TCP_PORT CLICKHOUSE_INTERSERVER_PORT)
-    ((INFRA_ONLY)) || entries+=(GRPC_PORT INGESTION_PORT QUERY_PORT)
+    ((INFRA_ONLY)) || entries+=(GRPC_PORT WORKER_HTTP_PORT INGESTION_PORT QUERY_PORT)
     for name in "${entries[@]}"; do
         port=${!name}
         [[ -z ${seen[$port]:-} ]] || die "$name and ${seen[$port]} are both $port; give each its own port"
         seen[$port]=$name
     done
     if ((!INFRA_ONLY)); then
-        for entry in GRPC_PORT:worker INGESTION_PORT:ingestion QUERY_PORT:query; do
+        for entry in GRPC_PORT:worker WORKER_HTTP_PORT:worker INGESTION_PORT:ingestion QUERY_PORT:query; do
             name=${entry%%:*}
             require_free_port "${!name}" "$name" "${entry#*:}"
         done

@@ -357,6 +357,23 @@ impl TestStack {
             .expect("redis answers")
     }
 
+    /// The events waiting in this stack's queue, oldest first (the order the worker takes
+    /// them).
+    pub async fn queued(&self) -> Vec<traceflow_queue::LogEvent> {
+        use redis::AsyncCommands;
+        let entries: Vec<Vec<u8>> = self
+            .redis()
+            .await
+            .lrange(&self.queue_key, 0, -1)
+            .await
+            .expect("redis answers");
+        entries
+            .iter()
+            .rev()
+            .map(|entry| traceflow_queue::LogEvent::from_wire(entry).expect("a valid wire entry"))
+            .collect()
+    }
+
     /// The number of rows in this stack's `logs` table, straight from ClickHouse.
     pub async fn stored_rows(&self) -> u64 {
         let answer = self

@@ -10,7 +10,6 @@ use std::{
     io::{Read, Write},
     time::Duration,
 };
-use traceflow_queue::LogEvent;
 use traceflow_testkit::{StackOptions, TestStack};
 
 /// Larger than the default, so a message over its 256 KiB limit is a 400 (the field rule),
@@ -805,21 +804,6 @@ fn ingest_cases() -> Vec<IngestCase> {
     cases
 }
 
-/// The queued events, oldest first.
-async fn queued(stack: &TestStack) -> Vec<LogEvent> {
-    let entries: Vec<Vec<u8>> = stack
-        .redis()
-        .await
-        .lrange(&stack.queue_key, 0, -1)
-        .await
-        .unwrap();
-    entries
-        .iter()
-        .rev()
-        .map(|entry| LogEvent::from_wire(entry).expect("a valid wire entry"))
-        .collect()
-}
-
 /// The fields of `actual` that `expected` names.
 fn subset(actual: &Value, expected: &Value) -> Value {
     expected
@@ -902,7 +886,8 @@ async fn hostile_ingest_input_gets_its_status_and_error_and_queues_only_what_is_
     }));
 
     // The queue holds exactly the accepted events, in order, as sent.
-    let queued: Vec<Value> = queued(&stack)
+    let queued: Vec<Value> = stack
+        .queued()
         .await
         .iter()
         .map(|event| serde_json::to_value(event).unwrap())

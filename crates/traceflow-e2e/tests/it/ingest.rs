@@ -1,9 +1,7 @@
 //! `POST /ingest`: answers, validation, limits and the trace id. These stacks have no
 //! worker, so the queue's length shows exactly what was accepted.
 
-use redis::AsyncCommands;
 use serde_json::{Value, json};
-use traceflow_queue::LogEvent;
 use traceflow_testkit::{StackOptions, TestStack};
 
 async fn stack_without_worker() -> TestStack {
@@ -13,19 +11,6 @@ async fn stack_without_worker() -> TestStack {
         ..StackOptions::default()
     })
     .await
-}
-
-async fn queued(stack: &TestStack) -> Vec<LogEvent> {
-    let entries: Vec<Vec<u8>> = stack
-        .redis()
-        .await
-        .lrange(&stack.queue_key, 0, -1)
-        .await
-        .unwrap();
-    entries
-        .iter()
-        .map(|entry| LogEvent::from_wire(entry).expect("a valid wire entry"))
-        .collect()
 }
 
 fn is_trace_id(value: &str) -> bool {
@@ -44,7 +29,7 @@ async fn an_accepted_event_is_queued_and_answered_202_with_its_trace_id() {
     let body: Value = answer.json().await.unwrap();
     assert_eq!(body, json!({"status": "accepted", "trace_id": header}));
 
-    let events = queued(&stack).await;
+    let events = stack.queued().await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].service, "auth-service");
     assert_eq!(events[0].level.as_str(), "WARN");
@@ -72,7 +57,7 @@ async fn the_clients_trace_id_header_is_echoed_and_used() {
         .unwrap();
     assert_eq!(answer.status(), 202);
     assert_eq!(answer.headers()["x-trace-id"], "client-chosen-id-1");
-    assert_eq!(queued(&stack).await[0].trace_id, "client-chosen-id-1");
+    assert_eq!(stack.queued().await[0].trace_id, "client-chosen-id-1");
 
     // Every response carries one, errors and health included.
     let health = stack
@@ -146,7 +131,7 @@ async fn every_rule_is_a_400_naming_the_field_and_nothing_is_queued() {
             "{body}: got {message:?}, expected {expected:?}"
         );
     }
-    assert!(queued(&stack).await.is_empty());
+    assert!(stack.queued().await.is_empty());
 }
 
 #[tokio::test]
@@ -200,7 +185,7 @@ async fn malformed_json_wrong_type_and_oversized_bodies_are_refused() {
         error["error"],
         "request body is larger than the limit of 4096 bytes"
     );
-    assert!(queued(&stack).await.is_empty());
+    assert!(stack.queued().await.is_empty());
 }
 
 #[tokio::test]
@@ -223,5 +208,5 @@ async fn a_full_queue_answers_503_with_retry_after_and_queues_nothing_more() {
         error["error"],
         "queue is full (3 events waiting), the event was not accepted; retry later"
     );
-    assert_eq!(queued(&stack).await.len(), 3);
+    assert_eq!(stack.queued().await.len(), 3);
 }
