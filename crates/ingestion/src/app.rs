@@ -1,6 +1,9 @@
 //! The HTTP application: routes, shared state, and its life from bind to shutdown.
 
-use crate::{ApiError, FieldLimits, WorkerSignal, parse_event};
+use crate::{
+    ApiError, FieldLimits, WorkerSignal,
+    body::{BodyError, BodyFormat, Events, parse_body},
+};
 use axum::{
     Json, Router,
     body::Bytes,
@@ -21,6 +24,7 @@ struct AppState {
     queue: Producer,
     signal: WorkerSignal,
     max_body_bytes: usize,
+    max_batch_events: usize,
     limits: FieldLimits,
 }
 
@@ -43,6 +47,7 @@ impl Application {
             .await?,
             signal: WorkerSignal::spawn(&config.worker_addr)?,
             max_body_bytes: config.max_body_bytes,
+            max_batch_events: config.max_batch_events,
             limits: FieldLimits::default(),
         };
         let listener = TcpListener::bind(SocketAddr::new(config.host, config.port)).await?;
@@ -79,18 +84,30 @@ fn router(state: AppState) -> Router {
     ))
 }
 
+/// The 202 answer: the seed's shape for one event, with a count for a batch.
 #[derive(Serialize)]
 struct Accepted {
     status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<usize>,
     trace_id: String,
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+/// The body's format, from its Content-Type (parameters such as charset ignored).
+fn body_format(headers: &HeaderMap) -> Option<BodyFormat> {
+    let mime = headers
+        .get(CONTENT_TYPE)?
+        .to_str()
+        .ok()?
+        .split(';')
+        .next()?
+        .trim()
+        .to_ascii_lowercase();
+    match mime.as_str() {
+        "application/json" => Some(BodyFormat::Json),
+        "application/x-ndjson" => Some(BodyFormat::Ndjson),
+        _ => None,
+    }
 }
 
 async fn ingest(
@@ -99,20 +116,32 @@ async fn ingest(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    if !is_json(&headers) {
-        return Err(ApiError::UnsupportedMediaType);
-    }
+    let format = body_format(&headers).ok_or(ApiError::UnsupportedMediaType)?;
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge {
             limit: state.max_body_bytes,
         },
         _ => ApiError::InvalidEvent(rejection.body_text()),
     })?;
-    let event = parse_event(&body, &request_trace_id, chrono::Utc::now(), &state.limits)
-        .map_err(ApiError::InvalidEvent)?;
-    match state.queue.push(std::slice::from_ref(&event)).await? {
+    let events = parse_body(
+        format,
+        &body,
+        &request_trace_id,
+        chrono::Utc::now(),
+        &state.limits,
+        state.max_batch_events,
+    )
+    .map_err(|error| match error {
+        BodyError::Invalid(message) => ApiError::InvalidEvent(message),
+        BodyError::InvalidEvents { total, failures } => ApiError::InvalidEvents { total, failures },
+        BodyError::TooManyEvents { count, limit } => ApiError::TooManyEvents { count, limit },
+    })?;
+
+    let queued = events.as_slice();
+    match state.queue.push(queued).await? {
         Pushed::Queued { depth } => {
-            metrics::counter!("traceflow_ingest_events_accepted_total").increment(1);
+            metrics::counter!("traceflow_ingest_events_accepted_total")
+                .increment(queued.len() as u64);
             metrics::gauge!("traceflow_queue_depth").set(depth as f64);
         }
         Pushed::Full { depth } => {
@@ -120,15 +149,21 @@ async fn ingest(
             return Err(ApiError::QueueFull { depth });
         }
     }
-    state.signal.notify(&request_trace_id, 1);
-    tracing::debug!(event_id = %event.id, service = %event.service, trace_id = %event.trace_id, "event queued");
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(Accepted {
+    state.signal.notify(&request_trace_id, queued.len() as u32);
+    tracing::debug!(trace_id = %request_trace_id, count = queued.len(), "events queued");
+    let answer = match events {
+        Events::One(event) => Accepted {
             status: "accepted",
+            count: None,
             trace_id: event.trace_id,
-        }),
-    ))
+        },
+        Events::Batch(events) => Accepted {
+            status: "accepted",
+            count: Some(events.len()),
+            trace_id: request_trace_id,
+        },
+    };
+    Ok((StatusCode::ACCEPTED, Json(answer)))
 }
 
 async fn health(State(state): State<AppState>) -> Response {

@@ -67,6 +67,8 @@ pub struct IngestionConfig {
     pub max_body_bytes: usize,
     /// Queue depth beyond which new events are refused with 503 (backpressure).
     pub max_queue_depth: u64,
+    /// Most events one request (a JSON array or NDJSON) may carry.
+    pub max_batch_events: usize,
 }
 
 /// The worker (`cargo run -p worker`).
@@ -78,8 +80,12 @@ pub struct WorkerConfig {
     pub http_port: u16,
     pub redis: RedisConfig,
     pub clickhouse: ClickHouseConfig,
-    /// Events taken from the queue per INSERT.
+    /// Events worth an INSERT at once: a shallower queue waits up to `flush_interval`.
     pub batch_size: usize,
+    /// Most events one INSERT takes when the queue is deep.
+    pub max_batch_size: usize,
+    /// Longest an event waits for a batch to fill.
+    pub flush_interval: Duration,
     /// How often the queue is checked when no signal arrives.
     pub poll_interval: Duration,
     /// A worker silent for this long is presumed dead; its held batch goes back to the queue.
@@ -128,6 +134,7 @@ impl IngestionConfig {
             worker_addr: env.http_url("WORKER_ADDR", "http://localhost:50051")?,
             max_body_bytes: env.number("MAX_BODY_BYTES", 1024 * 1024, 1..=256 * 1024 * 1024)?,
             max_queue_depth: env.number("MAX_QUEUE_DEPTH", 1_000_000, 1..=u64::MAX)?,
+            max_batch_events: env.number("MAX_BATCH_EVENTS", 10_000, 1..=1_000_000)?,
         })
     }
 }
@@ -139,16 +146,28 @@ impl WorkerConfig {
     }
 
     pub fn from(env: &Env) -> Result<Self, ConfigError> {
-        Ok(Self {
+        let config = Self {
             host: env.ip("BIND_HOST", "0.0.0.0")?,
             grpc_port: env.port("GRPC_PORT", 50051)?,
             http_port: env.port("WORKER_HTTP_PORT", 8082)?,
             redis: RedisConfig::from(env)?,
             clickhouse: ClickHouseConfig::from(env)?,
             batch_size: env.number("BATCH_SIZE", 20, 1..=100_000)?,
+            max_batch_size: env.number("MAX_BATCH_SIZE", 5_000, 1..=100_000)?,
+            flush_interval: env.duration("FLUSH_INTERVAL", Duration::from_millis(250))?,
             poll_interval: env.duration("POLL_INTERVAL", Duration::from_secs(5))?,
             heartbeat_ttl: env.duration("WORKER_HEARTBEAT_TTL", Duration::from_secs(15))?,
-        })
+        };
+        if config.max_batch_size < config.batch_size {
+            return Err(ConfigError {
+                variable: "MAX_BATCH_SIZE",
+                problem: format!(
+                    "must be at least BATCH_SIZE ({}), got {}",
+                    config.batch_size, config.max_batch_size
+                ),
+            });
+        }
+        Ok(config)
     }
 }
 
@@ -185,6 +204,8 @@ mod tests {
         assert_eq!(worker.clickhouse.user, "default");
         assert_eq!(worker.grpc_port, 50051);
         assert_eq!(worker.batch_size, 20);
+        assert_eq!(worker.max_batch_size, 5_000);
+        assert_eq!(worker.flush_interval, Duration::from_millis(250));
         assert_eq!(worker.poll_interval, Duration::from_secs(5));
         assert_eq!(worker.http_port, 8082);
         assert_eq!(worker.heartbeat_ttl, Duration::from_secs(15));
@@ -193,6 +214,7 @@ mod tests {
         assert_eq!(ingestion.worker_addr, "http://localhost:50051");
         assert_eq!(ingestion.max_body_bytes, 1024 * 1024);
         assert_eq!(ingestion.max_queue_depth, 1_000_000);
+        assert_eq!(ingestion.max_batch_events, 10_000);
         assert_eq!(QueryConfig::from(&env(&[])).unwrap().port, 8081);
     }
 
@@ -223,6 +245,12 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "BATCH_SIZE: must be between 1 and 100000, got 0"
+        );
+        let err = WorkerConfig::from(&env(&[("BATCH_SIZE", "500"), ("MAX_BATCH_SIZE", "100")]))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "MAX_BATCH_SIZE: must be at least BATCH_SIZE (500), got 100"
         );
         let err = WorkerConfig::from(&env(&[("CLICKHOUSE_DB", "x; DROP")])).unwrap_err();
         assert!(err.to_string().starts_with("CLICKHOUSE_DB: "), "{err}");

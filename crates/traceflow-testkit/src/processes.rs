@@ -25,32 +25,42 @@ impl Service {
     }
 }
 
-/// The directory holding this build's binaries (`target/<profile>`), after building them
-/// once per test binary with the cargo that runs the tests.
+/// The directory holding the service binaries (`target/<profile>`), after building them
+/// once per process with the cargo that runs the caller.
+///
+/// The caller is a test (`target/<profile>/deps/<test>-<hash>`) or a binary such as the
+/// benchmark harness (`target/<profile>/<name>`); either way the services are built with the
+/// caller's profile, so a release harness drives release services. `debug_assertions` is
+/// what tells the two apart here: it is off only when this crate itself is compiled with
+/// optimisations, that is in `--release` builds.
 fn binaries() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "ingestion",
-                "-p",
-                "worker",
-                "-p",
-                "query",
-            ])
-            .status()
-            .expect("cargo runs");
+        let mut build = Command::new(cargo);
+        build.args([
+            "build",
+            "--quiet",
+            "-p",
+            "ingestion",
+            "-p",
+            "worker",
+            "-p",
+            "query",
+        ]);
+        if !cfg!(debug_assertions) {
+            build.arg("--release");
+        }
+        let status = build.status().expect("cargo runs");
         assert!(status.success(), "building the service binaries failed");
-        // The test runs as target/<profile>/deps/<test>-<hash>.
-        let exe = std::env::current_exe().expect("the test binary has a path");
-        exe.parent()
-            .and_then(Path::parent)
-            .expect("the test binary lives in target/<profile>/deps")
-            .to_path_buf()
+        let exe = std::env::current_exe().expect("the caller has a path");
+        let dir = exe.parent().expect("the caller lives in target/<profile>");
+        if dir.file_name().is_some_and(|name| name == "deps") {
+            dir.parent().expect("deps lives in target/<profile>")
+        } else {
+            dir
+        }
+        .to_path_buf()
     })
 }
 

@@ -28,6 +28,10 @@ pub struct StackOptions {
     pub max_body_bytes: Option<usize>,
     pub max_queue_depth: Option<u64>,
     pub heartbeat_ttl: Option<Duration>,
+    pub max_batch_size: Option<usize>,
+    pub flush_interval: Option<Duration>,
+    /// Any other variables, for every service.
+    pub extra_env: Vec<(&'static str, String)>,
     /// Run the services as processes (built from this workspace) that tests can kill and
     /// signal, instead of in this process.
     pub processes: bool,
@@ -45,6 +49,9 @@ impl Default for StackOptions {
             max_body_bytes: None,
             max_queue_depth: None,
             heartbeat_ttl: None,
+            max_batch_size: None,
+            flush_interval: None,
+            extra_env: Vec::new(),
             processes: false,
         }
     }
@@ -204,6 +211,13 @@ impl TestStack {
         if let Some(ttl) = self.options.heartbeat_ttl {
             pairs.push(("WORKER_HEARTBEAT_TTL", format!("{}ms", ttl.as_millis())));
         }
+        if let Some(size) = self.options.max_batch_size {
+            pairs.push(("MAX_BATCH_SIZE", size.to_string()));
+        }
+        if let Some(interval) = self.options.flush_interval {
+            pairs.push(("FLUSH_INTERVAL", format!("{}ms", interval.as_millis())));
+        }
+        pairs.extend(self.options.extra_env.iter().cloned());
         pairs
             .into_iter()
             .filter(|(_, value)| !value.is_empty())

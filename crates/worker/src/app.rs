@@ -49,6 +49,8 @@ impl Application {
                 queue,
                 storage,
                 batch_size: config.batch_size,
+                max_batch_size: config.max_batch_size,
+                flush_interval: config.flush_interval,
                 poll_interval: config.poll_interval,
                 wake: Arc::new(Notify::new()),
             },

@@ -5,7 +5,10 @@
 //! rows ClickHouse refuses as data are isolated by splitting the batch and dead-lettered
 //! one by one, so they cannot block the queue.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use traceflow_queue::{Consumer, DeadLetter, LogEvent};
@@ -18,7 +21,11 @@ struct Cancelled;
 pub struct ConsumerLoop {
     pub queue: Consumer,
     pub storage: Storage,
+    /// Events worth an INSERT at once; fewer wait up to `flush_interval`.
     pub batch_size: usize,
+    /// Most events one INSERT takes from a deep queue.
+    pub max_batch_size: usize,
+    pub flush_interval: Duration,
     pub poll_interval: Duration,
     pub wake: Arc<Notify>,
 }
@@ -48,11 +55,15 @@ impl ConsumerLoop {
     /// Runs until `stop` is cancelled; a batch being inserted then is finished first.
     pub async fn run(self, stop: CancellationToken) {
         let mut redis_backoff = retry_backoff();
+        // After a failed claim this worker may hold a batch whose reply was lost: claim
+        // even from an empty queue, since a claim returns a held batch first.
+        let mut may_hold = false;
         loop {
             // Drain: keep taking batches while the queue has events.
+            let mut small_since: Option<Instant> = None;
             while !stop.is_cancelled() {
-                let entries = match self.queue.claim(self.batch_size).await {
-                    Ok(entries) => entries,
+                let depth = match self.queue.depth().await {
+                    Ok(depth) => depth as usize,
                     Err(error) => {
                         if wait_to_retry(&mut redis_backoff, "claim", &error, &stop)
                             .await
@@ -63,6 +74,39 @@ impl ConsumerLoop {
                         continue;
                     }
                 };
+                if depth == 0 && !may_hold {
+                    break;
+                }
+                // A shallow queue waits up to FLUSH_INTERVAL for a BATCH_SIZE batch, so a
+                // trickle of events does not become a trickle of one-row INSERTs.
+                if depth < self.batch_size && !may_hold {
+                    let since = *small_since.get_or_insert_with(Instant::now);
+                    let remaining = self.flush_interval.saturating_sub(since.elapsed());
+                    if !remaining.is_zero() {
+                        tokio::select! {
+                            () = self.wake.notified() => {}
+                            () = tokio::time::sleep(remaining) => {}
+                            () = stop.cancelled() => return,
+                        }
+                        continue;
+                    }
+                }
+                small_since = None;
+                // A deep queue is taken up to MAX_BATCH_SIZE per INSERT.
+                let entries = match self.queue.claim(self.max_batch_size).await {
+                    Ok(entries) => entries,
+                    Err(error) => {
+                        may_hold = true;
+                        if wait_to_retry(&mut redis_backoff, "claim", &error, &stop)
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                        continue;
+                    }
+                };
+                may_hold = false;
                 redis_backoff.reset();
                 if entries.is_empty() {
                     break;
@@ -92,7 +136,7 @@ impl ConsumerLoop {
                 Err(error) => dead.push(DeadLetter::new(entry, error.to_string())),
             }
         }
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let refused = self.insert_isolating_bad_rows(&events, stop).await?;
         let stored = events.len() - refused.len();
         dead.extend(refused);
@@ -152,7 +196,7 @@ impl ConsumerLoop {
     ) -> Result<Result<(), String>, Cancelled> {
         let mut backoff = retry_backoff();
         loop {
-            let started = std::time::Instant::now();
+            let started = Instant::now();
             let outcome = self.storage.insert(events).await;
             metrics::histogram!("traceflow_worker_insert_duration_seconds")
                 .record(started.elapsed().as_secs_f64());

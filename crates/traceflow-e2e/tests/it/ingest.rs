@@ -117,7 +117,7 @@ async fn every_rule_is_a_400_naming_the_field_and_nothing_is_queued() {
             "service: invalid type: integer `7`, expected a string",
         ),
         (
-            json!(["not", "an", "object"]),
+            json!("not an object"),
             "invalid event: the body must be a JSON object",
         ),
     ];
@@ -168,7 +168,10 @@ async fn malformed_json_wrong_type_and_oversized_bodies_are_refused() {
         .unwrap();
     assert_eq!(text.status(), 415);
     let error: Value = text.json().await.unwrap();
-    assert_eq!(error["error"], "Content-Type must be application/json");
+    assert_eq!(
+        error["error"],
+        "Content-Type must be application/json (one event or an array) or application/x-ndjson"
+    );
     let missing = post(b"{}".to_vec(), None).await.unwrap();
     assert_eq!(missing.status(), 415);
 

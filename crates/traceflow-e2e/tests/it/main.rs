@@ -2,6 +2,7 @@
 //! against a real Redis and a real ClickHouse that this test binary starts once; each test
 //! has its own database and queue key.
 
+mod batch;
 mod health;
 mod hostile;
 mod ingest;

@@ -1,0 +1,191 @@
+//! A request body: one event (a JSON object), a batch (a JSON array of them), or NDJSON
+//! (one event per line). A batch is all-or-nothing.
+
+use crate::{FieldLimits, parse_event};
+use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
+use traceflow_queue::LogEvent;
+
+/// How the body is encoded, from its Content-Type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    Json,
+    Ndjson,
+}
+
+/// What a request carried.
+#[derive(Debug)]
+pub enum Events {
+    /// A JSON object: answered as the seed did.
+    One(LogEvent),
+    /// A JSON array or NDJSON: answered with a count.
+    Batch(Vec<LogEvent>),
+}
+
+impl Events {
+    pub fn as_slice(&self) -> &[LogEvent] {
+        match self {
+            Events::One(event) => std::slice::from_ref(event),
+            Events::Batch(events) => events,
+        }
+    }
+}
+
+/// Why a body was refused; nothing of it is queued.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BodyError {
+    /// The body as a whole is unusable.
+    Invalid(String),
+    /// Some events of a batch broke a rule: `(index, reason)` for each, in order.
+    InvalidEvents {
+        total: usize,
+        failures: Vec<(usize, String)>,
+    },
+    /// More events than one request may carry.
+    TooManyEvents { count: usize, limit: usize },
+}
+
+/// Parses a body of `format`. `max_events` bounds a batch.
+pub fn parse_body(
+    format: BodyFormat,
+    body: &[u8],
+    request_trace_id: &str,
+    now: DateTime<Utc>,
+    limits: &FieldLimits,
+    max_events: usize,
+) -> Result<Events, BodyError> {
+    let parse_all = |items: Vec<&[u8]>| {
+        if items.is_empty() {
+            return Err(BodyError::Invalid("the request holds no events".to_owned()));
+        }
+        if items.len() > max_events {
+            return Err(BodyError::TooManyEvents {
+                count: items.len(),
+                limit: max_events,
+            });
+        }
+        parse_batch(&items, request_trace_id, now, limits).map(Events::Batch)
+    };
+    match format {
+        BodyFormat::Ndjson => {
+            let lines = body
+                .split(|byte| *byte == b'\n')
+                .filter(|line| !line.trim_ascii().is_empty())
+                .collect();
+            parse_all(lines)
+        }
+        BodyFormat::Json if body.trim_ascii_start().starts_with(b"[") => {
+            let items: Vec<&RawValue> = serde_json::from_slice(body)
+                .map_err(|err| BodyError::Invalid(format!("malformed JSON: {err}")))?;
+            parse_all(items.iter().map(|item| item.get().as_bytes()).collect())
+        }
+        BodyFormat::Json => parse_event(body, request_trace_id, now, limits)
+            .map(Events::One)
+            .map_err(BodyError::Invalid),
+    }
+}
+
+fn parse_batch(
+    items: &[&[u8]],
+    request_trace_id: &str,
+    now: DateTime<Utc>,
+    limits: &FieldLimits,
+) -> Result<Vec<LogEvent>, BodyError> {
+    let mut events = Vec::with_capacity(items.len());
+    let mut failures = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        let parsed = if item.trim_ascii_start().starts_with(b"{") {
+            parse_event(item, request_trace_id, now, limits)
+        } else {
+            Err("an event must be a JSON object".to_owned())
+        };
+        match parsed {
+            Ok(event) => events.push(event),
+            Err(reason) => failures.push((index, reason)),
+        }
+    }
+    if failures.is_empty() {
+        Ok(events)
+    } else {
+        Err(BodyError::InvalidEvents {
+            total: items.len(),
+            failures,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(format: BodyFormat, body: &str) -> Result<Events, BodyError> {
+        let now = "2026-05-05T12:00:00Z".parse().unwrap();
+        parse_body(
+            format,
+            body.as_bytes(),
+            "t",
+            now,
+            &FieldLimits::default(),
+            3,
+        )
+    }
+
+    const EVENT: &str = r#"{"service":"a","level":"INFO","message":"m"}"#;
+
+    #[test]
+    fn an_object_is_one_event_and_an_array_a_batch() {
+        assert!(matches!(parse(BodyFormat::Json, EVENT), Ok(Events::One(_))));
+        let batch = parse(BodyFormat::Json, &format!("[{EVENT}, {EVENT}]")).unwrap();
+        assert!(matches!(&batch, Events::Batch(events) if events.len() == 2));
+        let ids: Vec<_> = batch.as_slice().iter().map(|event| event.id).collect();
+        assert_ne!(ids[0], ids[1], "each event gets its own id");
+    }
+
+    #[test]
+    fn ndjson_is_one_event_per_line_blank_lines_ignored() {
+        let body = format!("{EVENT}\r\n\n{EVENT}\n");
+        assert!(
+            matches!(parse(BodyFormat::Ndjson, &body), Ok(Events::Batch(events)) if events.len() == 2)
+        );
+    }
+
+    #[test]
+    fn one_bad_event_refuses_the_batch_naming_each_failure() {
+        let body = format!(r#"[{EVENT}, {{"service":"a","message":"m"}}, 7]"#);
+        assert_eq!(
+            parse(BodyFormat::Json, &body).unwrap_err(),
+            BodyError::InvalidEvents {
+                total: 3,
+                failures: vec![
+                    (1, "level is required".to_owned()),
+                    (2, "an event must be a JSON object".to_owned())
+                ],
+            }
+        );
+        let err = parse(BodyFormat::Ndjson, &format!("{EVENT}\nnot json\n")).unwrap_err();
+        assert!(
+            matches!(&err, BodyError::InvalidEvents { failures, .. } if failures[0].0 == 1),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn empty_and_oversized_batches_are_refused() {
+        assert_eq!(
+            parse(BodyFormat::Json, "[]").unwrap_err(),
+            BodyError::Invalid("the request holds no events".to_owned())
+        );
+        assert_eq!(
+            parse(BodyFormat::Ndjson, "\n\n").unwrap_err(),
+            BodyError::Invalid("the request holds no events".to_owned())
+        );
+        let four = [EVENT; 4].join("\n");
+        assert_eq!(
+            parse(BodyFormat::Ndjson, &four).unwrap_err(),
+            BodyError::TooManyEvents { count: 4, limit: 3 }
+        );
+        assert!(
+            matches!(parse(BodyFormat::Json, "[1,"), Err(BodyError::Invalid(m)) if m.starts_with("malformed JSON: "))
+        );
+    }
+}

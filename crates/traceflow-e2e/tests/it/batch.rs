@@ -1,0 +1,171 @@
+//! Batch ingest (a JSON array, NDJSON) and the worker's adaptive batching.
+
+use serde_json::{Value, json};
+use std::time::Duration;
+use traceflow_testkit::{StackOptions, TestStack};
+
+fn event(service: &str, n: usize) -> Value {
+    json!({"service": service, "level": "INFO", "message": format!("{service} {n}")})
+}
+
+async fn post(stack: &TestStack, content_type: &str, body: String) -> (u16, Value) {
+    let answer = stack
+        .http
+        .post(format!("{}/ingest", stack.ingestion_url))
+        .header("Content-Type", content_type)
+        .header("X-Trace-ID", "batch-trace")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (answer.status().as_u16(), answer.json().await.unwrap())
+}
+
+/// INSERTs into this stack's table so far: each creates one level-0 part (all events here
+/// fall in one day's partition), and parts are kept a while after merges.
+async fn inserts(stack: &TestStack) -> u64 {
+    let sql = format!(
+        "SELECT count() FROM system.parts WHERE database = '{}' AND table = 'logs' AND level = 0",
+        stack.database
+    );
+    let text = stack
+        .http
+        .post(&stack.clickhouse_url)
+        .body(sql)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.trim().parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_json_array_and_ndjson_are_accepted_whole_and_stored() {
+    let stack = TestStack::spawn().await;
+    let array: Vec<Value> = (0..3).map(|n| event("array", n)).collect();
+    let (status, body) = post(&stack, "application/json", Value::from(array).to_string()).await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        body,
+        json!({"status": "accepted", "count": 3, "trace_id": "batch-trace"})
+    );
+
+    let lines: Vec<String> = (0..4).map(|n| event("ndjson", n).to_string()).collect();
+    let (status, body) = post(&stack, "application/x-ndjson", lines.join("\n") + "\n").await;
+    assert_eq!(status, 202);
+    assert_eq!(body["count"], 4);
+
+    let stored = stack
+        .wait_for_logs("service=array", 3, Duration::from_secs(10))
+        .await;
+    assert_eq!(
+        stored["logs"][0]["trace_id"], "batch-trace",
+        "a batch's events carry the request's trace id"
+    );
+    stack
+        .wait_for_logs("service=ndjson", 4, Duration::from_secs(10))
+        .await;
+}
+
+#[tokio::test]
+async fn one_invalid_event_refuses_the_whole_batch_listing_the_failures() {
+    let stack = TestStack::spawn_with(StackOptions {
+        worker: false,
+        ..StackOptions::default()
+    })
+    .await;
+    let mut events: Vec<Value> = (0..30).map(|n| event("mixed", n)).collect();
+    events[4] = json!({"service": "mixed", "message": "no level"});
+    for slot in &mut events[10..] {
+        *slot = json!("not an event");
+    }
+    let (status, body) = post(&stack, "application/json", Value::from(events).to_string()).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["error"],
+        "21 of 30 events are invalid, nothing was accepted; first: event 4: level is required"
+    );
+    let errors = body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 20, "at most 20 failures are listed");
+    assert_eq!(errors[0], json!({"index": 4, "error": "level is required"}));
+    assert_eq!(
+        errors[1],
+        json!({"index": 10, "error": "an event must be a JSON object"})
+    );
+    assert!(stack.queued().await.is_empty(), "all or nothing");
+}
+
+#[tokio::test]
+async fn batches_over_the_event_limit_or_empty_are_refused() {
+    let stack = TestStack::spawn_with(StackOptions {
+        worker: false,
+        extra_env: vec![("MAX_BATCH_EVENTS", "5".to_owned())],
+        ..StackOptions::default()
+    })
+    .await;
+    let six: Vec<String> = (0..6).map(|n| event("big", n).to_string()).collect();
+    let (status, body) = post(&stack, "application/x-ndjson", six.join("\n")).await;
+    assert_eq!(status, 413);
+    assert_eq!(
+        body["error"],
+        "the request holds 6 events, more than the limit of 5"
+    );
+    let (status, body) = post(&stack, "application/json", "[]".to_owned()).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "the request holds no events");
+    assert!(stack.queued().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_deep_queue_is_stored_in_few_large_inserts() {
+    let mut stack = TestStack::spawn_with(StackOptions {
+        max_batch_size: Some(1000),
+        ..StackOptions::default()
+    })
+    .await;
+    stack.stop_worker().await;
+    for chunk in 0..5 {
+        let events: Vec<Value> = (0..1000).map(|n| event("deep", chunk * 1000 + n)).collect();
+        let (status, _) = post(&stack, "application/json", Value::from(events).to_string()).await;
+        assert_eq!(status, 202);
+    }
+    stack.start_worker().await;
+    stack
+        .wait_for_logs("service=deep&limit=1", 1, Duration::from_secs(10))
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while stack.stored_rows().await < 5000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not all 5000 events stored"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // BATCH_SIZE 20 alone would have taken 250 INSERTs.
+    let inserts = inserts(&stack).await;
+    assert!(
+        (5..=10).contains(&inserts),
+        "{inserts} INSERTs for 5000 events"
+    );
+}
+
+#[tokio::test]
+async fn a_trickle_waits_for_flush_interval_instead_of_inserting_row_by_row() {
+    let stack = TestStack::spawn_with(StackOptions {
+        flush_interval: Some(Duration::from_millis(600)),
+        ..StackOptions::default()
+    })
+    .await;
+    for n in 0..10 {
+        assert_eq!(stack.ingest(&event("trickle", n)).await.status(), 202);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Still bounded: every event is visible soon after FLUSH_INTERVAL.
+    stack
+        .wait_for_logs("service=trickle", 10, Duration::from_secs(3))
+        .await;
+    let inserts = inserts(&stack).await;
+    assert!(inserts <= 3, "{inserts} INSERTs for 10 events 20 ms apart");
+}
