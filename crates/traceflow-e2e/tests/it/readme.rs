@@ -15,7 +15,8 @@ struct Example {
     body: Value,
 }
 
-/// Every `curl` command in a sh block that has a documented answer, in order.
+/// Every `curl` command in a sh block that has a documented answer, in order, with its
+/// continuation lines (`\` or a pipe into curl).
 fn examples() -> Vec<Example> {
     let mut examples = Vec::new();
     let mut in_sh = false;
@@ -37,8 +38,8 @@ fn examples() -> Vec<Example> {
                 status: status.parse().expect("a status code"),
                 body: serde_json::from_str(body).expect("a JSON body"),
             });
-        } else if trimmed.starts_with("curl ") || command.ends_with("\\\n") {
-            if trimmed.starts_with("curl ") {
+        } else if starts_example(trimmed) || command.ends_with("\\\n") || command.ends_with("|\n") {
+            if starts_example(trimmed) && !command.ends_with("|\n") {
                 // An example without a documented answer is not checked.
                 command.clear();
             }
@@ -48,6 +49,11 @@ fn examples() -> Vec<Example> {
         }
     }
     examples
+}
+
+/// A `curl` command, or `printf` piping a body into one.
+fn starts_example(line: &str) -> bool {
+    line.starts_with("curl ") || line.starts_with("printf ")
 }
 
 /// `expected` with `"..."` wildcards; objects must have the same keys, arrays the same length.
