@@ -10,4 +10,4 @@ pub use servers::{
     ClickHouseServer, RedisServer, free_port, require_binaries, shared_clickhouse_url,
     shared_redis_url,
 };
-pub use stack::{StackOptions, TestStack};
+pub use stack::{StackOptions, TestStack, messages};

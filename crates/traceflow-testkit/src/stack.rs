@@ -108,6 +108,16 @@ struct Ports {
     worker_http: u16,
 }
 
+/// The `message` of each log in a `GET /logs` answer, in order.
+pub fn messages(body: &Value) -> Vec<&str> {
+    body["logs"]
+        .as_array()
+        .expect("a GET /logs answer has logs")
+        .iter()
+        .map(|log| log["message"].as_str().expect("a log has a message"))
+        .collect()
+}
+
 /// Ingestion, worker and query against real Redis and ClickHouse. In-process services stop
 /// with the test's runtime; processes stop when the stack is dropped.
 pub struct TestStack {
@@ -390,17 +400,42 @@ impl TestStack {
 
     /// The number of rows in this stack's `logs` table, straight from ClickHouse.
     pub async fn stored_rows(&self) -> u64 {
-        let answer = self
-            .http
-            .post(&self.clickhouse_url)
-            .body(format!("SELECT count() FROM {}.logs", self.database))
-            .send()
-            .await
-            .expect("clickhouse answers");
-        let text = answer.text().await.expect("a text answer");
+        let text = self.clickhouse("SELECT count() FROM logs").await;
         text.trim()
             .parse()
             .unwrap_or_else(|_| panic!("not a count: {text:?}"))
+    }
+
+    /// Runs `sql` on ClickHouse over HTTP with this stack's database as the default one;
+    /// returns the answer's text. Panics when ClickHouse refuses it.
+    pub async fn clickhouse(&self, sql: &str) -> String {
+        let answer = self
+            .http
+            .post(&self.clickhouse_url)
+            .query(&[("database", &self.database)])
+            .body(sql.to_owned())
+            .send()
+            .await
+            .expect("clickhouse answers");
+        let status = answer.status();
+        let text = answer.text().await.expect("a text answer");
+        assert!(status.is_success(), "clickhouse refused {sql:?}: {text}");
+        text
+    }
+
+    /// The dead-letter list, newest first: `{"reason", "entry", "failed_at"}` each.
+    pub async fn dead_letters(&self) -> Vec<Value> {
+        use redis::AsyncCommands;
+        let letters: Vec<String> = self
+            .redis()
+            .await
+            .lrange(format!("{}:dead", self.queue_key), 0, -1)
+            .await
+            .expect("redis answers");
+        letters
+            .iter()
+            .map(|letter| serde_json::from_str(letter).expect("a dead letter is JSON"))
+            .collect()
     }
 
     /// Stops the services gracefully, in the order a deployment would.

@@ -4,7 +4,6 @@
 //! disturb the timing of the other end-to-end tests.
 
 use futures::{StreamExt, stream};
-use redis::AsyncCommands;
 use std::{
     collections::HashMap,
     time::{Duration, Instant},
@@ -123,15 +122,6 @@ async fn all_stored(stack: &TestStack, accepted: &[String], timeout: Duration) -
     }
 }
 
-async fn dead_letters(stack: &TestStack) -> u64 {
-    stack
-        .redis()
-        .await
-        .llen(format!("{}:dead", stack.queue_key))
-        .await
-        .unwrap()
-}
-
 fn options() -> StackOptions {
     StackOptions {
         processes: true,
@@ -168,7 +158,7 @@ async fn a_worker_killed_three_times_under_load_loses_nothing() {
         duplicates <= kills * max_batch_size as u64,
         "{duplicates} duplicate rows"
     );
-    assert_eq!(dead_letters(&stack).await, 0);
+    assert_eq!(stack.dead_letters().await.len(), 0);
 }
 
 /// Runs a blocking server stop or start on a blocking thread, so the load running in the
@@ -210,7 +200,7 @@ async fn clickhouse_down_for_20_seconds_under_load_loses_nothing() {
         "a failed INSERT stores nothing, so its retry duplicates nothing"
     );
     assert_eq!(
-        dead_letters(&stack).await,
+        stack.dead_letters().await.len(),
         0,
         "an outage is not a reason to dead-letter"
     );

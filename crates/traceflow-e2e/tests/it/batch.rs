@@ -28,17 +28,7 @@ async fn inserts(stack: &TestStack) -> u64 {
         "SELECT count() FROM system.parts WHERE database = '{}' AND table = 'logs' AND level = 0",
         stack.database
     );
-    let text = stack
-        .http
-        .post(&stack.clickhouse_url)
-        .body(sql)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.trim().parse().unwrap()
+    stack.clickhouse(&sql).await.trim().parse().unwrap()
 }
 
 #[tokio::test]

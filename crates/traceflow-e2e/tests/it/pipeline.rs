@@ -2,9 +2,9 @@
 
 use futures::{StreamExt, stream};
 use redis::AsyncCommands;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::time::{Duration, Instant};
-use traceflow_testkit::{StackOptions, TestStack};
+use traceflow_testkit::{StackOptions, TestStack, messages};
 
 #[tokio::test]
 async fn an_event_reads_back_with_every_field_it_was_sent_with() {
@@ -41,18 +41,8 @@ async fn an_event_reads_back_with_every_field_it_was_sent_with() {
 
     // The seed's "Inspecting the data" queries still work on the table itself.
     let seed_query = stack
-        .http
-        .post(&stack.clickhouse_url)
-        .body(format!(
-            "SELECT level, count() FROM {}.logs GROUP BY level FORMAT TSV",
-            stack.database
-        ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .clickhouse("SELECT level, count() FROM logs GROUP BY level FORMAT TSV")
+        .await;
     assert_eq!(seed_query.trim(), "ERROR\t1");
 }
 
@@ -114,12 +104,7 @@ async fn a_burst_of_1000_posts_is_all_stored() {
     let body = stack
         .wait_for_logs("service=burst&limit=1000", 1000, Duration::from_secs(30))
         .await;
-    let mut messages: Vec<&str> = body["logs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|log| log["message"].as_str().unwrap())
-        .collect();
+    let mut messages = messages(&body);
     messages.sort_unstable();
     messages.dedup();
     assert_eq!(messages.len(), 1000, "every event exactly once");
@@ -148,12 +133,9 @@ async fn a_malformed_queue_entry_is_dead_lettered_and_its_batch_stored() {
     stack
         .wait_for_logs("service=mixed", 3, Duration::from_secs(10))
         .await;
-    let dead: Vec<String> = redis
-        .lrange(format!("{}:dead", stack.queue_key), 0, -1)
-        .await
-        .unwrap();
+    let dead = stack.dead_letters().await;
     assert_eq!(dead.len(), 1, "{dead:?}");
-    let letter: Value = serde_json::from_str(&dead[0]).unwrap();
+    let letter = &dead[0];
     assert_eq!(letter["entry"], "{not an event");
     assert!(
         letter["reason"]
@@ -204,14 +186,7 @@ async fn rows_clickhouse_refuses_are_dead_lettered_with_its_message_and_the_rest
         "ALTER TABLE {}.logs ADD COLUMN guard UInt8 MATERIALIZED throwIf(message = 'poison')",
         stack.database
     );
-    let answer = stack
-        .http
-        .post(&stack.clickhouse_url)
-        .body(guard)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+    stack.clickhouse(&guard).await;
 
     for message in ["fine 1", "fine 2", "poison", "fine 3", "fine 4"] {
         let event = json!({"service": "guarded", "level": "INFO", "message": message});
@@ -222,21 +197,12 @@ async fn rows_clickhouse_refuses_are_dead_lettered_with_its_message_and_the_rest
     let body = stack
         .wait_for_logs("service=guarded", 4, Duration::from_secs(10))
         .await;
-    let mut messages: Vec<&str> = body["logs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["message"].as_str().unwrap())
-        .collect();
+    let mut messages = messages(&body);
     messages.sort_unstable();
     assert_eq!(messages, ["fine 1", "fine 2", "fine 3", "fine 4"]);
-    let mut redis = stack.redis().await;
-    let dead: Vec<String> = redis
-        .lrange(format!("{}:dead", stack.queue_key), 0, -1)
-        .await
-        .unwrap();
+    let dead = stack.dead_letters().await;
     assert_eq!(dead.len(), 1, "{dead:?}");
-    let letter: Value = serde_json::from_str(&dead[0]).unwrap();
+    let letter = &dead[0];
     let reason = letter["reason"].as_str().unwrap();
     assert!(
         reason.contains("Code: 395") && reason.contains("throwIf"),
@@ -248,6 +214,5 @@ async fn rows_clickhouse_refuses_are_dead_lettered_with_its_message_and_the_rest
         entry.message, "poison",
         "the dead letter holds the event, ready to replay"
     );
-    let queued: u64 = redis.llen(&stack.queue_key).await.unwrap();
-    assert_eq!(queued, 0, "the queue is not blocked");
+    assert!(stack.queued().await.is_empty(), "the queue is not blocked");
 }

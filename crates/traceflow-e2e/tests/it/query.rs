@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use traceflow_config::ClickHouseConfig;
 use traceflow_queue::{Level, LogEvent};
 use traceflow_storage::Storage;
-use traceflow_testkit::TestStack;
+use traceflow_testkit::{TestStack, messages};
 use uuid::Uuid;
 
 fn event(service: &str, level: Level, at: DateTime<Utc>, message: &str) -> LogEvent {
@@ -40,15 +40,6 @@ fn at(raw: &str) -> DateTime<Utc> {
 async fn get(stack: &TestStack, query: &str) -> (u16, Value) {
     let answer = stack.logs(query).await;
     (answer.status().as_u16(), answer.json().await.unwrap())
-}
-
-fn messages(body: &Value) -> Vec<&str> {
-    body["logs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|log| log["message"].as_str().unwrap())
-        .collect()
 }
 
 /// Five events on 2026-05-05, two services, three levels, millisecond-apart neighbours.
