@@ -9,6 +9,31 @@ use std::{fmt, net::IpAddr, time::Duration};
 
 pub use parse::{ConfigError, Env};
 
+/// API keys a service accepts; empty means the service is open.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ApiKeys(Vec<String>);
+
+impl ApiKeys {
+    pub fn new(keys: Vec<String>) -> Self {
+        Self(keys)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn keys(&self) -> &[String] {
+        &self.0
+    }
+}
+
+/// Keys are secrets: only their number is ever shown.
+impl fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApiKeys({} configured)", self.0.len())
+    }
+}
+
 /// Where the Redis queue lives.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedisConfig {
@@ -69,6 +94,8 @@ pub struct IngestionConfig {
     pub max_queue_depth: u64,
     /// Most events one request (a JSON array or NDJSON) may carry.
     pub max_batch_events: usize,
+    /// Keys `POST /ingest` requires (`INGEST_API_KEYS`); empty: open.
+    pub api_keys: ApiKeys,
 }
 
 /// The worker (`cargo run -p worker`).
@@ -98,6 +125,8 @@ pub struct QueryConfig {
     pub host: IpAddr,
     pub port: u16,
     pub clickhouse: ClickHouseConfig,
+    /// Keys the query endpoints require (`QUERY_API_KEYS`); empty: open.
+    pub api_keys: ApiKeys,
 }
 
 impl RedisConfig {
@@ -135,6 +164,7 @@ impl IngestionConfig {
             max_body_bytes: env.number("MAX_BODY_BYTES", 1024 * 1024, 1..=256 * 1024 * 1024)?,
             max_queue_depth: env.number("MAX_QUEUE_DEPTH", 1_000_000, 1..=u64::MAX)?,
             max_batch_events: env.number("MAX_BATCH_EVENTS", 10_000, 1..=1_000_000)?,
+            api_keys: env.api_keys("INGEST_API_KEYS")?,
         })
     }
 }
@@ -182,6 +212,7 @@ impl QueryConfig {
             host: env.ip("BIND_HOST", "0.0.0.0")?,
             port: env.port("QUERY_PORT", 8081)?,
             clickhouse: ClickHouseConfig::from(env)?,
+            api_keys: env.api_keys("QUERY_API_KEYS")?,
         })
     }
 }
@@ -254,6 +285,22 @@ mod tests {
         );
         let err = WorkerConfig::from(&env(&[("CLICKHOUSE_DB", "x; DROP")])).unwrap_err();
         assert!(err.to_string().starts_with("CLICKHOUSE_DB: "), "{err}");
+    }
+
+    #[test]
+    fn api_keys_are_a_list_and_never_shown() {
+        let config =
+            IngestionConfig::from(&env(&[("INGEST_API_KEYS", " alpha-1 ,beta-2")])).unwrap();
+        assert_eq!(config.api_keys.keys(), ["alpha-1", "beta-2"]);
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("alpha-1") && shown.contains("ApiKeys(2 configured)"),
+            "{shown}"
+        );
+        assert!(QueryConfig::from(&env(&[])).unwrap().api_keys.is_empty());
+        let err = QueryConfig::from(&env(&[("QUERY_API_KEYS", "secret,,other")])).unwrap_err();
+        assert_eq!(err.to_string(), "QUERY_API_KEYS: key 2 of 3 is empty");
+        assert!(!err.to_string().contains("secret"));
     }
 
     #[test]

@@ -174,6 +174,35 @@ impl Env {
         Ok(candidate)
     }
 
+    /// A comma-separated list of API keys; unset or empty means none.
+    pub(crate) fn api_keys(&self, variable: &'static str) -> Result<crate::ApiKeys, ConfigError> {
+        let Some(raw) = self.get(variable) else {
+            return Ok(crate::ApiKeys::default());
+        };
+        let keys: Vec<String> = raw.split(',').map(|key| key.trim().to_owned()).collect();
+        // The keys themselves never appear in an error: they are secrets.
+        if let Some(position) = keys.iter().position(|key| key.is_empty()) {
+            return Err(Self::error(
+                variable,
+                format!("key {} of {} is empty", position + 1, keys.len()),
+            ));
+        }
+        if let Some(position) = keys
+            .iter()
+            .position(|key| key.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err(Self::error(
+                variable,
+                format!(
+                    "key {} of {} contains spaces or control characters",
+                    position + 1,
+                    keys.len()
+                ),
+            ));
+        }
+        Ok(crate::ApiKeys::new(keys))
+    }
+
     /// A ClickHouse identifier that is safe to place in DDL unquoted.
     pub(crate) fn identifier(
         &self,

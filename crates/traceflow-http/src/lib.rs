@@ -2,10 +2,12 @@
 //! every response echoes, errors are `{"error": "..."}` JSON, health answers have one shape,
 //! and serving stops cleanly on a shutdown signal.
 
+mod auth;
 mod metrics;
 mod serve;
 mod trace_id;
 
+pub use auth::require_api_key;
 pub use metrics::{prometheus, with_metrics};
 pub use serve::{HttpTimeouts, serve, serve_with_timeouts};
 pub use trace_id::{TRACE_ID_HEADER, TraceId, propagate_trace_id};

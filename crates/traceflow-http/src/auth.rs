@@ -1,0 +1,111 @@
+//! Optional API keys: `Authorization: Bearer <key>` or `X-API-Key: <key>`.
+//!
+//! Keys are compared in constant time, against every configured key, so neither timing nor
+//! which key matched leaks; they are never logged.
+
+use crate::json_error;
+use axum::{
+    Router,
+    extract::Request,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    middleware::{self, Next},
+    response::Response,
+};
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+use traceflow_config::ApiKeys;
+
+/// Requires a valid key on every route of `router` when `keys` is not empty; logs a warning
+/// at start when it is (the service is open). Routes added after this call stay open.
+pub fn require_api_key(router: Router, keys: &ApiKeys, service: &'static str) -> Router {
+    if keys.is_empty() {
+        tracing::warn!(
+            service,
+            "no API keys configured: anyone who can reach this service can use it"
+        );
+        return router;
+    }
+    tracing::info!(service, keys = keys.keys().len(), "API keys required");
+    let keys: Arc<[Vec<u8>]> = keys
+        .keys()
+        .iter()
+        .map(|key| key.as_bytes().to_vec())
+        .collect();
+    router.route_layer(middleware::from_fn(move |request: Request, next: Next| {
+        let keys = keys.clone();
+        async move {
+            if presented_key(request.headers()).is_some_and(|key| is_known(&keys, key)) {
+                next.run(request).await
+            } else {
+                unauthorized()
+            }
+        }
+    }))
+}
+
+/// The key from `Authorization: Bearer` or else `X-API-Key`.
+fn presented_key(headers: &HeaderMap) -> Option<&[u8]> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            let (scheme, token) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
+    bearer
+        .map(str::as_bytes)
+        .or_else(|| headers.get("x-api-key").map(HeaderValue::as_bytes))
+}
+
+fn is_known(keys: &[Vec<u8>], presented: &[u8]) -> bool {
+    // Fold over every key without stopping early.
+    keys.iter()
+        .fold(subtle::Choice::from(0), |found, key| {
+            found | key.as_slice().ct_eq(presented)
+        })
+        .into()
+}
+
+fn unauthorized() -> Response {
+    let mut response = json_error(
+        StatusCode::UNAUTHORIZED,
+        "missing or invalid API key: send Authorization: Bearer <key> or X-API-Key: <key>",
+    );
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_configured_keys_match() {
+        let keys = vec![b"alpha".to_vec(), b"beta".to_vec()];
+        assert!(is_known(&keys, b"beta"));
+        assert!(!is_known(&keys, b"bet"));
+        assert!(!is_known(&keys, b""));
+        assert!(!is_known(&[], b"alpha"));
+    }
+
+    #[test]
+    fn keys_come_from_either_header() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer  k1 "),
+        );
+        assert_eq!(presented_key(&headers), Some(&b"k1"[..]));
+        let mut headers = HeaderMap::new();
+        headers.insert("x-api-key", HeaderValue::from_static("k2"));
+        assert_eq!(presented_key(&headers), Some(&b"k2"[..]));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic dTpw"),
+        );
+        assert_eq!(presented_key(&headers), None);
+    }
+}
