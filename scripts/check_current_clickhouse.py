@@ -8,9 +8,14 @@ process; `pip install chdb-core`) with a fresh database in a temporary directory
 1. applies every migration statement in order (all of them: current ClickHouse meets every
    `-- requires:`);
 2. inserts sample rows into `logs`, one value for every column the crate's `LogRow` writes;
-3. runs every query in the `observability` database, as the client does, and for `GET /logs`
-   searches compares the rows with what the search must return (filters inclusive, newest
-   first, then offset/limit), so an injection or a wrong millisecond bound shows up.
+3. runs every query in the `observability` database, as the client does, and compares what
+   it returns with what the sample rows say it must: `GET /logs` searches (every filter, both
+   orders, offsets and cursors), counts, histograms, the newest timestamp; that the skip index
+   and the trace index are used (EXPLAIN); so an injection, a wrong bound or an unescaped
+   LIKE pattern shows up;
+4. then the statements that change data: `DELETE /logs`'s mutations (the events and their
+   trace index rows go, nothing else), dropping a day partition, and the retention TTL
+   (which expires the samples older than the limit).
 
 Prints one line per check (`ok   ...` or `FAIL ...: <error>`), then `N passed, M failed`;
 exits 1 if anything failed, 2 if the check could not run at all.
@@ -139,6 +144,14 @@ SAMPLES = [
            "odd service name", "t10", {}),
     Sample("2026-05-06T00:00:00.000Z", "0196a0b0-0000-7000-8000-00000000000b", "worker", "TRACE",
            "another day, another partition", "", {}),
+    # LIKE's wildcards must match only themselves in `q`.
+    Sample("2026-05-05T10:00:03.000Z", "0196a0b0-0000-7000-8000-00000000000c", "disk", "WARN",
+           "Disk 100% full_now", "t12", {}),
+    Sample("2026-05-05T10:00:04.000Z", "0196a0b0-0000-7000-8000-00000000000d", "disk", "WARN",
+           "Disk 100 percent fullXnow", "t13", {"a": ""}),
+    # A second event of the login's trace.
+    Sample("2026-05-05T10:00:05.000Z", "0196a0b0-0000-7000-8000-00000000000e", "auth", "INFO",
+           "Login retried", "4bf92f3577b34da6a3ce929d0e0e4736", {"user": "42"}),
 ]
 
 
@@ -149,19 +162,56 @@ def parse_time(value: str | None) -> tuple[int, int] | None:
     return int(instant.timestamp()), instant.microsecond // 1000
 
 
-def expected_rows(search: dict) -> list[Sample]:
-    """What a `GET /logs` search must return from SAMPLES."""
-    low, high = parse_time(search.get("from")), parse_time(search.get("to"))
-    rows = [
-        sample for sample in SAMPLES
-        if (search.get("service") is None or sample.service == search["service"])
-        and (search.get("level") is None or sample.level == search["level"])
+def matches(sample: Sample, condition: dict) -> bool:
+    """Whether a sample meets a filter as the example describes it (LogFilter's fields)."""
+    low, high = parse_time(condition.get("from")), parse_time(condition.get("to"))
+    message = sample.message.lower()
+    return (
+        (condition.get("service") is None or sample.service == condition["service"])
+        and (condition.get("level") is None or sample.level == condition["level"])
         and (low is None or sample.key >= low)
         and (high is None or sample.key <= high)
-    ]
-    rows.sort(key=lambda sample: sample.key, reverse=True)
+        and all(term.lower() in message for term in condition.get("text") or [])
+        and (condition.get("trace_id") is None or sample.trace_id == condition["trace_id"])
+        and all(sample.metadata.get(key) == value for key, value in condition.get("metadata") or [])
+    )
+
+
+def expected_rows(rows: list[Sample], search: dict) -> list[Sample]:
+    """What a `GET /logs` search must return: one row more than the page, which is how the
+    storage crate learns that another page exists."""
+    found = [sample for sample in rows if matches(sample, search["filter"])]
+    descending = search["order"] == "desc"
+    after = search.get("after")
+    if after is not None:
+        key = parse_time(after["at"])
+        found = [sample for sample in found if (sample.key < key if descending else sample.key > key)]
+    found.sort(key=lambda sample: sample.key, reverse=descending)
     offset, limit = int(search["offset"]), int(search["limit"])
-    return rows[offset:offset + limit]
+    return found[offset:offset + limit + 1]
+
+
+def expected_stats(rows: list[Sample], stats: dict) -> list[dict]:
+    """The (bucket, group_service, group_level, events) rows of a histogram."""
+    condition = dict(stats["filter"], **{"from": stats["from"], "to": stats["to"]})
+    counts: dict[tuple[int, str, str], int] = {}
+    for sample in rows:
+        if not matches(sample, condition):
+            continue
+        interval = stats["interval"]
+        bucket = sample.key[0] // interval * interval if interval else 0
+        group = (bucket, sample.service if stats["service"] else "", sample.level if stats["level"] else "")
+        counts[group] = counts.get(group, 0) + 1
+    return [
+        {"bucket": bucket, "group_service": service, "group_level": level, "events": events}
+        for (bucket, service, level), events in sorted(counts.items(), key=lambda item: (
+            item[0][0], item[0][1].encode(), item[0][2].encode()))
+    ]
+
+
+def first_value(rows: list[dict]) -> int:
+    """The single number a `SELECT count()`-like query answers (64-bit ints come quoted)."""
+    return int(next(iter(rows[0].values())))
 
 
 def stored_form(sample: Sample, columns: list[str]) -> dict:
@@ -232,26 +282,15 @@ def check(emitted: dict, chdb_session) -> Checker:
         checker.statement(label, f"INSERT INTO {insert['table']} ({column_list}) FORMAT JSONEachRow\n{lines}\n",
                           ", ".join(columns))
 
+    rows = list(SAMPLES)  # what `logs` holds, as the checks change it
+    changes_data = lambda query: "mutation" in query or "ttl" in query  # noqa: E731
+    first_change = next(
+        (index for index, query in enumerate(emitted["queries"]) if changes_data(query)),
+        len(emitted["queries"]),
+    )
     results: dict[str, list[dict] | None] = {}
-    for query in emitted["queries"]:
-        label = f"query {query['name']}"
-        try:
-            rows = checker.run(query["sql"])
-        except Exception as error:
-            checker.fail(label, f"{error}\n-- query:\n{query['sql']}")
-            results[query["name"]] = None
-            continue
-        results[query["name"]] = rows
-        search = query.get("log_query")
-        if search is None:
-            checker.ok(label, f"{len(rows)} rows")
-            continue
-        want = [sample.event_id for sample in expected_rows(search)]
-        got = [row.get("event_id") for row in rows]
-        if got == want:
-            checker.ok(label, f"{len(rows)} rows as expected")
-        else:
-            checker.fail(label, f"expected event ids {want}\ngot {got}\n-- query:\n{query['sql']}")
+    for query in emitted["queries"][:first_change]:
+        results[query["name"]] = check_query(checker, query, rows)
 
     # What the brief insists on, spelled out.
     none = results.get("log_query/none")
@@ -280,33 +319,148 @@ def check(emitted: dict, chdb_session) -> Checker:
         ("seed latest", "SELECT * FROM logs ORDER BY timestamp DESC LIMIT 10"),
         ("seed count by level", "SELECT level, count() FROM logs GROUP BY level"),
     ]:
-        rows = checker.statement(f"query {name}", sql)
-        if rows is not None and not rows:
+        found = checker.statement(f"query {name}", sql)
+        if found is not None and not found:
             checker.fail(f"query {name}", "no rows")
     # Metadata can be filtered by key (the point of the parallel arrays).
-    rows = checker.statement(
+    found = checker.statement(
         "query metadata by key",
-        "SELECT event_id FROM logs WHERE metadata_values[indexOf(metadata_keys, 'user')] = '42'",
+        "SELECT event_id FROM logs WHERE metadata_values[indexOf(metadata_keys, 'user')] = '42' ORDER BY timestamp",
     )
-    if rows is not None and [row["event_id"] for row in rows] != [SAMPLES[1].event_id]:
-        checker.fail("query metadata by key", f"expected {SAMPLES[1].event_id}, got {rows}")
+    want = [sample.event_id for sample in SAMPLES if sample.metadata.get("user") == "42"]
+    if found is not None and [row["event_id"] for row in found] != want:
+        checker.fail("query metadata by key", f"expected {want}, got {found}")
+    # Every stored event has its trace index row (migration 003's materialized view).
+    check_table_holds(checker, "logs_by_trace", rows)
 
     # The worker re-sends a batch after a crash with the same insert_deduplication_token
     # (migration 002 enables the window): the second INSERT must be skipped.
-    retried = dict(SAMPLES[0].column_values(), event_id="00000000-0000-7000-8000-000000000d0d")
-    row = json.dumps({column: retried[column] for column in columns})
+    retried = Sample(**dict(SAMPLES[0].__dict__, event_id="00000000-0000-7000-8000-000000000d0d"))
+    row = json.dumps({column: retried.column_values()[column] for column in columns})
     for attempt in (1, 2):
         checker.statement(
             f"insert with deduplication token, attempt {attempt}",
             f"INSERT INTO logs ({', '.join(columns)}) SETTINGS insert_deduplication_token = 'batch-1' "
             f"FORMAT JSONEachRow\n{row}\n",
         )
-    rows = checker.statement(
+    found = checker.statement(
         "a re-sent batch is stored once",
-        f"SELECT count() AS n FROM logs WHERE event_id = '{retried['event_id']}'",
+        f"SELECT count() AS n FROM logs WHERE event_id = '{retried.event_id}'",
     )
-    if rows is not None and rows != [{"n": 1}]:
-        checker.fail("a re-sent batch is stored once", f"expected one row, got {rows}")
+    if found is not None and found != [{"n": 1}]:
+        checker.fail("a re-sent batch is stored once", f"expected one row, got {found}")
+    rows.append(retried)
+
+    # From here on the queries change data (and those that read see the changes).
+    for query in emitted["queries"][first_change:]:
+        if "mutation" in query:
+            check_mutation(checker, query, rows)
+        elif "ttl" in query:
+            check_ttl(checker, query, rows)
+        else:
+            check_query(checker, query, rows)
+    return checker
+
+
+def check_query(checker: Checker, query: dict, rows: list[Sample]) -> list[dict] | None:
+    """Runs a query that changes nothing and compares it with what `rows` say it must give."""
+    label = f"query {query['name']}"
+    try:
+        found = checker.run(query["sql"])
+    except Exception as error:
+        checker.fail(label, f"{error}\n-- query:\n{query['sql']}")
+        return None
+    if "log_query" in query:
+        want = [sample.event_id for sample in expected_rows(rows, query["log_query"])]
+        got = [row.get("event_id") for row in found]
+    elif "count" in query:
+        want = sum(matches(sample, query["count"]) for sample in rows)
+        got = first_value(found)
+    elif "newest" in query:
+        low, high = parse_time(query["newest"]["from"]), parse_time(query["newest"]["to"])
+        want = max((sample.key[0] for sample in rows if low <= sample.key <= high), default=0)
+        got = first_value(found)
+    elif "stats" in query:
+        want = expected_stats(rows, query["stats"])
+        got = [dict(row, events=int(row["events"])) for row in found]
+    elif "explain" in query:
+        plan = "\n".join(row.get("explain", "") for row in found)
+        missing = [needle for needle in query["explain"] if needle not in plan]
+        want, got = [], missing
+        if missing:
+            checker.fail(label, f"the plan does not show {missing}:\n{plan}")
+            return found
+    else:
+        checker.ok(label, f"{len(found)} rows")
+        return found
+    if got == want:
+        checker.ok(label, "as expected")
+    else:
+        checker.fail(label, f"expected {want}\ngot {got}\n-- query:\n{query['sql']}")
+    return found
+
+
+def wait_for_mutations(checker: Checker, pending_sql: str) -> bool:
+    """Polls the storage crate's own "mutations still running" query until it says none."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if first_value(checker.run(pending_sql)) == 0:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def check_table_holds(checker: Checker, table: str, rows: list[Sample]) -> None:
+    """`table` holds exactly one row per sample in `rows`. The trace index is a set: an
+    event indexed twice (the materialized view also fires for an INSERT that `logs`
+    deduplicates) changes no lookup, and its ReplacingMergeTree folds the copies."""
+    label = f"{table} holds exactly the stored events"
+    distinct = "" if table == "logs" else "DISTINCT "
+    found = checker.statement(label, f"SELECT {distinct}toString(event_id) AS id FROM {table} ORDER BY id")
+    want = sorted(sample.event_id for sample in rows)
+    if found is not None and [row["id"] for row in found] != want:
+        checker.fail(label, f"expected {want}\ngot {[row['id'] for row in found]}")
+
+
+def check_mutation(checker: Checker, query: dict, rows: list[Sample]) -> None:
+    """Runs a statement that removes events from one table and checks that exactly those go."""
+    mutation = query["mutation"]
+    label = f"query {query['name']}"
+    if checker.statement(label, query["sql"]) is None:
+        return
+    pending_sql = mutation.get("pending_sql")
+    if pending_sql and not wait_for_mutations(checker, pending_sql):
+        checker.fail(label, "the mutation did not finish within 30 s")
+        return
+    remaining = [sample for sample in rows if not matches(sample, mutation["removes"])]
+    check_table_holds(checker, mutation["table"], remaining)
+    if mutation["table"] == "logs":
+        rows[:] = remaining
+
+
+def check_ttl(checker: Checker, query: dict, rows: list[Sample]) -> None:
+    """Sets a TTL, checks that the table shows it and that the expired events are gone."""
+    ttl = query["ttl"]
+    label = f"query {query['name']}"
+    if checker.statement(label, query["sql"]) is None:
+        return
+    engine = checker.statement(f"{label}: system.tables shows it", ttl["engine_sql"])
+    if engine is not None and ttl["clause"] not in first_engine(engine):
+        checker.fail(f"{label}: system.tables shows it", f"{ttl['clause']!r} not in {engine}")
+    if not wait_for_mutations(checker, ttl["pending_sql"]):
+        checker.fail(label, "the TTL was not applied within 30 s")
+        return
+    limit = datetime.now(timezone.utc).timestamp() - ttl["days"] * 86400
+    remaining = [sample for sample in rows if sample.key[0] >= limit]
+    check_table_holds(checker, ttl["table"], remaining)
+    if ttl["table"] == "logs":
+        rows[:] = remaining
+
+
+def first_engine(rows: list[dict]) -> str:
+    return rows[0].get("engine_full", "") if rows else ""
+
+
     return checker
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the tests need (Redis, ClickHouse, chDB) and runs the whole suite:
-# every crate's tests against real servers, then the current-ClickHouse SQL check.
+# Installs what the tests need (Redis, ClickHouse, chDB, the OpenTelemetry Python SDK) and
+# runs the whole suite: every crate's tests against real servers, then the current-ClickHouse
+# SQL check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,10 @@ fi
 if ! python3 -c 'import chdb' 2>/dev/null; then
   echo "==> installing chDB (pip)"
   python3 -m pip install -q -r scripts/requirements-check.txt
+fi
+if ! python3 -c 'import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http, opentelemetry.exporter.otlp.json.http' 2>/dev/null; then
+  echo "==> installing the OpenTelemetry Python SDK and OTLP exporters (pip, for the OTLP tests)"
+  python3 -m pip install -q --root-user-action=ignore -r crates/traceflow-e2e/tests/otlp/requirements.txt
 fi
 
 echo "==> cargo test"

@@ -3,6 +3,7 @@
 use crate::{
     ApiError, FieldLimits, WorkerSignal,
     body::{BodyError, BodyFormat, Events, parse_body},
+    otlp,
 };
 use axum::{
     Json, Router,
@@ -17,21 +18,24 @@ use std::{future::Future, net::SocketAddr};
 use tokio::net::TcpListener;
 use traceflow_config::IngestionConfig;
 use traceflow_http::{DependencyDown, TraceId, health_response, propagate_trace_id, with_metrics};
-use traceflow_queue::{Producer, Pushed};
+use traceflow_queue::{LogEvent, Producer, Pushed};
 
 #[derive(Clone)]
-struct AppState {
-    queue: Producer,
-    signal: WorkerSignal,
-    max_body_bytes: usize,
-    max_batch_events: usize,
-    limits: FieldLimits,
+pub(crate) struct AppState {
+    pub(crate) queue: Producer,
+    pub(crate) signal: WorkerSignal,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) max_batch_events: usize,
+    pub(crate) limits: FieldLimits,
 }
 
 /// The ingestion service, bound to its port and ready to serve.
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// `OTLP_PORT`, serving only the OTLP receiver; `None` when it is the main port.
+    otlp_listener: Option<TcpListener>,
+    otlp_router: Router,
 }
 
 impl Application {
@@ -51,9 +55,23 @@ impl Application {
             limits: FieldLimits::default(),
         };
         let listener = TcpListener::bind(SocketAddr::new(config.host, config.port)).await?;
+        // The OTLP receiver also listens on its conventional port, unless that is this one.
+        let otlp_listener = if config.otlp_port == config.port && config.port != 0 {
+            None
+        } else {
+            let otlp = TcpListener::bind(SocketAddr::new(config.host, config.otlp_port)).await?;
+            tracing::info!(
+                port = otlp.local_addr()?.port(),
+                "OTLP/HTTP logs receiver bound (POST {})",
+                otlp::LOGS_PATH
+            );
+            Some(otlp)
+        };
         Ok(Self {
             listener,
-            router: router(state),
+            router: router(state.clone()),
+            otlp_listener,
+            otlp_router: otlp_router(state),
         })
     }
 
@@ -64,12 +82,43 @@ impl Application {
             .port()
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    /// Where the OTLP receiver listens besides the main port (`OTLP_PORT`).
+    pub fn otlp_port(&self) -> u16 {
+        match &self.otlp_listener {
+            Some(listener) => listener
+                .local_addr()
+                .expect("a bound listener has an address")
+                .port(),
+            None => self.port(),
+        }
+    }
+
+    /// Serves both ports until `shutdown` completes, then finishes in-flight requests.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        traceflow_http::serve(self.listener, self.router, shutdown).await
+        let (stop, stopped) = tokio::sync::watch::channel(());
+        // Completes once `stop` is dropped, for each server.
+        let until_stopped = |mut stopped: tokio::sync::watch::Receiver<()>| async move {
+            let _ = stopped.changed().await;
+        };
+        let main =
+            traceflow_http::serve(self.listener, self.router, until_stopped(stopped.clone()));
+        let otlp = async {
+            match self.otlp_listener {
+                Some(listener) => {
+                    traceflow_http::serve(listener, self.otlp_router, until_stopped(stopped)).await
+                }
+                None => Ok(()),
+            }
+        };
+        let signal = async move {
+            shutdown.await;
+            drop(stop);
+        };
+        let ((), main, otlp) = tokio::join!(signal, main, otlp);
+        main.and(otlp)
     }
 }
 
@@ -78,10 +127,45 @@ fn router(state: AppState) -> Router {
     propagate_trace_id(with_metrics(
         Router::new()
             .route("/ingest", post(ingest))
+            .route(otlp::LOGS_PATH, post(otlp::export_logs))
             .route("/health", get(health))
             .layer(DefaultBodyLimit::max(body_limit))
             .with_state(state),
     ))
+}
+
+/// The `OTLP_PORT` listener: the OTLP receiver alone.
+fn otlp_router(state: AppState) -> Router {
+    let body_limit = state.max_body_bytes;
+    propagate_trace_id(with_metrics(
+        Router::new()
+            .route(otlp::LOGS_PATH, post(otlp::export_logs))
+            .layer(DefaultBodyLimit::max(body_limit))
+            .with_state(state),
+    ))
+}
+
+/// Queues `events` with one Redis round trip, or refuses them all (queue down, or full:
+/// backpressure); then signals the worker. Shared by `/ingest` and `/v1/logs`.
+pub(crate) async fn enqueue(
+    state: &AppState,
+    request_trace_id: &str,
+    events: &[LogEvent],
+) -> Result<(), ApiError> {
+    match state.queue.push(events).await? {
+        Pushed::Queued { depth } => {
+            metrics::counter!("traceflow_ingest_events_accepted_total")
+                .increment(events.len() as u64);
+            metrics::gauge!("traceflow_queue_depth").set(depth as f64);
+        }
+        Pushed::Full { depth } => {
+            metrics::gauge!("traceflow_queue_depth").set(depth as f64);
+            return Err(ApiError::QueueFull { depth });
+        }
+    }
+    state.signal.notify(request_trace_id, events.len() as u32);
+    tracing::debug!(trace_id = %request_trace_id, count = events.len(), "events queued");
+    Ok(())
 }
 
 /// The 202 answer: the seed's shape for one event, with a count for a batch.
@@ -137,20 +221,7 @@ async fn ingest(
         BodyError::TooManyEvents { count, limit } => ApiError::TooManyEvents { count, limit },
     })?;
 
-    let queued = events.as_slice();
-    match state.queue.push(queued).await? {
-        Pushed::Queued { depth } => {
-            metrics::counter!("traceflow_ingest_events_accepted_total")
-                .increment(queued.len() as u64);
-            metrics::gauge!("traceflow_queue_depth").set(depth as f64);
-        }
-        Pushed::Full { depth } => {
-            metrics::gauge!("traceflow_queue_depth").set(depth as f64);
-            return Err(ApiError::QueueFull { depth });
-        }
-    }
-    state.signal.notify(&request_trace_id, queued.len() as u32);
-    tracing::debug!(trace_id = %request_trace_id, count = queued.len(), "events queued");
+    enqueue(&state, &request_trace_id, events.as_slice()).await?;
     let answer = match events {
         Events::One(event) => Accepted {
             status: "accepted",

@@ -4,6 +4,7 @@ mod app;
 mod body;
 mod error;
 mod event;
+mod otlp;
 mod signal;
 
 pub use app::Application;

@@ -1,56 +1,46 @@
 //! The HTTP application: routes, shared state, and its life from bind to shutdown.
 
-use crate::{ApiError, parse_log_query};
-use axum::{
-    Json, Router,
-    extract::{RawQuery, State},
-    response::Response,
-    routing::get,
-};
-use serde::Serialize;
+use crate::{clickhouse::LazyStorage, logs, stats, tail};
+use axum::{Router, extract::State, response::Response, routing::get};
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
-use tokio::{net::TcpListener, sync::OnceCell};
-use traceflow_config::{ClickHouseConfig, QueryConfig};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use traceflow_config::QueryConfig;
 use traceflow_http::{DependencyDown, health_response, propagate_trace_id, with_metrics};
-use traceflow_queue::LogEvent;
-use traceflow_storage::{Storage, StorageError};
 
-/// Longest a search may take before the answer is a 503.
-const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// ClickHouse, connected on first use: the service starts (and reports 503) while
-/// ClickHouse is still down, and needs no restart when it comes up.
 #[derive(Clone)]
-struct AppState {
-    config: Arc<ClickHouseConfig>,
-    storage: Arc<OnceCell<Storage>>,
-}
-
-impl AppState {
-    async fn storage(&self) -> Result<&Storage, StorageError> {
-        self.storage
-            .get_or_try_init(|| Storage::connect(&self.config))
-            .await
-    }
+pub(crate) struct AppState {
+    pub(crate) storage: LazyStorage,
+    pub(crate) tails: Arc<tail::TailHub>,
+    /// How long a live tail may be silent before a heartbeat comment.
+    pub(crate) heartbeat: Duration,
+    /// Cancelled at shutdown: live tails end, so that draining does not wait for them.
+    pub(crate) stop: CancellationToken,
 }
 
 /// The query service, bound to its port and ready to serve.
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    stop: CancellationToken,
 }
 
 impl Application {
     /// Binds the port (0 picks a free one). ClickHouse need not be up yet.
     pub async fn build(config: QueryConfig) -> anyhow::Result<Self> {
+        let storage = LazyStorage::new(config.clickhouse);
+        let stop = CancellationToken::new();
         let state = AppState {
-            config: Arc::new(config.clickhouse),
-            storage: Arc::new(OnceCell::new()),
+            tails: tail::TailHub::new(storage.clone(), stop.clone()),
+            storage,
+            heartbeat: config.tail_heartbeat,
+            stop: stop.clone(),
         };
         let listener = TcpListener::bind(SocketAddr::new(config.host, config.port)).await?;
         Ok(Self {
             listener,
             router: router(state),
+            stop,
         })
     }
 
@@ -61,11 +51,17 @@ impl Application {
             .port()
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    /// Serves until `shutdown` completes, then ends live tails and finishes in-flight
+    /// requests.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let stop = self.stop;
+        let shutdown = async move {
+            shutdown.await;
+            stop.cancel();
+        };
         traceflow_http::serve(self.listener, self.router, shutdown).await
     }
 }
@@ -73,35 +69,18 @@ impl Application {
 fn router(state: AppState) -> Router {
     propagate_trace_id(with_metrics(
         Router::new()
-            .route("/logs", get(search_logs))
+            .route("/logs", get(logs::search).delete(logs::delete))
+            .route("/logs/count", get(logs::count))
+            .route("/logs/stats", get(stats::stats))
+            .route("/logs/tail", get(tail::tail))
+            .route("/services", get(stats::services))
             .route("/health", get(health))
             .with_state(state),
     ))
 }
 
-#[derive(Serialize)]
-struct SearchAnswer {
-    count: usize,
-    logs: Vec<LogEvent>,
-}
-
-async fn search_logs(
-    State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
-) -> Result<Json<SearchAnswer>, ApiError> {
-    let query = parse_log_query(raw.as_deref()).map_err(ApiError::BadParameter)?;
-    let storage = state.storage().await?;
-    let logs = tokio::time::timeout(QUERY_TIMEOUT, storage.search(&query))
-        .await
-        .map_err(|_| ApiError::Timeout(QUERY_TIMEOUT.as_secs()))??;
-    Ok(Json(SearchAnswer {
-        count: logs.len(),
-        logs,
-    }))
-}
-
 async fn health(State(state): State<AppState>) -> Response {
-    let check = match state.storage().await {
+    let check = match state.storage.get().await {
         Ok(storage) => storage.ping().await,
         Err(error) => Err(error),
     };

@@ -85,6 +85,8 @@ impl fmt::Debug for ClickHouseConfig {
 pub struct IngestionConfig {
     pub host: IpAddr,
     pub port: u16,
+    /// A second port serving only the OTLP/HTTP receiver (`POST /v1/logs`, also on `port`).
+    pub otlp_port: u16,
     pub redis: RedisConfig,
     /// The worker's gRPC endpoint, signalled after each accepted request.
     pub worker_addr: String,
@@ -117,6 +119,8 @@ pub struct WorkerConfig {
     pub poll_interval: Duration,
     /// A worker silent for this long is presumed dead; its held batch goes back to the queue.
     pub heartbeat_ttl: Duration,
+    /// Events older than this many days are removed (TTL, or day partitions dropped).
+    pub retention_days: u32,
 }
 
 /// The query service (`cargo run -p query`).
@@ -127,6 +131,8 @@ pub struct QueryConfig {
     pub clickhouse: ClickHouseConfig,
     /// Keys the query endpoints require (`QUERY_API_KEYS`); empty: open.
     pub api_keys: ApiKeys,
+    /// How long a live tail may be silent before it carries a heartbeat comment.
+    pub tail_heartbeat: Duration,
 }
 
 impl RedisConfig {
@@ -159,6 +165,7 @@ impl IngestionConfig {
         Ok(Self {
             host: env.ip("BIND_HOST", "0.0.0.0")?,
             port: env.port("INGESTION_PORT", 8080)?,
+            otlp_port: env.port("OTLP_PORT", 4318)?,
             redis: RedisConfig::from(env)?,
             worker_addr: env.http_url("WORKER_ADDR", "http://localhost:50051")?,
             max_body_bytes: env.number("MAX_BODY_BYTES", 1024 * 1024, 1..=256 * 1024 * 1024)?,
@@ -187,6 +194,7 @@ impl WorkerConfig {
             flush_interval: env.duration("FLUSH_INTERVAL", Duration::from_millis(250))?,
             poll_interval: env.duration("POLL_INTERVAL", Duration::from_secs(5))?,
             heartbeat_ttl: env.duration("WORKER_HEARTBEAT_TTL", Duration::from_secs(15))?,
+            retention_days: env.number("RETENTION_DAYS", 30, 1..=36_500)?,
         };
         if config.max_batch_size < config.batch_size {
             return Err(ConfigError {
@@ -213,6 +221,7 @@ impl QueryConfig {
             port: env.port("QUERY_PORT", 8081)?,
             clickhouse: ClickHouseConfig::from(env)?,
             api_keys: env.api_keys("QUERY_API_KEYS")?,
+            tail_heartbeat: env.duration("TAIL_HEARTBEAT", Duration::from_secs(15))?,
         })
     }
 }
@@ -240,13 +249,19 @@ mod tests {
         assert_eq!(worker.poll_interval, Duration::from_secs(5));
         assert_eq!(worker.http_port, 8082);
         assert_eq!(worker.heartbeat_ttl, Duration::from_secs(15));
+        assert_eq!(worker.retention_days, 30);
         let ingestion = IngestionConfig::from(&env(&[])).unwrap();
         assert_eq!(ingestion.port, 8080);
+        assert_eq!(ingestion.otlp_port, 4318);
         assert_eq!(ingestion.worker_addr, "http://localhost:50051");
         assert_eq!(ingestion.max_body_bytes, 1024 * 1024);
         assert_eq!(ingestion.max_queue_depth, 1_000_000);
         assert_eq!(ingestion.max_batch_events, 10_000);
         assert_eq!(QueryConfig::from(&env(&[])).unwrap().port, 8081);
+        assert_eq!(
+            QueryConfig::from(&env(&[])).unwrap().tail_heartbeat,
+            Duration::from_secs(15)
+        );
     }
 
     #[test]

@@ -4,19 +4,36 @@
 //! Supported servers range from 18.16 (Debian 12) to current releases. The differences that
 //! matter here are captured by [`ServerVersion`]'s capability checks.
 
+pub mod delete;
+mod filter;
 mod migrations;
+mod position;
 mod query;
+pub mod retention;
 mod row;
+mod sql;
+pub mod stats;
 mod version;
 
+pub use delete::Deletion;
+pub use filter::LogFilter;
 pub use migrations::{Migration, Requirement};
-pub use query::{LogQuery, MAX_LIMIT};
+pub use position::{Order, Position};
+pub use query::{LogQuery, MAX_LIMIT, Page, newest_timestamp_query};
+pub use retention::Retention;
 pub use row::{LogRow, StoredLogRow};
+pub use stats::{StatsQuery, StatsRow};
 pub use version::ServerVersion;
 
+use chrono::{DateTime, Utc};
 use clickhouse::Client;
+use std::time::Duration;
+use tokio::time::Instant;
 use traceflow_config::ClickHouseConfig;
 use traceflow_queue::LogEvent;
+
+/// How often a deletion checks whether ClickHouse has finished it.
+const MUTATION_POLL: Duration = Duration::from_millis(100);
 
 /// What went wrong talking to ClickHouse, sorted by what a caller can do about it.
 #[derive(Debug, thiserror::Error)]
@@ -162,13 +179,132 @@ impl Storage {
         Ok(())
     }
 
-    /// The events matching `query`, newest first.
-    pub async fn search(&self, query: &LogQuery) -> Result<Vec<LogEvent>, StorageError> {
-        let rows: Vec<StoredLogRow> = query.to_query(&self.client()).fetch_all().await?;
-        rows.into_iter()
+    /// One page of the events matching `query`, in its order.
+    pub async fn search(&self, query: &LogQuery) -> Result<SearchPage, StorageError> {
+        let mut rows: Vec<StoredLogRow> = query.to_query(&self.client()).fetch_all().await?;
+        let limit = query.limit as usize;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let logs = rows
+            .into_iter()
             .map(|row| LogEvent::try_from(row).map_err(StorageError::Unexpected))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = logs.last().filter(|_| more).map(Position::of);
+        Ok(SearchPage { logs, next })
     }
+
+    /// The newest `timestamp` of any event (whatever its service or level) stored between
+    /// `from` and `to`, to the second.
+    pub async fn newest_timestamp(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StorageError> {
+        let seconds = |time: DateTime<Utc>| Position::start_of(time).seconds;
+        let newest: u32 = query::newest_timestamp_query(seconds(from), seconds(to), &self.client())
+            .fetch_one()
+            .await?;
+        Ok((newest > 0)
+            .then(|| DateTime::from_timestamp(i64::from(newest), 0))
+            .flatten())
+    }
+
+    /// How many events `filter` matches.
+    pub async fn count(&self, filter: &LogFilter) -> Result<u64, StorageError> {
+        Ok(delete::count_query(filter, &self.client())
+            .fetch_one()
+            .await?)
+    }
+
+    /// Event counts per bucket and group; see [`StatsQuery::buckets`] and
+    /// [`stats::services`] for the answers made of them.
+    pub async fn stats(&self, query: &StatsQuery) -> Result<Vec<StatsRow>, StorageError> {
+        Ok(query.to_query(&self.client()).fetch_all().await?)
+    }
+
+    /// Deletes the events `filter` matches and waits up to `wait` for ClickHouse to finish.
+    pub async fn delete(
+        &self,
+        filter: &LogFilter,
+        wait: Duration,
+    ) -> Result<Deletion, StorageError> {
+        let matched = self.count(filter).await?;
+        if matched == 0 {
+            // Nothing to do, and a mutation would rewrite every part for nothing.
+            return Ok(Deletion {
+                matched,
+                finished: true,
+            });
+        }
+        let deadline = Instant::now() + wait;
+        let mut finished = true;
+        for (table, statement) in delete::delete_statements(filter, &self.client()) {
+            statement.execute().await?;
+            finished &= self.mutations_done(table, deadline).await?;
+        }
+        tracing::info!(matched, finished, "events deleted");
+        Ok(Deletion { matched, finished })
+    }
+
+    /// Waits until `table` has no running mutation, or `deadline`; says which came first.
+    async fn mutations_done(&self, table: &str, deadline: Instant) -> Result<bool, StorageError> {
+        loop {
+            let pending: u64 = delete::pending_mutations_query(&self.database, table, &self.client)
+                .fetch_one()
+                .await?;
+            if pending == 0 {
+                return Ok(true);
+            }
+            if Instant::now() + MUTATION_POLL > deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(MUTATION_POLL).await;
+        }
+    }
+
+    /// Applies RETENTION_DAYS: sets the TTL where the server has TTL, otherwise drops the day
+    /// partitions that are wholly older than `days`. Safe to repeat.
+    pub async fn enforce_retention(&self, days: u32) -> Result<Retention, StorageError> {
+        if Requirement::Ttl.met_by(self.version) {
+            let mut changed = Vec::new();
+            for table in retention::EXPIRING_TABLES {
+                let engine: String = retention::engine_query(&self.database, table, &self.client)
+                    .fetch_one()
+                    .await?;
+                if !engine.contains(&retention::ttl_clause(days)) {
+                    retention::set_ttl_statement(table, days, &self.client())
+                        .execute()
+                        .await?;
+                    changed.push(table);
+                }
+            }
+            return Ok(Retention::Ttl { changed });
+        }
+        let last_expired = retention::last_expired_partition(Utc::now(), days);
+        let mut dropped = Vec::new();
+        for table in retention::EXPIRING_TABLES {
+            let partitions: Vec<String> =
+                retention::partitions_query(&self.database, table, &self.client)
+                    .fetch_all()
+                    .await?;
+            for partition in partitions.iter().filter_map(|raw| raw.parse::<u32>().ok()) {
+                if partition <= last_expired {
+                    retention::drop_partition_statement(table, partition, &self.client())
+                        .execute()
+                        .await?;
+                    dropped.push((table, partition));
+                }
+            }
+        }
+        Ok(Retention::DroppedPartitions(dropped))
+    }
+}
+
+/// A page of events and, when more match, the position the next page starts after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchPage {
+    pub logs: Vec<LogEvent>,
+    pub next: Option<Position>,
 }
 
 #[cfg(test)]

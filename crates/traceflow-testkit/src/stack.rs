@@ -103,6 +103,8 @@ async fn until(stopped: oneshot::Receiver<()>) {
 #[derive(Debug, Clone, Copy)]
 struct Ports {
     ingestion: u16,
+    /// Ingestion's second port, for the OTLP receiver alone.
+    otlp: u16,
     query: u16,
     worker_grpc: u16,
     worker_http: u16,
@@ -122,6 +124,8 @@ pub fn messages(body: &Value) -> Vec<&str> {
 /// with the test's runtime; processes stop when the stack is dropped.
 pub struct TestStack {
     pub ingestion_url: String,
+    /// Ingestion's `OTLP_PORT` (only `POST /v1/logs`); the main port serves it too.
+    pub otlp_url: String,
     pub query_url: String,
     /// Empty when the stack has no worker.
     pub worker_grpc_url: String,
@@ -156,12 +160,14 @@ impl TestStack {
         let port = || if options.processes { free_port() } else { 0 };
         let ports = Ports {
             ingestion: port(),
+            otlp: port(),
             query: port(),
             worker_grpc: port(),
             worker_http: port(),
         };
         let mut stack = Self {
             ingestion_url: String::new(),
+            otlp_url: String::new(),
             query_url: String::new(),
             worker_grpc_url: String::new(),
             worker_http_url: String::new(),
@@ -208,6 +214,7 @@ impl TestStack {
             ),
             ("WORKER_ADDR", self.signal_target.clone()),
             ("INGESTION_PORT", ports.ingestion.to_string()),
+            ("OTLP_PORT", ports.otlp.to_string()),
             ("QUERY_PORT", ports.query.to_string()),
             ("GRPC_PORT", ports.worker_grpc.to_string()),
             ("WORKER_HTTP_PORT", ports.worker_http.to_string()),
@@ -293,6 +300,7 @@ impl TestStack {
         let running = if self.options.processes {
             let port = self.ports.ingestion;
             self.ingestion_url = format!("http://127.0.0.1:{port}");
+            self.otlp_url = format!("http://127.0.0.1:{}", self.ports.otlp);
             self.process(Service::Ingestion, port).await
         } else {
             let config = IngestionConfig::from(&self.config_env()).expect("valid ingestion config");
@@ -300,6 +308,7 @@ impl TestStack {
                 .await
                 .expect("ingestion starts");
             self.ingestion_url = format!("http://127.0.0.1:{}", app.port());
+            self.otlp_url = format!("http://127.0.0.1:{}", app.otlp_port());
             Running::spawn(|stopped| app.run_until(until(stopped)))
         };
         self.ingestion = Some(running);
@@ -334,6 +343,13 @@ impl TestStack {
         if let Some(query) = self.query.take() {
             query.stop().await;
         }
+    }
+
+    /// Sets an environment variable for the services started from now on (a restarted
+    /// worker, say), replacing an earlier value.
+    pub fn set_env(&mut self, name: &'static str, value: impl Into<String>) {
+        self.options.extra_env.retain(|(existing, _)| *existing != name);
+        self.options.extra_env.push((name, value.into()));
     }
 
     /// `POST /ingest` with a JSON body.

@@ -1,7 +1,7 @@
 //! The worker application: connections, migrations, the gRPC and HTTP servers and the
 //! consumer loop.
 
-use crate::{consumer::ConsumerLoop, signal::SignalService};
+use crate::{consumer::ConsumerLoop, retention, signal::SignalService};
 use axum::{Router, extract::State, response::Response, routing::get};
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::{net::TcpListener, sync::Notify};
@@ -19,6 +19,7 @@ pub struct Application {
     grpc_listener: TcpListener,
     http_listener: TcpListener,
     heartbeat_ttl: Duration,
+    retention_days: u32,
     consumer: ConsumerLoop,
 }
 
@@ -45,6 +46,7 @@ impl Application {
             http_listener: TcpListener::bind(SocketAddr::new(config.host, config.http_port))
                 .await?,
             heartbeat_ttl: config.heartbeat_ttl,
+            retention_days: config.retention_days,
             consumer: ConsumerLoop {
                 queue,
                 storage,
@@ -109,9 +111,15 @@ impl Application {
             self.heartbeat_ttl,
             stop.clone(),
         ));
+        let retention = tokio::spawn(retention::enforce(
+            self.consumer.storage.clone(),
+            self.retention_days,
+            stop.clone(),
+        ));
         self.consumer.run(stop.clone()).await;
 
         stop.cancel();
+        retention.await?;
         let queue = liveness.await?;
         if let Err(error) = queue.retire().await {
             tracing::warn!(%error, "could not remove the heartbeat; another worker reclaims after it expires");

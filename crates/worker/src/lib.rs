@@ -3,6 +3,7 @@
 
 mod app;
 mod consumer;
+mod retention;
 mod signal;
 
 pub use app::Application;

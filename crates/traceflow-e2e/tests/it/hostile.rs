@@ -1052,7 +1052,7 @@ async fn hostile_query_parameters_are_400s_or_match_nothing_and_harm_nothing() {
         (
             format!("{}=1", encode("service' OR 1=1")),
             bad(exact(
-                "unknown parameter \"service' OR 1=1\"; expected service, level, from, to, limit or offset",
+                "unknown parameter \"service' OR 1=1\"; expected service, level, from, to, q, trace_id, metadata.<key>, limit, offset, order or cursor",
             )),
         ),
         // limit and offset: negative, huge, not numbers.

@@ -3,11 +3,19 @@
 //! has its own database and queue key.
 
 mod batch;
+mod cursor;
+mod delete;
 mod health;
 mod hostile;
 mod ingest;
 mod metrics;
+mod otlp;
 mod pipeline;
 mod query;
 mod readme;
+mod retention;
+mod search;
 mod slow_clients;
+mod stats;
+mod stored;
+mod tail;

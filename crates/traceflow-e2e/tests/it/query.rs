@@ -170,7 +170,7 @@ async fn bad_parameters_are_400s_naming_them() {
         ),
         (
             "sevice=auth",
-            "unknown parameter \"sevice\"; expected service, level, from, to, limit or offset",
+            "unknown parameter \"sevice\"; expected service, level, from, to, q, trace_id, metadata.<key>, limit, offset, order or cursor",
         ),
     ] {
         let (status, body) = get(&stack, query).await;

@@ -1,0 +1,746 @@
+//! OTLP log records to [`LogEvent`]s, record by record: a record that breaks a field limit
+//! is rejected on its own (the answer's `partial_success` counts it), the rest are kept.
+//!
+//! - `service`: the resource attribute `service.name`, else `unknown_service`.
+//! - `level`: `severityText` when it names one of our levels (any case), else the
+//!   `severityNumber` range (1-4 TRACE, 5-8 DEBUG, 9-12 INFO, 13-16 WARN, 17-20 ERROR,
+//!   21-24 FATAL), else INFO.
+//! - `message`: the body; a string as is, any other value as JSON. An empty body falls back
+//!   to the record's `eventName`; a record with neither is rejected.
+//! - `timestamp`: `timeUnixNano`, else `observedTimeUnixNano`, else the server's time.
+//! - `trace_id`: the record's trace id in lower-case hex; a record without one (empty or all
+//!   zero) gets the request's trace id, as `/ingest` events without `trace_id` do.
+//! - `metadata`: resource attributes, then `otel.scope.name` / `otel.scope.version`, then
+//!   scope attributes, then record attributes (later ones win on a collision), then
+//!   `span_id` (lower-case hex) when the record has one. Nested key-value lists are
+//!   flattened with dotted keys (`http.request.header` + `{"host": ..}` ->
+//!   `http.request.header.host`); arrays become JSON text, bytes base64, numbers and
+//!   booleans their text.
+
+use crate::FieldLimits;
+use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use opentelemetry_proto::tonic::{
+    collector::logs::v1::ExportLogsServiceRequest,
+    common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value::Value},
+    logs::v1::LogRecord,
+};
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use traceflow_queue::{Level, LogEvent};
+use uuid::Uuid;
+
+/// The service of records whose resource has no `service.name`.
+pub const UNKNOWN_SERVICE: &str = "unknown_service";
+
+/// A record that was not kept, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// Where it is in the request, e.g. `resourceLogs[0].scopeLogs[1].logRecords[3]`.
+    pub location: String,
+    pub reason: String,
+}
+
+/// What became of a request's records.
+#[derive(Debug, Default)]
+pub struct Mapped {
+    pub events: Vec<LogEvent>,
+    pub rejected: Vec<Rejected>,
+}
+
+/// How many log records a request holds.
+pub fn record_count(request: &ExportLogsServiceRequest) -> usize {
+    request
+        .resource_logs
+        .iter()
+        .flat_map(|resource| &resource.scope_logs)
+        .map(|scope| scope.log_records.len())
+        .sum()
+}
+
+/// Maps every record of `request`. `request_trace_id` stands in for a missing trace id,
+/// `now` for a missing time.
+pub fn map_request(
+    request: ExportLogsServiceRequest,
+    request_trace_id: &str,
+    now: DateTime<Utc>,
+    limits: &FieldLimits,
+) -> Mapped {
+    let mut mapped = Mapped::default();
+    for (r, resource_logs) in request.resource_logs.into_iter().enumerate() {
+        let resource_attributes = resource_logs
+            .resource
+            .map(|resource| resource.attributes)
+            .unwrap_or_default();
+        let service = service(&resource_attributes, limits);
+        let mut resource_metadata = BTreeMap::new();
+        flatten_attributes(&resource_attributes, &mut resource_metadata);
+        for (s, scope_logs) in resource_logs.scope_logs.into_iter().enumerate() {
+            let mut scope_metadata = resource_metadata.clone();
+            scope_metadata_into(scope_logs.scope.as_ref(), &mut scope_metadata);
+            for (l, record) in scope_logs.log_records.into_iter().enumerate() {
+                let event = service.clone().and_then(|service| {
+                    map_record(
+                        record,
+                        service,
+                        scope_metadata.clone(),
+                        request_trace_id,
+                        now,
+                        limits,
+                    )
+                });
+                match event {
+                    Ok(event) => mapped.events.push(event),
+                    Err(reason) => mapped.rejected.push(Rejected {
+                        location: format!("resourceLogs[{r}].scopeLogs[{s}].logRecords[{l}]"),
+                        reason,
+                    }),
+                }
+            }
+        }
+    }
+    mapped
+}
+
+/// The resource's `service.name`, checked like `/ingest`'s `service`.
+fn service(attributes: &[KeyValue], limits: &FieldLimits) -> Result<String, String> {
+    let name = attributes
+        .iter()
+        .rev()
+        .find(|attribute| attribute.key == "service.name")
+        .map(|attribute| text(value_of(attribute)).trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| UNKNOWN_SERVICE.to_owned());
+    if name.chars().count() > limits.service_chars {
+        return Err(format!(
+            "resource attribute service.name is longer than {} characters",
+            limits.service_chars
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err("resource attribute service.name must not contain control characters".into());
+    }
+    Ok(name)
+}
+
+fn scope_metadata_into(
+    scope: Option<&InstrumentationScope>,
+    metadata: &mut BTreeMap<String, String>,
+) {
+    let Some(scope) = scope else { return };
+    // The names OpenTelemetry gives the scope outside OTLP.
+    if !scope.name.is_empty() {
+        metadata.insert("otel.scope.name".to_owned(), scope.name.clone());
+    }
+    if !scope.version.is_empty() {
+        metadata.insert("otel.scope.version".to_owned(), scope.version.clone());
+    }
+    flatten_attributes(&scope.attributes, metadata);
+}
+
+fn map_record(
+    record: LogRecord,
+    service: String,
+    mut metadata: BTreeMap<String, String>,
+    request_trace_id: &str,
+    now: DateTime<Utc>,
+    limits: &FieldLimits,
+) -> Result<LogEvent, String> {
+    let level = level(&record.severity_text, record.severity_number);
+    let timestamp = timestamp(&record, now)?;
+
+    let mut message = message(record.body.as_ref());
+    if message.trim().is_empty() {
+        if record.event_name.trim().is_empty() {
+            return Err("the log record has no body (and no event name to stand for it)".into());
+        }
+        message = record.event_name;
+    }
+    if message.len() > limits.message_bytes {
+        return Err(format!(
+            "body is longer than {} bytes",
+            limits.message_bytes
+        ));
+    }
+
+    let trace_id = hex_id(&record.trace_id).unwrap_or_else(|| request_trace_id.to_owned());
+    if trace_id.chars().count() > limits.trace_id_chars {
+        return Err(format!(
+            "traceId is longer than {} hex digits",
+            limits.trace_id_chars
+        ));
+    }
+
+    flatten_attributes(&record.attributes, &mut metadata);
+    if let Some(span_id) = hex_id(&record.span_id) {
+        metadata.insert("span_id".to_owned(), span_id);
+    }
+    check_metadata(&metadata, limits)?;
+
+    Ok(LogEvent {
+        id: Uuid::now_v7(),
+        timestamp,
+        service,
+        level,
+        message,
+        trace_id,
+        metadata,
+    })
+}
+
+/// `severityText` when it is one of ours, else the `severityNumber` range, else INFO.
+pub fn level(severity_text: &str, severity_number: i32) -> Level {
+    if let Ok(level) = severity_text.trim().parse::<Level>() {
+        return level;
+    }
+    match severity_number {
+        1..=4 => Level::Trace,
+        5..=8 => Level::Debug,
+        9..=12 => Level::Info,
+        13..=16 => Level::Warn,
+        17..=20 => Level::Error,
+        21..=24 => Level::Fatal,
+        // Unspecified (0) or outside the defined range.
+        _ => Level::Info,
+    }
+}
+
+/// The latest time the `timestamp` column holds, as `/ingest` checks it.
+fn latest() -> DateTime<Utc> {
+    "2105-12-31T23:59:59.999Z"
+        .parse()
+        .expect("a valid constant")
+}
+
+fn timestamp(record: &LogRecord, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    let (field, nanos) = if record.time_unix_nano != 0 {
+        ("timeUnixNano", record.time_unix_nano)
+    } else if record.observed_time_unix_nano != 0 {
+        ("observedTimeUnixNano", record.observed_time_unix_nano)
+    } else {
+        return Ok(now
+            .duration_trunc(TimeDelta::milliseconds(1))
+            .unwrap_or(now));
+    };
+    // Milliseconds, as the table keeps them.
+    let time = i64::try_from(nanos / 1_000_000)
+        .ok()
+        .and_then(DateTime::from_timestamp_millis)
+        .filter(|time| *time <= latest())
+        .ok_or_else(|| {
+            format!("{field} {nanos} is after 2105-12-31T23:59:59Z, the latest time stored")
+        })?;
+    Ok(time)
+}
+
+/// The body as text: a string as is, anything else as JSON.
+pub fn message(body: Option<&AnyValue>) -> String {
+    match body.and_then(|body| body.value.as_ref()) {
+        Some(Value::StringValue(text)) => text.clone(),
+        None | Some(Value::StringValueStrindex(_)) => String::new(),
+        Some(other) => to_json(Some(other)).to_string(),
+    }
+}
+
+/// A trace or span id in lower-case hex; `None` when absent (empty or all zero, which
+/// W3C Trace Context defines as invalid).
+fn hex_id(bytes: &[u8]) -> Option<String> {
+    if bytes.iter().all(|byte| *byte == 0) {
+        None
+    } else {
+        Some(hex::encode(bytes))
+    }
+}
+
+fn value_of(attribute: &KeyValue) -> Option<&Value> {
+    attribute
+        .value
+        .as_ref()
+        .and_then(|value| value.value.as_ref())
+}
+
+/// Adds `attributes` to `metadata`, later keys replacing earlier ones, nested key-value
+/// lists flattened with dotted keys.
+pub fn flatten_attributes(attributes: &[KeyValue], metadata: &mut BTreeMap<String, String>) {
+    for attribute in attributes {
+        flatten(attribute.key.clone(), value_of(attribute), metadata);
+    }
+}
+
+fn flatten(key: String, value: Option<&Value>, metadata: &mut BTreeMap<String, String>) {
+    match value {
+        Some(Value::KvlistValue(list)) if !list.values.is_empty() => {
+            for entry in &list.values {
+                flatten(format!("{key}.{}", entry.key), value_of(entry), metadata);
+            }
+        }
+        other => {
+            metadata.insert(key, text(other));
+        }
+    }
+}
+
+/// A value as metadata text: strings as is, scalars as their text, bytes base64, arrays and
+/// (empty) key-value lists as JSON.
+fn text(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::StringValueStrindex(_)) => String::new(),
+        Some(Value::StringValue(text)) => text.clone(),
+        Some(Value::BoolValue(flag)) => flag.to_string(),
+        Some(Value::IntValue(number)) => number.to_string(),
+        Some(Value::DoubleValue(number)) => double_text(*number),
+        Some(Value::BytesValue(bytes)) => BASE64.encode(bytes),
+        Some(other @ (Value::ArrayValue(_) | Value::KvlistValue(_))) => {
+            to_json(Some(other)).to_string()
+        }
+    }
+}
+
+/// Shortest text that reads back as the same double; the non-finite ones as OTLP/JSON
+/// spells them.
+fn double_text(number: f64) -> String {
+    if number.is_nan() {
+        "NaN".to_owned()
+    } else if number.is_infinite() {
+        if number > 0.0 {
+            "Infinity"
+        } else {
+            "-Infinity"
+        }
+        .to_owned()
+    } else {
+        number.to_string()
+    }
+}
+
+/// An `AnyValue` as plain JSON: key-value lists as objects, bytes as base64 strings.
+fn to_json(value: Option<&Value>) -> Json {
+    match value {
+        None | Some(Value::StringValueStrindex(_)) => Json::Null,
+        Some(Value::StringValue(text)) => Json::String(text.clone()),
+        Some(Value::BoolValue(flag)) => Json::Bool(*flag),
+        Some(Value::IntValue(number)) => Json::from(*number),
+        Some(Value::DoubleValue(number)) => serde_json::Number::from_f64(*number)
+            .map(Json::Number)
+            .unwrap_or_else(|| Json::String(double_text(*number))),
+        Some(Value::BytesValue(bytes)) => Json::String(BASE64.encode(bytes)),
+        Some(Value::ArrayValue(array)) => Json::Array(
+            array
+                .values
+                .iter()
+                .map(|item| to_json(item.value.as_ref()))
+                .collect(),
+        ),
+        Some(Value::KvlistValue(list)) => Json::Object(
+            list.values
+                .iter()
+                .map(|entry| (entry.key.clone(), to_json(value_of(entry))))
+                .collect(),
+        ),
+    }
+}
+
+/// The metadata rules of `/ingest`, worded for attributes.
+fn check_metadata(metadata: &BTreeMap<String, String>, limits: &FieldLimits) -> Result<(), String> {
+    if metadata.len() > limits.metadata_keys {
+        return Err(format!(
+            "the record's resource, scope and record attributes make {} metadata keys, more than the limit of {}",
+            metadata.len(),
+            limits.metadata_keys
+        ));
+    }
+    for (key, value) in metadata {
+        if key.is_empty() {
+            return Err("an attribute key is empty".to_owned());
+        }
+        if key.chars().count() > limits.metadata_key_chars {
+            let start: String = key.chars().take(32).collect();
+            return Err(format!(
+                "attribute key {start:?}... is longer than {} characters",
+                limits.metadata_key_chars
+            ));
+        }
+        if key.chars().any(char::is_control) {
+            return Err(format!(
+                "attribute key {key:?} must not contain control characters"
+            ));
+        }
+        if value.len() > limits.metadata_value_bytes {
+            return Err(format!(
+                "attribute {key} is longer than {} bytes",
+                limits.metadata_value_bytes
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::{
+        common::v1::{ArrayValue, KeyValueList},
+        logs::v1::{ResourceLogs, ScopeLogs},
+        resource::v1::Resource,
+    };
+
+    const TRACE: &str = "0123456789abcdef0123456789abcdef";
+
+    fn now() -> DateTime<Utc> {
+        "2026-05-05T12:00:00.123456Z".parse().unwrap()
+    }
+
+    fn string(text: &str) -> AnyValue {
+        AnyValue {
+            value: Some(Value::StringValue(text.to_owned())),
+        }
+    }
+
+    fn attribute(key: &str, value: Value) -> KeyValue {
+        KeyValue {
+            key: key.to_owned(),
+            value: Some(AnyValue { value: Some(value) }),
+            ..Default::default()
+        }
+    }
+
+    fn request(
+        resource: Vec<KeyValue>,
+        scope: InstrumentationScope,
+        records: Vec<LogRecord>,
+    ) -> ExportLogsServiceRequest {
+        ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                resource: Some(Resource {
+                    attributes: resource,
+                    ..Default::default()
+                }),
+                scope_logs: vec![ScopeLogs {
+                    scope: Some(scope),
+                    log_records: records,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    fn map(request: ExportLogsServiceRequest) -> Mapped {
+        map_request(request, TRACE, now(), &FieldLimits::default())
+    }
+
+    fn record(body: &str) -> LogRecord {
+        LogRecord {
+            body: Some(string(body)),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn levels_prefer_our_severity_text_then_the_number_ranges() {
+        let cases = [
+            ("", 0, Level::Info),
+            ("warn", 0, Level::Warn),
+            (" Fatal ", 9, Level::Fatal),
+            ("WARNING", 13, Level::Warn),
+            ("notice", 10, Level::Info),
+            ("", 1, Level::Trace),
+            ("", 4, Level::Trace),
+            ("", 5, Level::Debug),
+            ("", 8, Level::Debug),
+            ("", 9, Level::Info),
+            ("", 12, Level::Info),
+            ("", 13, Level::Warn),
+            ("", 16, Level::Warn),
+            ("", 17, Level::Error),
+            ("", 20, Level::Error),
+            ("", 21, Level::Fatal),
+            ("", 24, Level::Fatal),
+            ("", 25, Level::Info),
+            ("", -3, Level::Info),
+            ("CRITICAL", 0, Level::Info),
+        ];
+        for (text, number, expected) in cases {
+            assert_eq!(level(text, number), expected, "{text:?} {number}");
+        }
+    }
+
+    #[test]
+    fn every_field_is_mapped() {
+        let scope = InstrumentationScope {
+            name: "checkout.module".into(),
+            version: "1.2.3".into(),
+            attributes: vec![attribute("shared", Value::StringValue("scope".into()))],
+            ..Default::default()
+        };
+        let mut record = record("card declined");
+        record.severity_text = "Error".into();
+        record.severity_number = 9;
+        record.time_unix_nano = 1_777_975_200_250_999_999;
+        record.observed_time_unix_nano = 1;
+        record.trace_id = hex::decode("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+        record.span_id = hex::decode("00f067aa0ba902b7").unwrap();
+        record.attributes = vec![
+            attribute("shared", Value::StringValue("record".into())),
+            attribute("retries", Value::IntValue(-3)),
+            attribute("ratio", Value::DoubleValue(0.5)),
+            attribute("whole", Value::DoubleValue(2.0)),
+            attribute("ok", Value::BoolValue(false)),
+            attribute("raw", Value::BytesValue(vec![0, 255])),
+            attribute(
+                "tags",
+                Value::ArrayValue(ArrayValue {
+                    values: vec![
+                        string("a"),
+                        AnyValue {
+                            value: Some(Value::IntValue(1)),
+                        },
+                    ],
+                }),
+            ),
+            attribute(
+                "http",
+                Value::KvlistValue(KeyValueList {
+                    values: vec![
+                        attribute("method", Value::StringValue("POST".into())),
+                        attribute(
+                            "request",
+                            Value::KvlistValue(KeyValueList {
+                                values: vec![attribute("size", Value::IntValue(12))],
+                            }),
+                        ),
+                    ],
+                }),
+            ),
+            attribute("empty", Value::KvlistValue(KeyValueList::default())),
+        ];
+        let mapped = map(request(
+            vec![
+                attribute("service.name", Value::StringValue("payments".into())),
+                attribute("host.name", Value::StringValue("web-1".into())),
+                attribute("shared", Value::StringValue("resource".into())),
+            ],
+            scope,
+            vec![record],
+        ));
+        assert!(mapped.rejected.is_empty(), "{:?}", mapped.rejected);
+        let event = &mapped.events[0];
+        assert_eq!(event.service, "payments");
+        assert_eq!(event.level, Level::Error);
+        assert_eq!(event.message, "card declined");
+        assert_eq!(
+            event.timestamp.to_rfc3339(),
+            "2026-05-05T10:00:00.250+00:00"
+        );
+        assert_eq!(event.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        let metadata: Vec<(&str, &str)> = event
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            metadata,
+            [
+                ("empty", "{}"),
+                ("host.name", "web-1"),
+                ("http.method", "POST"),
+                ("http.request.size", "12"),
+                ("ok", "false"),
+                ("otel.scope.name", "checkout.module"),
+                ("otel.scope.version", "1.2.3"),
+                ("ratio", "0.5"),
+                ("raw", "AP8="),
+                ("retries", "-3"),
+                ("service.name", "payments"),
+                ("shared", "record"),
+                ("span_id", "00f067aa0ba902b7"),
+                ("tags", r#"["a",1]"#),
+                ("whole", "2"),
+            ]
+        );
+    }
+
+    #[test]
+    fn defaults_fill_service_level_time_and_trace_id() {
+        let mapped = map(request(
+            vec![],
+            InstrumentationScope::default(),
+            vec![record("m")],
+        ));
+        let event = &mapped.events[0];
+        assert_eq!(event.service, UNKNOWN_SERVICE);
+        assert_eq!(event.level, Level::Info);
+        assert_eq!(
+            event.timestamp.to_rfc3339(),
+            "2026-05-05T12:00:00.123+00:00"
+        );
+        assert_eq!(event.trace_id, TRACE);
+        assert!(event.metadata.is_empty(), "{:?}", event.metadata);
+
+        let mut observed = record("m");
+        observed.observed_time_unix_nano = 1_000_000_001_500_000;
+        observed.trace_id = vec![0; 16];
+        observed.span_id = vec![0; 8];
+        let mapped = map(request(
+            vec![attribute("service.name", Value::StringValue("  ".into()))],
+            InstrumentationScope::default(),
+            vec![observed],
+        ));
+        let event = &mapped.events[0];
+        assert_eq!(event.service, UNKNOWN_SERVICE);
+        assert_eq!(
+            event.timestamp.to_rfc3339(),
+            "1970-01-12T13:46:40.001+00:00"
+        );
+        assert_eq!(event.trace_id, TRACE);
+        assert!(!event.metadata.contains_key("span_id"));
+    }
+
+    #[test]
+    fn bodies_other_than_strings_are_json() {
+        let cases = [
+            (Value::IntValue(42), "42"),
+            (Value::DoubleValue(1.5), "1.5"),
+            (Value::DoubleValue(f64::NAN), "\"NaN\""),
+            (Value::BoolValue(true), "true"),
+            (Value::BytesValue(b"hi".to_vec()), "\"aGk=\""),
+            (
+                Value::ArrayValue(ArrayValue {
+                    values: vec![string("x"), AnyValue::default()],
+                }),
+                r#"["x",null]"#,
+            ),
+            (
+                Value::KvlistValue(KeyValueList {
+                    values: vec![
+                        attribute("b", Value::IntValue(2)),
+                        attribute("a", Value::StringValue("1".into())),
+                    ],
+                }),
+                r#"{"a":"1","b":2}"#,
+            ),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(message(Some(&AnyValue { value: Some(body) })), expected);
+        }
+    }
+
+    #[test]
+    fn an_empty_body_takes_the_event_name_or_is_rejected() {
+        let mut named = LogRecord {
+            event_name: "browser.page_view".into(),
+            ..Default::default()
+        };
+        named.body = None;
+        let unnamed = record("   ");
+        let mapped = map(request(
+            vec![],
+            InstrumentationScope::default(),
+            vec![named, unnamed],
+        ));
+        assert_eq!(mapped.events.len(), 1);
+        assert_eq!(mapped.events[0].message, "browser.page_view");
+        assert_eq!(
+            mapped.rejected,
+            [Rejected {
+                location: "resourceLogs[0].scopeLogs[0].logRecords[1]".into(),
+                reason: "the log record has no body (and no event name to stand for it)".into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn records_breaking_limits_are_rejected_one_by_one() {
+        let limits = FieldLimits::default();
+        let mut long_body = record(&"x".repeat(limits.message_bytes + 1));
+        long_body.severity_number = 9;
+        let mut long_value = record("m");
+        long_value.attributes = vec![attribute(
+            "big",
+            Value::StringValue("v".repeat(limits.metadata_value_bytes + 1)),
+        )];
+        let mut control_key = record("m");
+        control_key.attributes = vec![attribute("a\nb", Value::BoolValue(true))];
+        let mut empty_key = record("m");
+        empty_key.attributes = vec![attribute("", Value::BoolValue(true))];
+        let mut many = record("m");
+        many.attributes = (0..=limits.metadata_keys)
+            .map(|i| attribute(&format!("k{i}"), Value::IntValue(i as i64)))
+            .collect();
+        let mut far_future = record("m");
+        far_future.time_unix_nano = u64::MAX;
+        let mut long_trace = record("m");
+        long_trace.trace_id = vec![1; 65];
+        let mapped = map(request(
+            vec![],
+            InstrumentationScope::default(),
+            vec![
+                record("kept"),
+                long_body,
+                long_value,
+                control_key,
+                empty_key,
+                many,
+                far_future,
+                long_trace,
+            ],
+        ));
+        assert_eq!(mapped.events.len(), 1);
+        assert_eq!(mapped.events[0].message, "kept");
+        let reasons: Vec<&str> = mapped.rejected.iter().map(|r| r.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "body is longer than 262144 bytes",
+                "attribute big is longer than 16384 bytes",
+                "attribute key \"a\\nb\" must not contain control characters",
+                "an attribute key is empty",
+                "the record's resource, scope and record attributes make 129 metadata keys, more than the limit of 128",
+                "timeUnixNano 18446744073709551615 is after 2105-12-31T23:59:59Z, the latest time stored",
+                "traceId is longer than 128 hex digits",
+            ]
+        );
+        assert_eq!(
+            mapped.rejected[6].location,
+            "resourceLogs[0].scopeLogs[0].logRecords[7]"
+        );
+    }
+
+    #[test]
+    fn a_bad_service_name_rejects_its_resources_records() {
+        let mapped = map(request(
+            vec![attribute(
+                "service.name",
+                Value::StringValue("a\u{1b}b".into()),
+            )],
+            InstrumentationScope::default(),
+            vec![record("one"), record("two")],
+        ));
+        assert!(mapped.events.is_empty());
+        assert_eq!(mapped.rejected.len(), 2);
+        assert_eq!(
+            mapped.rejected[1].reason,
+            "resource attribute service.name must not contain control characters"
+        );
+    }
+
+    #[test]
+    fn the_latest_time_is_kept_and_the_next_millisecond_is_not() {
+        let latest_nanos = latest().timestamp_millis() as u64 * 1_000_000 + 999_999;
+        let mut last = record("last");
+        last.time_unix_nano = latest_nanos;
+        let mut after = record("after");
+        after.time_unix_nano = latest_nanos + 1;
+        let mapped = map(request(
+            vec![],
+            InstrumentationScope::default(),
+            vec![last, after],
+        ));
+        assert_eq!(mapped.events.len(), 1);
+        assert_eq!(
+            mapped.events[0].timestamp.to_rfc3339(),
+            "2105-12-31T23:59:59.999+00:00"
+        );
+        assert_eq!(mapped.rejected.len(), 1);
+    }
+}

@@ -1,0 +1,658 @@
+//! Query parameters of each endpoint, parsed strictly, so that a typo is a 400 rather than
+//! a silently unfiltered answer (or, for `DELETE`, a wider deletion).
+//!
+//! Every endpoint takes the filter parameters (`service`, `level`, `from`, `to`, `q`,
+//! `trace_id`, `metadata.<key>`) and some of its own. An unknown parameter, one given twice,
+//! or a value that is not UTF-8 once decoded is refused, naming it.
+
+mod form;
+mod text;
+mod value;
+
+use crate::cursor::Cursor;
+use chrono::{DateTime, TimeDelta, Utc};
+use std::collections::BTreeMap;
+use traceflow_queue::Level;
+use traceflow_storage::{
+    LogFilter, LogQuery, Page, Position,
+    stats::{GroupBy, MAX_BUCKETS, StatsQuery, bucket_count},
+};
+
+/// Stands for every `metadata.<key>` parameter in a list of accepted names.
+const METADATA: &str = "metadata.<key>";
+const METADATA_PREFIX: &str = "metadata.";
+/// Most metadata conditions one request may have.
+const MAX_METADATA: usize = 16;
+
+const FILTER: [&str; 7] = ["service", "level", "from", "to", "q", "trace_id", METADATA];
+
+/// The range `GET /logs/stats` counts when not told.
+const DEFAULT_STATS_RANGE: TimeDelta = TimeDelta::hours(1);
+/// The range `GET /services` looks at when not told.
+const DEFAULT_SERVICES_RANGE: TimeDelta = TimeDelta::hours(24);
+
+/// The decoded parameters of one request, each checked against what the endpoint accepts.
+struct Params {
+    values: BTreeMap<String, String>,
+}
+
+impl Params {
+    fn parse(raw: Option<&str>, accepted: &[&str]) -> Result<Self, String> {
+        let mut values = BTreeMap::new();
+        for pair in form::form_pairs(raw.unwrap_or_default()) {
+            let (name, value) = pair?;
+            let known = accepted.contains(&name.as_str())
+                || (name.starts_with(METADATA_PREFIX) && accepted.contains(&METADATA));
+            if !known {
+                return Err(format!(
+                    "unknown parameter {name:?}; expected {}",
+                    one_of(accepted)
+                ));
+            }
+            if values.contains_key(&name) {
+                return Err(format!("parameter {name} given more than once"));
+            }
+            values.insert(name, value);
+        }
+        Ok(Self { values })
+    }
+
+    /// The value, without surrounding white space.
+    fn take(&mut self, name: &str) -> Option<String> {
+        self.values
+            .remove(name)
+            .map(|value| value.trim().to_owned())
+    }
+
+    fn take_non_empty(&mut self, name: &str) -> Result<Option<String>, String> {
+        match self.take(name) {
+            Some(value) if value.is_empty() => Err(format!("{name} must not be empty")),
+            other => Ok(other),
+        }
+    }
+
+    /// The `metadata.<key>` conditions, values exactly as given (metadata values are
+    /// stored verbatim, surrounding spaces included).
+    fn take_metadata(&mut self) -> Result<Vec<(String, String)>, String> {
+        let names: Vec<String> = self
+            .values
+            .keys()
+            .filter(|name| name.starts_with(METADATA_PREFIX))
+            .cloned()
+            .collect();
+        if names.len() > MAX_METADATA {
+            return Err(format!(
+                "{} metadata conditions given; at most {MAX_METADATA} are allowed",
+                names.len()
+            ));
+        }
+        names
+            .into_iter()
+            .map(|name| {
+                let value = self.values.remove(&name).unwrap_or_default();
+                let key = &name[METADATA_PREFIX.len()..];
+                if key.is_empty() {
+                    return Err("a metadata condition needs a key: metadata.<key>=<value>".into());
+                }
+                Ok((key.to_owned(), value))
+            })
+            .collect()
+    }
+
+    /// The filter parameters.
+    fn take_filter(&mut self) -> Result<LogFilter, String> {
+        let mut filter = LogFilter {
+            service: self.take_non_empty("service")?,
+            level: self
+                .take("level")
+                .map(|raw| raw.parse::<Level>().map_err(|err| format!("level {err}")))
+                .transpose()?,
+            from: self
+                .take("from")
+                .map(|raw| value::time("from", &raw, false))
+                .transpose()?,
+            to: self
+                .take("to")
+                .map(|raw| value::time("to", &raw, true))
+                .transpose()?,
+            text: self
+                .take("q")
+                .map(|raw| text::search_terms(&raw))
+                .transpose()?
+                .unwrap_or_default(),
+            trace_id: self.take_non_empty("trace_id")?,
+            metadata: self.take_metadata()?,
+        };
+        // No event is older than the epoch (the column cannot hold it), and ClickHouse 18.16
+        // refuses to compare the column with a negative number: an earlier `from` is the
+        // epoch, an earlier `to` can match nothing.
+        if filter.to.is_some_and(|to| to < DateTime::UNIX_EPOCH) {
+            return Err("to must not be before 1970-01-01T00:00:00Z: no event is that old".into());
+        }
+        filter.from = filter.from.map(|from| from.max(DateTime::UNIX_EPOCH));
+        check_range(filter.from, filter.to)?;
+        Ok(filter)
+    }
+}
+
+fn check_range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<(), String> {
+    match (from, to) {
+        (Some(from), Some(to)) if from > to => Err("from must not be after to".into()),
+        _ => Ok(()),
+    }
+}
+
+/// `a, b or c`.
+fn one_of(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [only] => (*only).to_owned(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// `FILTER` followed by an endpoint's own parameters.
+fn with_filter<const N: usize>(own: [&'static str; N]) -> Vec<&'static str> {
+    FILTER.iter().copied().chain(own).collect()
+}
+
+/// `GET /logs`: the filter, `limit`, and a page given by `offset` or `cursor`, in `order`.
+pub fn log_query(raw: Option<&str>) -> Result<LogQuery, String> {
+    let mut params = Params::parse(raw, &with_filter(["limit", "offset", "order", "cursor"]))?;
+    let filter = params.take_filter()?;
+    let limit = params
+        .take("limit")
+        .map(|raw| value::limit(&raw))
+        .transpose()?;
+    let offset = params
+        .take("offset")
+        .map(|raw| value::offset(&raw))
+        .transpose()?;
+    let order = params
+        .take("order")
+        .map(|raw| value::order(&raw))
+        .transpose()?;
+    let cursor = params
+        .take("cursor")
+        .map(|raw| Cursor::decode(&raw).ok_or("cursor is not one this service gave out"))
+        .transpose()?;
+    let defaults = LogQuery::default();
+    let (order, page) = match (cursor, offset) {
+        (Some(_), Some(_)) => {
+            return Err(
+                "cursor and offset cannot be combined: a cursor already says where the page starts"
+                    .into(),
+            );
+        }
+        (Some(cursor), None) => {
+            if order.is_some_and(|order| order != cursor.order) {
+                return Err(format!(
+                    "order must be {} with this cursor, or left out",
+                    cursor.order.as_str()
+                ));
+            }
+            (cursor.order, Page::After(cursor.position))
+        }
+        (None, offset) => (
+            order.unwrap_or(defaults.order),
+            Page::Offset(offset.unwrap_or_default()),
+        ),
+    };
+    Ok(LogQuery {
+        filter,
+        order,
+        page,
+        limit: limit.unwrap_or(defaults.limit),
+    })
+}
+
+/// `GET /logs/count`: the filter alone.
+pub fn count_filter(raw: Option<&str>) -> Result<LogFilter, String> {
+    Params::parse(raw, &FILTER)?.take_filter()
+}
+
+/// `GET /logs/stats`: the filter, `interval` and `group_by`; the range defaults to the hour
+/// before `now` and may hold at most [`MAX_BUCKETS`] buckets.
+pub fn stats_query(raw: Option<&str>, now: DateTime<Utc>) -> Result<StatsQuery, String> {
+    let mut params = Params::parse(raw, &with_filter(["interval", "group_by"]))?;
+    let mut filter = params.take_filter()?;
+    let interval = params
+        .take("interval")
+        .map(|raw| value::interval(&raw))
+        .transpose()?;
+    let group_by = match params.take("group_by").as_deref() {
+        None => GroupBy::default(),
+        Some("level") => GroupBy {
+            level: true,
+            ..GroupBy::default()
+        },
+        Some("service") => GroupBy {
+            service: true,
+            ..GroupBy::default()
+        },
+        Some(other) => return Err(format!("group_by must be level or service, got {other:?}")),
+    };
+    let (from, to) = range(&mut filter, now, DEFAULT_STATS_RANGE)?;
+    if let Some(interval) = interval {
+        let buckets = bucket_count(from, to, interval);
+        if buckets > MAX_BUCKETS {
+            return Err(format!(
+                "interval gives {buckets} buckets from {} to {}; at most {MAX_BUCKETS} are allowed: widen the interval or narrow from and to",
+                from.to_rfc3339(),
+                to.to_rfc3339()
+            ));
+        }
+    }
+    Ok(StatsQuery {
+        filter,
+        from,
+        to,
+        interval,
+        group_by,
+    })
+}
+
+/// `GET /services`: the filter; the range defaults to the 24 hours before `now`.
+pub fn services_query(raw: Option<&str>, now: DateTime<Utc>) -> Result<StatsQuery, String> {
+    let mut filter = count_filter(raw)?;
+    let (from, to) = range(&mut filter, now, DEFAULT_SERVICES_RANGE)?;
+    Ok(StatsQuery {
+        filter,
+        from,
+        to,
+        interval: None,
+        group_by: GroupBy {
+            service: true,
+            level: true,
+        },
+    })
+}
+
+/// Takes the filter's time range out of it, with defaults: `to` now, `from` `span` before
+/// `to`.
+fn range(
+    filter: &mut LogFilter,
+    now: DateTime<Utc>,
+    span: TimeDelta,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
+    let to = filter.to.take().unwrap_or(now);
+    let from = filter
+        .from
+        .take()
+        .unwrap_or_else(|| (to - span).max(DateTime::UNIX_EPOCH));
+    check_range(Some(from), Some(to))?;
+    Ok((from, to))
+}
+
+/// `GET /logs/tail`: the filter without a time range (a tail follows what is stored next).
+pub fn tail_filter(raw: Option<&str>) -> Result<LogFilter, String> {
+    let accepted: Vec<&str> = FILTER
+        .into_iter()
+        .filter(|name| !matches!(*name, "from" | "to"))
+        .collect();
+    let mut filter = Params::parse(raw, &accepted)?.take_filter()?;
+    // Equal filters share one reader: the order metadata conditions came in is irrelevant.
+    filter.metadata.sort();
+    Ok(filter)
+}
+
+/// `Last-Event-ID`: the position of the last event a tail client received.
+pub fn resume_position(header: &str) -> Result<Position, String> {
+    Cursor::decode(header.trim())
+        .map(|cursor| cursor.position)
+        .ok_or_else(|| "Last-Event-ID is not an event id this service gave out".into())
+}
+
+/// `DELETE /logs`: the filter, which must name a time range (`from` and `to`) and at least
+/// one other condition, so that no request deletes everything by accident.
+pub fn delete_filter(raw: Option<&str>) -> Result<LogFilter, String> {
+    let filter = count_filter(raw)?;
+    if filter.from.is_none() || filter.to.is_none() {
+        return Err("DELETE needs a time range: give both from and to".into());
+    }
+    if !filter.has_condition_besides_time() {
+        return Err(
+            "DELETE needs a condition besides the time range: service, level, q, trace_id or metadata.<key>"
+                .into(),
+        );
+    }
+    Ok(filter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use traceflow_storage::Order;
+    use uuid::Uuid;
+
+    fn parse(raw: &str) -> Result<LogQuery, String> {
+        log_query(Some(raw))
+    }
+
+    fn at(raw: &str) -> DateTime<Utc> {
+        raw.parse().unwrap()
+    }
+
+    #[test]
+    fn every_parameter_is_read() {
+        let query = parse("service=auth-service&level=error&from=2026-05-05T00:00:00Z&to=2026-05-05T23:59:59Z&limit=50&offset=10&q=db+%22conn+failed%22&trace_id=abc&metadata.user=42&metadata.host=%20db%20&order=ASC").unwrap();
+        let filter = &query.filter;
+        assert_eq!(filter.service.as_deref(), Some("auth-service"));
+        assert_eq!(filter.level, Some(Level::Error));
+        assert_eq!(
+            filter.from.unwrap().to_rfc3339(),
+            "2026-05-05T00:00:00+00:00"
+        );
+        assert_eq!(
+            filter.to.unwrap().to_rfc3339(),
+            "2026-05-05T23:59:59.999+00:00"
+        );
+        assert_eq!(filter.text, vec!["db", "conn failed"]);
+        assert_eq!(filter.trace_id.as_deref(), Some("abc"));
+        assert_eq!(
+            filter.metadata,
+            vec![
+                ("host".to_owned(), " db ".to_owned()),
+                ("user".to_owned(), "42".to_owned())
+            ]
+        );
+        assert_eq!(
+            (query.limit, query.page, query.order),
+            (50, Page::Offset(10), Order::Asc)
+        );
+        let unencoded_offset = parse("from=2026-05-05T10:00:00.5+02:00").unwrap();
+        assert_eq!(
+            unencoded_offset.filter.from.unwrap().to_rfc3339(),
+            "2026-05-05T08:00:00.500+00:00"
+        );
+        assert_eq!(parse("").unwrap(), LogQuery::default());
+    }
+
+    #[test]
+    fn a_cursor_sets_the_page_and_the_order() {
+        let position = Position {
+            seconds: 7,
+            millisecond: 8,
+            event_id: Uuid::now_v7(),
+        };
+        let cursor = Cursor {
+            order: Order::Asc,
+            position,
+        }
+        .encode();
+        let query = parse(&format!("cursor={cursor}&limit=5")).unwrap();
+        assert_eq!(
+            (query.order, query.page, query.limit),
+            (Order::Asc, Page::After(position), 5)
+        );
+        assert_eq!(
+            parse(&format!("cursor={cursor}&order=asc")).unwrap().page,
+            Page::After(position)
+        );
+        for (raw, error) in [
+            (
+                format!("cursor={cursor}&order=desc"),
+                "order must be asc with this cursor, or left out",
+            ),
+            (
+                format!("cursor={cursor}&offset=0"),
+                "cursor and offset cannot be combined: a cursor already says where the page starts",
+            ),
+            (
+                "cursor=abc".to_owned(),
+                "cursor is not one this service gave out",
+            ),
+        ] {
+            assert_eq!(parse(&raw).unwrap_err(), error, "{raw}");
+        }
+    }
+
+    #[test]
+    fn limits_are_clamped() {
+        for (raw, limit) in [
+            ("0", 100),
+            ("-5", 100),
+            ("1000", 1000),
+            ("1001", 1000),
+            ("99999999999999999999999999999999999999999", 1000),
+            ("7", 7),
+        ] {
+            assert_eq!(
+                parse(&format!("limit={raw}")).unwrap().limit,
+                limit,
+                "limit={raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_parameters_are_named() {
+        let cases = [
+            ("limit=ten", "limit must be a whole number, got \"ten\""),
+            ("offset=-1", "offset must not be negative, got -1"),
+            ("offset=1.5", "offset must be a whole number, got \"1.5\""),
+            (
+                "level=LOUD",
+                "level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (any case), got \"LOUD\"",
+            ),
+            (
+                "from=yesterday",
+                "from must be an RFC 3339 time such as 2026-05-05T10:00:00Z, got \"yesterday\"",
+            ),
+            ("service=", "service must not be empty"),
+            ("trace_id=%20", "trace_id must not be empty"),
+            ("q=%22open", "q has an unmatched double quote"),
+            ("q=", "q must contain a word or a quoted phrase"),
+            (
+                "order=sideways",
+                "order must be asc or desc, got \"sideways\"",
+            ),
+            (
+                "metadata.=x",
+                "a metadata condition needs a key: metadata.<key>=<value>",
+            ),
+            (
+                "to=2026-05-05'%20OR%201=1",
+                "to must be an RFC 3339 time such as 2026-05-05T10:00:00Z, got \"2026-05-05' OR 1=1\"",
+            ),
+            (
+                "from=2026-05-06T00:00:00Z&to=2026-05-05T00:00:00Z",
+                "from must not be after to",
+            ),
+            (
+                "servce=auth",
+                "unknown parameter \"servce\"; expected service, level, from, to, q, trace_id, metadata.<key>, limit, offset, order or cursor",
+            ),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(parse(raw).unwrap_err(), expected, "{raw}");
+        }
+        let many: String = (0..17).map(|i| format!("metadata.k{i}=v&")).collect();
+        assert_eq!(
+            parse(&many).unwrap_err(),
+            "17 metadata conditions given; at most 16 are allowed"
+        );
+    }
+
+    #[test]
+    fn times_before_the_epoch_are_the_epoch_or_refused() {
+        assert_eq!(
+            parse("from=0001-01-01T00:00:00Z").unwrap().filter.from,
+            Some(DateTime::UNIX_EPOCH)
+        );
+        assert_eq!(
+            parse("to=1969-12-31T23:59:59.999Z").unwrap_err(),
+            "to must not be before 1970-01-01T00:00:00Z: no event is that old"
+        );
+        assert_eq!(
+            parse("to=1970-01-01T00:00:00Z")
+                .unwrap()
+                .filter
+                .to
+                .unwrap()
+                .to_rfc3339(),
+            "1970-01-01T00:00:00.999+00:00"
+        );
+    }
+
+    #[test]
+    fn a_repeated_parameter_is_refused() {
+        for (name, value) in [
+            ("service", "auth"),
+            ("level", "INFO"),
+            ("from", "2026-05-05T00:00:00Z"),
+            ("to", "2026-05-05T00:00:00Z"),
+            ("limit", "5"),
+            ("offset", "5"),
+            ("q", "x"),
+            ("trace_id", "t"),
+            ("metadata.user", "42"),
+            ("order", "asc"),
+            ("cursor", "00"),
+        ] {
+            let raw = format!("{name}={value}&{name}={value}");
+            assert_eq!(
+                parse(&raw).unwrap_err(),
+                format!("parameter {name} given more than once"),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn decoding_is_form_urlencoded_but_strict_about_utf8() {
+        let cases = [
+            ("service=a+b%20c", "a b c"),
+            ("service=%F0%9F%94%A5", "\u{1F525}"),
+            ("service=%zz%4", "%zz%4"),
+            ("service=100%", "100%"),
+            ("service=%2B%26%3D", "+&="),
+            ("service=%EF%BF%BD", "\u{FFFD}"),
+            ("&&service=x&&", "x"),
+        ];
+        for (raw, service) in cases {
+            assert_eq!(
+                parse(raw).unwrap().filter.service.as_deref(),
+                Some(service),
+                "{raw}"
+            );
+        }
+        assert_eq!(
+            parse("service=%FF").unwrap_err(),
+            "service is not valid UTF-8 once percent-decoded"
+        );
+        assert_eq!(
+            parse("limit=%C3").unwrap_err(),
+            "limit is not valid UTF-8 once percent-decoded"
+        );
+        assert_eq!(
+            parse("%FF=1").unwrap_err(),
+            "parameter name \"%FF\" is not valid UTF-8 once percent-decoded"
+        );
+    }
+
+    #[test]
+    fn each_endpoint_takes_its_own_parameters() {
+        let now = at("2026-05-05T12:00:00Z");
+        assert_eq!(
+            count_filter(Some("limit=5")).unwrap_err(),
+            "unknown parameter \"limit\"; expected service, level, from, to, q, trace_id or metadata.<key>"
+        );
+        assert_eq!(
+            tail_filter(Some("from=2026-05-05T00:00:00Z")).unwrap_err(),
+            "unknown parameter \"from\"; expected service, level, q, trace_id or metadata.<key>"
+        );
+        assert_eq!(
+            stats_query(Some("order=asc"), now).unwrap_err(),
+            "unknown parameter \"order\"; expected service, level, from, to, q, trace_id, metadata.<key>, interval or group_by"
+        );
+        assert_eq!(
+            services_query(Some("group_by=level"), now).unwrap_err(),
+            "unknown parameter \"group_by\"; expected service, level, from, to, q, trace_id or metadata.<key>"
+        );
+        assert_eq!(
+            tail_filter(Some("metadata.b=2&metadata.a=1"))
+                .unwrap()
+                .metadata,
+            vec![("a".into(), "1".into()), ("b".into(), "2".into())]
+        );
+    }
+
+    #[test]
+    fn stats_have_a_default_range_and_a_bucket_cap() {
+        let now = at("2026-05-05T12:00:00Z");
+        let stats = stats_query(Some("interval=1m&group_by=level&service=api"), now).unwrap();
+        assert_eq!((stats.from, stats.to), (at("2026-05-05T11:00:00Z"), now));
+        assert_eq!(stats.interval, Some(60));
+        assert!(stats.group_by.level && !stats.group_by.service);
+        assert_eq!(stats.filter.service.as_deref(), Some("api"));
+        assert_eq!((stats.filter.from, stats.filter.to), (None, None));
+        assert_eq!(
+            stats_query(Some("interval=1s"), now).unwrap_err(),
+            "interval gives 3601 buckets from 2026-05-05T11:00:00+00:00 to 2026-05-05T12:00:00+00:00; at most 1000 are allowed: widen the interval or narrow from and to"
+        );
+        assert_eq!(
+            stats_query(Some("group_by=host"), now).unwrap_err(),
+            "group_by must be level or service, got \"host\""
+        );
+        assert_eq!(
+            stats_query(Some("from=2026-05-06T00:00:00Z"), now).unwrap_err(),
+            "from must not be after to"
+        );
+        let services = services_query(Some("to=2026-05-05T10:00:00Z"), now).unwrap();
+        assert_eq!(
+            (services.from, services.to),
+            (
+                at("2026-05-04T10:00:00.999Z"),
+                at("2026-05-05T10:00:00.999Z")
+            )
+        );
+        assert!(services.group_by.service && services.group_by.level);
+    }
+
+    #[test]
+    fn delete_needs_a_range_and_another_condition() {
+        let range = "from=2026-05-05T00:00:00Z&to=2026-05-05T23:59:59Z";
+        assert!(delete_filter(Some(&format!("{range}&service=api"))).is_ok());
+        assert!(delete_filter(Some(&format!("{range}&metadata.user=1"))).is_ok());
+        for (raw, error) in [
+            (
+                "service=api".to_owned(),
+                "DELETE needs a time range: give both from and to",
+            ),
+            (
+                "service=api&from=2026-05-05T00:00:00Z".to_owned(),
+                "DELETE needs a time range: give both from and to",
+            ),
+            (
+                range.to_owned(),
+                "DELETE needs a condition besides the time range: service, level, q, trace_id or metadata.<key>",
+            ),
+            (
+                format!("{range}&limit=1"),
+                "unknown parameter \"limit\"; expected service, level, from, to, q, trace_id or metadata.<key>",
+            ),
+        ] {
+            assert_eq!(delete_filter(Some(&raw)).unwrap_err(), error, "{raw}");
+        }
+    }
+
+    #[test]
+    fn last_event_id_is_a_cursor() {
+        let position = Position {
+            seconds: 1,
+            millisecond: 2,
+            event_id: Uuid::now_v7(),
+        };
+        let id = Cursor {
+            order: Order::Asc,
+            position,
+        }
+        .encode();
+        assert_eq!(resume_position(&id), Ok(position));
+        assert_eq!(
+            resume_position("42").unwrap_err(),
+            "Last-Event-ID is not an event id this service gave out"
+        );
+    }
+}

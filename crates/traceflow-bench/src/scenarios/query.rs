@@ -1,0 +1,308 @@
+//! `GET /logs` on a large table, against the same SQL sent straight to ClickHouse.
+//!
+//! The stack's `logs` table is emptied and filled server-side with `INSERT ... SELECT ...
+//! FROM numbers(N)` (10 million rows by default, seconds rather than minutes): timestamps
+//! spread evenly over the 7 days before now with random milliseconds, the 20 services and
+//! the level split of the other scenarios' events, varied messages, random UUIDs and trace
+//! ids, two or three metadata keys. `OPTIMIZE ... FINAL` then merges each day into one part,
+//! the steady state of a table whose background merges have caught up, so that merges
+//! neither run during the timing nor leave it depending on how far they got.
+//!
+//! The searches are service + level + time window (1, 6 or 24 hours, anywhere in the 7
+//! days), default limit 100, chosen by a seeded generator so every run times the same ones.
+//! Each is timed through `GET /logs` and as its SQL sent directly (the query service's own
+//! parser and SQL builder render it, `?fields` replaced as the client does, `FORMAT
+//! RowBinary` as the client asks), alternating which goes first so neither gets a warmer
+//! cache. Both read the whole answer over a keep-alive connection, one request at a time.
+
+use super::{Bench, answer_context, secs};
+use crate::{
+    events::{self, LEVEL_PERCENT, SERVICES},
+    load::Connection,
+    report::{Report, Target, Unit},
+    stats::Latency,
+};
+use anyhow::{Context, ensure};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use clickhouse::Row;
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use serde::Serialize;
+use std::time::{Duration, Instant};
+use traceflow_queue::Level;
+use traceflow_storage::StoredLogRow;
+
+pub const SERVICE_P50: &str = "GET /logs latency p50";
+pub const SERVICE_P99: &str = "GET /logs latency p99";
+pub const DIRECT_P50: &str = "anchor: same SQL direct to ClickHouse, p50";
+pub const DIRECT_P99: &str = "anchor: same SQL direct to ClickHouse, p99";
+pub const RATIO: &str = "GET /logs p50 / direct p50";
+
+const DAYS: i64 = 7;
+const WINDOWS_HOURS: [i64; 3] = [1, 6, 24];
+/// Searches whose row counts are compared between the two paths before timing.
+const CHECKED: usize = 5;
+const WARM_UP: usize = 10;
+
+#[derive(Debug, Serialize)]
+struct Outcome {
+    rows: u64,
+    fill_seconds: f64,
+    optimize_seconds: f64,
+    parts: u64,
+    searches: usize,
+    /// Mean rows a search returned.
+    mean_rows_returned: f64,
+    example_sql: String,
+    get_logs: Latency,
+    direct: Latency,
+}
+
+/// One search: the `GET /logs` query string and the SQL the query service sends for it.
+struct Search {
+    params: String,
+    sql: String,
+}
+
+pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
+    let rows = bench.settings.query_rows;
+    let table = bench.logs_table();
+    let end = Utc::now();
+    let ch = bench.clickhouse.clone();
+
+    ch.query(&format!("TRUNCATE TABLE {table}")).await?;
+    let filling = Instant::now();
+    ch.query(&fill_sql(&table, rows, end)).await?;
+    let fill = filling.elapsed();
+    let optimizing = Instant::now();
+    ch.query(&format!("OPTIMIZE TABLE {table} FINAL")).await?;
+    let optimize = optimizing.elapsed();
+    let stored = ch.count(&table).await?;
+    ensure!(
+        stored == rows,
+        "{table} holds {stored} rows, expected {rows}"
+    );
+    let parts: u64 = ch
+        .query(&format!(
+            "SELECT count() FROM system.parts WHERE active AND database = '{}' AND table = 'logs'",
+            bench.stack.database
+        ))
+        .await?
+        .trim()
+        .parse()?;
+
+    let searches = searches(bench.settings.queries, end)?;
+    let database = bench.stack.database.clone();
+    let mut service = Connection::open(&bench.query).await?;
+
+    // Both paths must find the same rows, or the comparison is meaningless.
+    let mut returned = 0u64;
+    for search in searches.iter().take(CHECKED) {
+        let via_service = get_logs(&mut service, search).await?;
+        let json = ch
+            .query_raw(
+                &database,
+                &search.sql.replace("FORMAT RowBinary", "FORMAT JSON"),
+            )
+            .await?;
+        let direct: serde_json::Value = serde_json::from_slice(&json)?;
+        ensure!(
+            direct["rows"].as_u64() == Some(via_service),
+            "GET /logs?{} returned {via_service} rows, the same SQL sent directly {}",
+            search.params,
+            direct["rows"]
+        );
+    }
+    for search in searches.iter().cycle().take(WARM_UP) {
+        get_logs(&mut service, search).await?;
+        ch.query_raw(&database, &search.sql).await?;
+    }
+
+    let (mut via_service, mut direct) = (Vec::new(), Vec::new());
+    for (k, search) in searches.iter().enumerate() {
+        let service_first = k % 2 == 0;
+        if !service_first {
+            direct.push(time_direct(bench, &database, search).await?);
+        }
+        let started = Instant::now();
+        returned += get_logs(&mut service, search).await?;
+        via_service.push(started.elapsed());
+        if service_first {
+            direct.push(time_direct(bench, &database, search).await?);
+        }
+    }
+
+    let outcome = Outcome {
+        rows,
+        fill_seconds: secs(fill),
+        optimize_seconds: secs(optimize),
+        parts,
+        searches: searches.len(),
+        mean_rows_returned: returned as f64 / searches.len() as f64,
+        example_sql: searches[0].sql.clone(),
+        get_logs: Latency::of(via_service).context("no searches were timed")?,
+        direct: Latency::of(direct).context("no searches were timed")?,
+    };
+    let note = format!(
+        "{} searches (service+level+1/6/24 h window, limit 100) on {rows} rows, one at a time; \
+         mean {:.0} rows returned",
+        outcome.searches, outcome.mean_rows_returned
+    );
+    report.figure(
+        "query",
+        SERVICE_P50,
+        Some(outcome.get_logs.p50_ms),
+        Unit::Millis,
+        note,
+    );
+    report.figure(
+        "query",
+        SERVICE_P99,
+        Some(outcome.get_logs.p99_ms),
+        Unit::Millis,
+        "",
+    );
+    report.figure(
+        "query",
+        DIRECT_P50,
+        Some(outcome.direct.p50_ms),
+        Unit::Millis,
+        "",
+    );
+    report.figure(
+        "query",
+        DIRECT_P99,
+        Some(outcome.direct.p99_ms),
+        Unit::Millis,
+        "",
+    );
+    report
+        .figure(
+            "query",
+            RATIO,
+            Some(outcome.get_logs.p50_ms / outcome.direct.p50_ms),
+            Unit::Ratio,
+            format!(
+                "table filled in {:.1} s, merged to {parts} parts in {:.1} s",
+                fill.as_secs_f64(),
+                optimize.as_secs_f64()
+            ),
+        )
+        .target(Target::AtMost(1.5));
+    report.detail("query", &outcome);
+    Ok(())
+}
+
+async fn time_direct(bench: &Bench, database: &str, search: &Search) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    bench.clickhouse.query_raw(database, &search.sql).await?;
+    Ok(started.elapsed())
+}
+
+/// `GET /logs?<params>`, read to the end; returns how many rows it answered.
+async fn get_logs(connection: &mut Connection, search: &Search) -> anyhow::Result<u64> {
+    let answer = connection.get(&format!("/logs?{}", search.params)).await?;
+    ensure!(
+        answer.status == 200,
+        answer_context(&format!("GET /logs?{}", search.params), &answer)
+    );
+    let body: serde_json::Value = serde_json::from_slice(&answer.body)?;
+    body["count"]
+        .as_u64()
+        .with_context(|| answer_context("GET /logs", &answer))
+}
+
+/// The searches, the same in every run: a fixed seed.
+fn searches(count: usize, end: DateTime<Utc>) -> anyhow::Result<Vec<Search>> {
+    let mut rng = StdRng::seed_from_u64(4);
+    let client = clickhouse::Client::default();
+    let columns = StoredLogRow::COLUMN_NAMES
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let start = end - TimeDelta::days(DAYS);
+    (0..count)
+        .map(|_| {
+            let service = SERVICES[rng.random_range(0..SERVICES.len())];
+            let level = Level::ALL[rng.random_range(0..Level::ALL.len())];
+            let window = TimeDelta::hours(WINDOWS_HOURS[rng.random_range(0..WINDOWS_HOURS.len())]);
+            let span = (end - start - window).num_seconds();
+            let from = start + TimeDelta::seconds(rng.random_range(0..span));
+            let to = from + window;
+            // With fractional seconds, `to` is taken as given (not extended to the end of
+            // its second), so the parameters mean exactly this window.
+            let time = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
+            let params = format!(
+                "service={service}&level={level}&from={}&to={}",
+                time(from),
+                time(to)
+            );
+            // The query service's own parsing and SQL, so this is the SQL it sends.
+            let query = query::parse_log_query(Some(&params))
+                .map_err(|error| anyhow::anyhow!("the query service refuses {params}: {error}"))?;
+            let sql = query
+                .to_query(&client)
+                .sql_display()
+                .to_string()
+                .replace("?fields", &columns);
+            Ok(Search {
+                params,
+                sql: format!("{sql} FORMAT RowBinary"),
+            })
+        })
+        .collect()
+}
+
+/// The server-side fill: `rows` rows over the 7 days before `end`, in time order (as a log
+/// table is written), every column in the shape the worker writes it.
+fn fill_sql(table: &str, rows: u64, end: DateTime<Utc>) -> String {
+    let quoted = |items: &[&str]| {
+        items
+            .iter()
+            .map(|item| format!("'{item}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let services = quoted(&SERVICES);
+    let messages = quoted(&events::MESSAGES);
+    // multiIf(p < 2, 'TRACE', p < 22, 'DEBUG', ...): the same split as the events.
+    let mut levels = String::from("multiIf(");
+    let mut below = 0;
+    for (level, share) in &LEVEL_PERCENT[..LEVEL_PERCENT.len() - 1] {
+        below += share;
+        levels.push_str(&format!("p < {below}, '{level}', "));
+    }
+    levels.push_str(&format!("'{}')", LEVEL_PERCENT[LEVEL_PERCENT.len() - 1].0));
+    let span = TimeDelta::days(DAYS).num_seconds();
+    let start = end.timestamp() - span;
+    format!(
+        "INSERT INTO {table} (timestamp, millisecond, event_id, service, level, message, \
+         trace_id, metadata, metadata_keys, metadata_values)
+SELECT
+    toDateTime({start} + intDiv(number * {span}, {rows})),
+    toUInt16(intHash32(number) % 1000),
+    generateUUIDv4(),
+    [{services}][1 + intHash32(number * 7 + 1) % 20],
+    {levels},
+    concat([{messages}][1 + intHash32(number * 13 + 5) % {message_count}],
+           ' request_id=', toString(number), ' took ', toString(intHash32(number * 5) % 2000), 'ms'),
+    replaceAll(toString(generateUUIDv4()), '-', ''),
+    if(with_region,
+       concat('{{\"host\":\"', host, '\",\"region\":\"', region, '\",\"user_id\":\"', user_id, '\"}}'),
+       concat('{{\"host\":\"', host, '\",\"user_id\":\"', user_id, '\"}}')),
+    if(with_region, ['host', 'region', 'user_id'], ['host', 'user_id']),
+    if(with_region, [host, region, user_id], [host, user_id])
+FROM
+(
+    SELECT
+        number,
+        intHash32(number * 3 + 1) % 100 AS p,
+        concat('node-', toString(intHash32(number * 11) % 32)) AS host,
+        toString(intHash32(number * 17) % 100000) AS user_id,
+        intHash32(number * 19) % 3 = 0 AS with_region,
+        ['eu-west', 'us-east', 'ap-south'][1 + intHash32(number * 23) % 3] AS region
+    FROM numbers({rows})
+)",
+        message_count = events::MESSAGES.len(),
+    )
+}

@@ -1,0 +1,807 @@
+//! `POST /v1/logs`, the OTLP/HTTP logs receiver, on ingestion's main port and on its
+//! `OTLP_PORT`. Real OpenTelemetry clients nobody here wrote send the records (the Python
+//! SDK with its protobuf and JSON exporters, the Rust `opentelemetry-otlp` exporter through
+//! the `tracing` bridge), then the records are read back through `GET /logs` with every
+//! mapped field checked. Protocol details (partial success, errors as `google.rpc.Status`,
+//! limits, backpressure) are checked with requests built from the published protos.
+
+use chrono::{DateTime, Utc};
+use flate2::{Compression as GzLevel, write::GzEncoder};
+use opentelemetry_proto::tonic::{
+    collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse},
+    common::v1::{AnyValue, KeyValue, any_value::Value as Any},
+    logs::v1::{LogRecord, ResourceLogs, ScopeLogs},
+    resource::v1::Resource,
+};
+use prost::Message;
+use serde_json::{Value, json};
+use std::{io::Write, path::Path, time::Duration};
+use traceflow_testkit::{StackOptions, TestStack};
+
+const PROTOBUF: &str = "application/x-protobuf";
+const JSON: &str = "application/json";
+
+fn is_trace_id(value: &str) -> bool {
+    value.len() == 32 && value.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), GzLevel::default());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// The stored logs of `service` once `count` have arrived; exactly `count` are expected.
+async fn stored(stack: &TestStack, service: &str, count: usize) -> Vec<Value> {
+    let query = format!("service={service}&limit=1000");
+    stack
+        .wait_for_logs(&query, count, Duration::from_secs(15))
+        .await;
+    // Give a stray extra record the chance to show up before counting.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let body: Value = stack.logs(&query).await.json().await.unwrap();
+    let logs = body["logs"].as_array().unwrap().clone();
+    assert_eq!(logs.len(), count, "{service}: {body:#}");
+    logs
+}
+
+fn by_message<'a>(logs: &'a [Value], message: &str) -> &'a Value {
+    logs.iter()
+        .find(|log| log["message"] == message)
+        .unwrap_or_else(|| panic!("no log with message {message:?} in {logs:#?}"))
+}
+
+/// Within a few minutes of now: a time the client stamped when it logged.
+fn is_recent(timestamp: &Value) -> bool {
+    let time: DateTime<Utc> = timestamp.as_str().unwrap().parse().unwrap();
+    (Utc::now() - time).num_seconds().abs() < 300
+}
+
+/// A `POST` to `url` with `content_type` and optional extra headers.
+async fn post(
+    stack: &TestStack,
+    url: &str,
+    content_type: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> reqwest::Response {
+    let mut request = stack
+        .http
+        .post(url)
+        .header("Content-Type", content_type)
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
+}
+
+fn logs_url(base: &str) -> String {
+    format!("{base}/v1/logs")
+}
+
+// --- The Python SDK -------------------------------------------------------------------
+
+/// Runs `tests/otlp/export_logs.py` (the OpenTelemetry Python SDK and an OTLP/HTTP
+/// exporter); returns what it printed: the span's ids and the export results.
+async fn python_export(endpoint: &str, encoding: &str, service: &str, gzip: bool) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/otlp/export_logs.py");
+    let mut command = tokio::process::Command::new("python3");
+    command.arg(&script).args([endpoint, encoding, service]);
+    if gzip {
+        command.arg("--gzip");
+    }
+    let output = command
+        .output()
+        .await
+        .expect("python3 runs (scripts/test.sh installs what the OTLP tests need)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("ModuleNotFoundError"),
+        "the OpenTelemetry Python packages are missing; run scripts/test.sh or \
+         `python3 -m pip install -r crates/traceflow-e2e/tests/otlp/requirements.txt`:\n{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the Python exporter failed ({encoding}, gzip {gzip}):\n{stdout}\n{stderr}"
+    );
+    serde_json::from_str(stdout.trim()).expect("the script prints one JSON object")
+}
+
+/// What `export_logs.py` sends, as `GET /logs` must show it.
+fn check_python_records(logs: &[Value], service: &str, sent: &Value) {
+    let trace_id = sent["trace_id"].as_str().unwrap();
+    let span_id = sent["span_id"].as_str().unwrap();
+    for log in logs {
+        assert_eq!(log["service"], service, "{log:#}");
+        let metadata = &log["metadata"];
+        // Resource attributes reach every record, next to the SDK's own.
+        assert_eq!(metadata["service.name"], service);
+        assert_eq!(metadata["deployment.environment"], "test");
+        assert_eq!(metadata["telemetry.sdk.language"], "python");
+        assert!(is_trace_id(log["trace_id"].as_str().unwrap()), "{log:#}");
+    }
+
+    // `logging.warning` inside a span: the span's ids, the logger as the scope, `extra`
+    // as attributes, the SDK's code attributes.
+    let declined = by_message(logs, "card 4242 declined");
+    assert_eq!(declined["level"], "WARN");
+    assert_eq!(declined["trace_id"], trace_id);
+    assert!(is_recent(&declined["timestamp"]), "{declined:#}");
+    let metadata = &declined["metadata"];
+    assert_eq!(metadata["span_id"], span_id);
+    assert_eq!(metadata["otel.scope.name"], "checkout.payments");
+    assert_eq!(metadata["order.id"], "1234");
+    assert_eq!(metadata["amount"], "12.5");
+    assert_eq!(metadata["retry"], "false");
+    assert_eq!(metadata["shared"], "resource");
+    assert_eq!(metadata["code.function.name"], "main");
+    assert!(
+        metadata["code.file.path"]
+            .as_str()
+            .unwrap()
+            .ends_with("export_logs.py")
+    );
+    assert!(
+        metadata["code.line.number"]
+            .as_str()
+            .unwrap()
+            .parse::<u32>()
+            .is_ok()
+    );
+
+    // `logging.exception` outside any span: the exception attributes; no trace context,
+    // so the export request's trace id and no span_id.
+    let failed = by_message(logs, "charge failed");
+    assert_eq!(failed["level"], "ERROR");
+    assert_ne!(failed["trace_id"], trace_id);
+    assert!(failed["metadata"].get("span_id").is_none(), "{failed:#}");
+    assert_eq!(failed["metadata"]["exception.type"], "ValueError");
+    assert_eq!(failed["metadata"]["exception.message"], "bad amount");
+    assert!(
+        failed["metadata"]["exception.stacktrace"]
+            .as_str()
+            .unwrap()
+            .contains("raise ValueError(\"bad amount\")")
+    );
+    assert_eq!(by_message(logs, "ledger unreachable")["level"], "FATAL");
+
+    // The Logs API: a map body as JSON, severity from the number ("notice" is not ours),
+    // the explicit time, scope attributes, record attributes winning, nested attributes
+    // flattened, arrays as JSON.
+    let map_body = by_message(logs, r#"{"items":[1,2],"user":"ada"}"#);
+    assert_eq!(map_body["level"], "DEBUG");
+    assert_eq!(map_body["timestamp"], "2026-05-05T10:00:00.250Z");
+    let metadata = &map_body["metadata"];
+    assert_eq!(metadata["shared"], "record");
+    assert_eq!(metadata["scope.kind"], "api");
+    assert_eq!(metadata["otel.scope.name"], "traceflow.test");
+    assert_eq!(metadata["otel.scope.version"], "1.2.3");
+    assert_eq!(metadata["http.method"], "POST");
+    assert_eq!(metadata["http.status"], "201");
+    assert_eq!(metadata["tags"], r#"["a","b"]"#);
+
+    // Severity text of ours in any case; an int body; no time but the observed one.
+    let int_body = by_message(logs, "42");
+    assert_eq!(int_body["level"], "FATAL");
+    assert!(is_recent(&int_body["timestamp"]), "{int_body:#}");
+    assert_eq!(by_message(logs, "no severity at all")["level"], "INFO");
+    // An event without a body is stored under its name.
+    let event = by_message(logs, "user.signup");
+    assert_eq!(event["level"], "INFO");
+    assert_eq!(event["metadata"]["plan"], "pro");
+    // The record with an attribute over 16 KiB was rejected alone.
+    assert!(logs.iter().all(|log| log["message"] != "too big to keep"));
+}
+
+/// Records `export_logs.py` gets stored: 8 sent, 1 over a field limit.
+const PYTHON_STORED: usize = 7;
+
+#[tokio::test]
+async fn the_python_sdk_protobuf_exporter_plain_and_gzip_on_both_ports() {
+    let stack = TestStack::spawn().await;
+    let (main_port, otlp_port) = (logs_url(&stack.ingestion_url), logs_url(&stack.otlp_url));
+    let (plain, zipped) = tokio::join!(
+        python_export(&otlp_port, "protobuf", "py-proto", false),
+        python_export(&main_port, "protobuf", "py-proto-gzip", true),
+    );
+    for (service, sent) in [("py-proto", plain), ("py-proto-gzip", zipped)] {
+        let logs = stored(&stack, service, PYTHON_STORED).await;
+        check_python_records(&logs, service, &sent);
+    }
+}
+
+#[tokio::test]
+async fn the_python_sdk_json_exporter_plain_and_gzip_on_both_ports() {
+    let stack = TestStack::spawn().await;
+    let (main_port, otlp_port) = (logs_url(&stack.ingestion_url), logs_url(&stack.otlp_url));
+    let (plain, zipped) = tokio::join!(
+        python_export(&main_port, "json", "py-json", false),
+        python_export(&otlp_port, "json", "py-json-gzip", true),
+    );
+    for (service, sent) in [("py-json", plain), ("py-json-gzip", zipped)] {
+        let logs = stored(&stack, service, PYTHON_STORED).await;
+        check_python_records(&logs, service, &sent);
+    }
+}
+
+// --- The Rust exporter ----------------------------------------------------------------
+
+/// Logs through `tracing` -> `opentelemetry-appender-tracing` -> the SDK's batch processor
+/// -> `opentelemetry-otlp`'s HTTP exporter. Blocking: the exporter uses a blocking client
+/// on the processor's thread. Returns the trace and span id of the span around one event.
+fn rust_export(
+    endpoint: String,
+    protocol: opentelemetry_otlp::Protocol,
+    gzip: bool,
+    service: &'static str,
+) -> (String, String) {
+    use opentelemetry::{
+        KeyValue,
+        trace::{TraceContextExt, Tracer, TracerProvider as _},
+    };
+    use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
+    use opentelemetry_otlp::{LogExporter, WithExportConfig, WithHttpConfig};
+    use opentelemetry_sdk::{Resource, logs::SdkLoggerProvider, trace::SdkTracerProvider};
+    use tracing_subscriber::{Layer, filter::Targets, layer::SubscriberExt};
+
+    let mut exporter = LogExporter::builder()
+        .with_http()
+        .with_endpoint(endpoint)
+        .with_protocol(protocol);
+    if gzip {
+        exporter = exporter.with_compression(opentelemetry_otlp::Compression::Gzip);
+    }
+    let exporter = exporter.build().expect("the exporter builds");
+    let resource = Resource::builder_empty()
+        .with_service_name(service)
+        .with_attribute(KeyValue::new("deployment.environment", "test"))
+        .build();
+    let provider = SdkLoggerProvider::builder()
+        .with_resource(resource)
+        .with_batch_exporter(exporter)
+        .build();
+    let tracer = SdkTracerProvider::builder().build().tracer("rust-test");
+    // Only the test's own events: none of the exporter's or the HTTP client's.
+    let bridge = OpenTelemetryTracingBridge::new(&provider).with_filter(
+        Targets::new()
+            .with_target("checkout", tracing::Level::TRACE)
+            .with_target("billing", tracing::Level::TRACE),
+    );
+    let subscriber = tracing_subscriber::registry().with(bridge);
+    let ids = tracing::subscriber::with_default(subscriber, || {
+        let ids = tracer.in_span("charge", |cx| {
+            let span = cx.span().span_context().clone();
+            tracing::error!(target: "checkout", order_id = 1234, amount = 12.5, retry = false, "card declined");
+            (span.trace_id().to_string(), span.span_id().to_string())
+        });
+        tracing::warn!(target: "billing", "low balance");
+        tracing::info!(target: "billing", user = "ada", "invoice sent");
+        tracing::debug!(target: "billing", "cache miss");
+        tracing::trace!(target: "billing", "entering ledger");
+        ids
+    });
+    provider
+        .force_flush()
+        .expect("the export succeeds (force_flush returns its result)");
+    provider.shutdown().expect("the provider shuts down");
+    ids
+}
+
+#[tokio::test]
+async fn the_rust_otlp_exporter_through_the_tracing_bridge_both_encodings() {
+    use opentelemetry_otlp::Protocol;
+    let stack = TestStack::spawn().await;
+    let runs = [
+        ("rust-proto", Protocol::HttpBinary, false, &stack.otlp_url),
+        (
+            "rust-proto-gzip",
+            Protocol::HttpBinary,
+            true,
+            &stack.ingestion_url,
+        ),
+        ("rust-json", Protocol::HttpJson, false, &stack.ingestion_url),
+        ("rust-json-gzip", Protocol::HttpJson, true, &stack.otlp_url),
+    ];
+    for (service, protocol, gzip, base) in runs {
+        let endpoint = logs_url(base);
+        let (trace_id, span_id) =
+            tokio::task::spawn_blocking(move || rust_export(endpoint, protocol, gzip, service))
+                .await
+                .unwrap();
+        let logs = stored(&stack, service, 5).await;
+        for log in &logs {
+            assert_eq!(log["service"], service);
+            assert_eq!(log["metadata"]["service.name"], service);
+            assert_eq!(log["metadata"]["deployment.environment"], "test");
+            assert!(is_recent(&log["timestamp"]), "{log:#}");
+        }
+        let declined = by_message(&logs, "card declined");
+        assert_eq!(declined["level"], "ERROR", "{declined:#}");
+        assert_eq!(declined["trace_id"], trace_id.as_str());
+        let metadata = &declined["metadata"];
+        assert_eq!(metadata["span_id"], span_id.as_str());
+        // The tracing target is the instrumentation scope.
+        assert_eq!(metadata["otel.scope.name"], "checkout");
+        assert_eq!(metadata["order_id"], "1234");
+        assert_eq!(metadata["amount"], "12.5");
+        assert_eq!(metadata["retry"], "false");
+
+        let levels: Vec<(&str, &str)> = [
+            "low balance",
+            "invoice sent",
+            "cache miss",
+            "entering ledger",
+        ]
+        .iter()
+        .map(|message| {
+            (
+                *message,
+                by_message(&logs, message)["level"].as_str().unwrap(),
+            )
+        })
+        .collect();
+        assert_eq!(
+            levels,
+            [
+                ("low balance", "WARN"),
+                ("invoice sent", "INFO"),
+                ("cache miss", "DEBUG"),
+                ("entering ledger", "TRACE"),
+            ]
+        );
+        let invoice = by_message(&logs, "invoice sent");
+        assert_eq!(invoice["metadata"]["user"], "ada");
+        assert_eq!(invoice["metadata"]["otel.scope.name"], "billing");
+        // Outside any span: the request's trace id, no span id.
+        assert_ne!(invoice["trace_id"], trace_id.as_str());
+        assert!(is_trace_id(invoice["trace_id"].as_str().unwrap()));
+        assert!(invoice["metadata"].get("span_id").is_none());
+    }
+}
+
+// --- Requests built by hand -----------------------------------------------------------
+
+/// OTLP/JSON as the specification writes it, with the liberties it allows: 64-bit
+/// integers as strings or numbers, ids in upper-case hex, unknown fields.
+#[tokio::test]
+async fn an_otlp_json_body_maps_every_field() {
+    let stack = TestStack::spawn().await;
+    let body = r#"{"resourceLogs": [
+        {"resource": {"attributes": [
+            {"key": "service.name", "value": {"stringValue": "json-hand"}},
+            {"key": "host.name", "value": {"stringValue": "web-1"}},
+            {"key": "shared", "value": {"stringValue": "resource"}}]},
+         "futureField": {"ignored": true},
+         "scopeLogs": [{"scope": {"name": "hand.scope", "version": "0.1",
+                                  "attributes": [{"key": "shared", "value": {"stringValue": "scope"}}]},
+            "logRecords": [
+            {"timeUnixNano": "1777975200250999999", "observedTimeUnixNano": 1777975299000000000,
+             "severityNumber": 9, "severityText": "error",
+             "body": {"stringValue": "string times, text wins"},
+             "traceId": "4BF92F3577B34DA6A3CE929D0E0E4736", "spanId": "00F067AA0BA902B7",
+             "attributes": [
+                {"key": "shared", "value": {"stringValue": "record"}},
+                {"key": "big", "value": {"intValue": "9007199254740993"}},
+                {"key": "small", "value": {"intValue": -7}},
+                {"key": "ratio", "value": {"doubleValue": 0.25}},
+                {"key": "raw", "value": {"bytesValue": "AP8="}},
+                {"key": "http", "value": {"kvlistValue": {"values": [
+                    {"key": "request", "value": {"kvlistValue": {"values": [
+                        {"key": "method", "value": {"stringValue": "GET"}}]}}}]}}}]},
+            {"observedTimeUnixNano": 1777975200500000000, "severityNumber": 22,
+             "body": {"arrayValue": {"values": [{"intValue": 1}, {"stringValue": "two"}]}},
+             "traceId": "", "spanId": ""},
+            {"severityNumber": 3, "body": {"boolValue": true}}]}]},
+        {"resource": {}, "scopeLogs": [{"logRecords": [{"body": {"stringValue": "no service"}}]}]}
+    ]}"#;
+    let answer = post(
+        &stack,
+        &logs_url(&stack.ingestion_url),
+        JSON,
+        &[("X-Trace-ID", "client-trace-id")],
+        body.into(),
+    )
+    .await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], JSON);
+    assert_eq!(answer.headers()["x-trace-id"], "client-trace-id");
+    assert_eq!(answer.json::<Value>().await.unwrap(), json!({}));
+
+    let logs = stored(&stack, "json-hand", 3).await;
+    let first = by_message(&logs, "string times, text wins");
+    assert_eq!(
+        first,
+        &json!({
+            "id": first["id"],
+            "timestamp": "2026-05-05T10:00:00.250Z",
+            "service": "json-hand",
+            "level": "ERROR",
+            "message": "string times, text wins",
+            "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+            "metadata": {
+                "service.name": "json-hand",
+                "host.name": "web-1",
+                "otel.scope.name": "hand.scope",
+                "otel.scope.version": "0.1",
+                "shared": "record",
+                "big": "9007199254740993",
+                "small": "-7",
+                "ratio": "0.25",
+                "raw": "AP8=",
+                "http.request.method": "GET",
+                "span_id": "00f067aa0ba902b7",
+            }
+        })
+    );
+    // Observed time stands in; a number severity of 22 is FATAL; an array body is JSON;
+    // an empty trace id is the request's (the client's X-Trace-ID here).
+    let second = by_message(&logs, r#"[1,"two"]"#);
+    assert_eq!(second["timestamp"], "2026-05-05T10:00:00.500Z");
+    assert_eq!(second["level"], "FATAL");
+    assert_eq!(second["trace_id"], "client-trace-id");
+    assert!(second["metadata"].get("span_id").is_none());
+    let third = by_message(&logs, "true");
+    assert_eq!(third["level"], "TRACE");
+    assert!(is_recent(&third["timestamp"]));
+
+    let unknown = stored(&stack, "unknown_service", 1).await;
+    assert_eq!(unknown[0]["message"], "no service");
+    assert_eq!(unknown[0]["metadata"], json!({}));
+}
+
+fn record(body: &str) -> LogRecord {
+    LogRecord {
+        body: Some(AnyValue {
+            value: Some(Any::StringValue(body.to_owned())),
+        }),
+        ..Default::default()
+    }
+}
+
+fn request(service: &str, records: Vec<LogRecord>) -> ExportLogsServiceRequest {
+    ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(Resource {
+                attributes: vec![KeyValue {
+                    key: "service.name".into(),
+                    value: Some(AnyValue {
+                        value: Some(Any::StringValue(service.into())),
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            scope_logs: vec![ScopeLogs {
+                log_records: records,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+#[tokio::test]
+async fn rejected_records_are_counted_in_partial_success_and_the_rest_stored() {
+    let stack = TestStack::spawn().await;
+    let records = || {
+        let mut long = record(&"x".repeat(256 * 1024 + 1));
+        long.severity_number = 17;
+        vec![
+            record("kept"),
+            long,
+            LogRecord::default(),
+            record("also kept"),
+        ]
+    };
+    let expected_message = "2 of 4 log records were rejected: \
+        resourceLogs[0].scopeLogs[0].logRecords[1]: body is longer than 262144 bytes; \
+        resourceLogs[0].scopeLogs[0].logRecords[2]: the log record has no body (and no event name to stand for it)";
+
+    let answer = post(
+        &stack,
+        &logs_url(&stack.otlp_url),
+        PROTOBUF,
+        &[],
+        request("partial-proto", records()).encode_to_vec(),
+    )
+    .await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], PROTOBUF);
+    let response = ExportLogsServiceResponse::decode(answer.bytes().await.unwrap()).unwrap();
+    let partial = response.partial_success.expect("partial_success is set");
+    assert_eq!(partial.rejected_log_records, 2);
+    assert_eq!(partial.error_message, expected_message);
+
+    let json_body = serde_json::to_vec(&request("partial-json", records())).unwrap();
+    let answer = post(
+        &stack,
+        &logs_url(&stack.ingestion_url),
+        JSON,
+        &[],
+        json_body,
+    )
+    .await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], JSON);
+    let text = answer.text().await.unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap(),
+        json!({"partialSuccess": {"rejectedLogRecords": 2, "errorMessage": expected_message}})
+    );
+    // As the Rust SDK's exporter reads it.
+    let response: ExportLogsServiceResponse = serde_json::from_str(&text).unwrap();
+    assert_eq!(response.partial_success.unwrap().rejected_log_records, 2);
+
+    for service in ["partial-proto", "partial-json"] {
+        let mut messages: Vec<String> = stored(&stack, service, 2)
+            .await
+            .iter()
+            .map(|log| log["message"].as_str().unwrap().to_owned())
+            .collect();
+        messages.sort();
+        assert_eq!(messages, ["also kept", "kept"]);
+    }
+}
+
+/// The `google.rpc.Status` of an error answer, in the request's encoding.
+async fn status_of(answer: reqwest::Response, content_type: &str) -> (u16, i32, String) {
+    let status = answer.status().as_u16();
+    assert_eq!(answer.headers()["content-type"], content_type);
+    let body = answer.bytes().await.unwrap();
+    if content_type == PROTOBUF {
+        let decoded = tonic_types::Status::decode(body).expect("a protobuf google.rpc.Status");
+        (status, decoded.code, decoded.message)
+    } else {
+        let decoded: Value = serde_json::from_slice(&body).expect("a JSON google.rpc.Status");
+        (
+            status,
+            decoded["code"].as_i64().unwrap() as i32,
+            decoded["message"].as_str().unwrap().to_owned(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn empty_undecodable_and_unsupported_requests() {
+    let stack = TestStack::spawn_with(StackOptions {
+        worker: false,
+        ..StackOptions::default()
+    })
+    .await;
+    let url = logs_url(&stack.otlp_url);
+
+    // An empty request is answered like any other, in its own encoding.
+    let answer = post(&stack, &url, PROTOBUF, &[], Vec::new()).await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], PROTOBUF);
+    assert!(answer.bytes().await.unwrap().is_empty());
+    for body in [
+        "{}",
+        r#"{"resourceLogs":[]}"#,
+        r#"{"resourceLogs":[{"scopeLogs":[]}]}"#,
+    ] {
+        let answer = post(&stack, &url, JSON, &[], body.into()).await;
+        assert_eq!(answer.status(), 200, "{body}");
+        assert_eq!(answer.json::<Value>().await.unwrap(), json!({}));
+    }
+
+    // Undecodable: 400 with a google.rpc.Status (code 3, INVALID_ARGUMENT).
+    let (status, code, message) = status_of(
+        post(&stack, &url, PROTOBUF, &[], b"\xff\xff\xff".to_vec()).await,
+        PROTOBUF,
+    )
+    .await;
+    assert_eq!((status, code), (400, 3));
+    assert!(
+        message.starts_with("the body is not a protobuf ExportLogsServiceRequest"),
+        "{message}"
+    );
+    let bad_json = [
+        "{\"resourceLogs\": [",
+        r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"not hex"}]}]}]}"#,
+        r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"yesterday"}]}]}]}"#,
+        r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"attributes":[{"key":"k","value":{"intValue":"1.5"}}]}]}]}]}"#,
+    ];
+    for body in bad_json {
+        let (status, code, message) =
+            status_of(post(&stack, &url, JSON, &[], body.into()).await, JSON).await;
+        assert_eq!((status, code), (400, 3), "{body}");
+        assert!(
+            message.starts_with("the body is not an OTLP/JSON ExportLogsServiceRequest"),
+            "{message}"
+        );
+    }
+    let (status, _, message) = status_of(
+        post(
+            &stack,
+            &url,
+            PROTOBUF,
+            &[("Content-Encoding", "gzip")],
+            b"plain".to_vec(),
+        )
+        .await,
+        PROTOBUF,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        message.starts_with("the body is not valid gzip"),
+        "{message}"
+    );
+
+    // Neither OTLP encoding: 415, the Status in JSON.
+    let (status, _, message) = status_of(
+        post(&stack, &url, "text/plain", &[], b"hello".to_vec()).await,
+        JSON,
+    )
+    .await;
+    assert_eq!(status, 415);
+    assert_eq!(
+        message,
+        "Content-Type must be application/x-protobuf or application/json (OTLP/HTTP)"
+    );
+    let (status, _, message) = status_of(
+        post(
+            &stack,
+            &url,
+            PROTOBUF,
+            &[("Content-Encoding", "br")],
+            Vec::new(),
+        )
+        .await,
+        PROTOBUF,
+    )
+    .await;
+    assert_eq!(status, 415);
+    assert_eq!(
+        message,
+        "Content-Encoding \"br\" is not supported; use gzip or none"
+    );
+
+    assert!(stack.queued().await.is_empty(), "nothing was queued");
+
+    // The OTLP port serves the receiver only; every answer carries the trace id.
+    let ingest = stack
+        .http
+        .post(format!("{}/ingest", stack.otlp_url))
+        .header("X-Trace-ID", "on-the-otlp-port")
+        .json(&json!({"service": "s", "level": "INFO", "message": "m"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ingest.status(), 404);
+    assert_eq!(ingest.headers()["x-trace-id"], "on-the-otlp-port");
+}
+
+#[tokio::test]
+async fn size_limits_count_decompressed_bytes_and_records() {
+    let stack = TestStack::spawn_with(StackOptions {
+        worker: false,
+        max_body_bytes: Some(64 * 1024),
+        extra_env: vec![("MAX_BATCH_EVENTS", "3".to_owned())],
+        ..StackOptions::default()
+    })
+    .await;
+    let url = logs_url(&stack.ingestion_url);
+    let big = request("big", vec![record(&"y".repeat(70 * 1024))]).encode_to_vec();
+    let limit_message =
+        "request body is larger than the limit of 65536 bytes (after decompression)";
+
+    let (status, code, message) = status_of(
+        post(&stack, &url, PROTOBUF, &[], big.clone()).await,
+        PROTOBUF,
+    )
+    .await;
+    assert_eq!((status, code, message.as_str()), (413, 8, limit_message));
+    // Compressed it is about 100 bytes; decompressed it is over the limit.
+    let zipped = gzip(&big);
+    assert!(zipped.len() < 1024);
+    let (status, _, message) = status_of(
+        post(
+            &stack,
+            &url,
+            PROTOBUF,
+            &[("Content-Encoding", "gzip")],
+            zipped,
+        )
+        .await,
+        PROTOBUF,
+    )
+    .await;
+    assert_eq!((status, message.as_str()), (413, limit_message));
+    // A gzip bomb: 32 MiB of zeros in 32 gzip members of about 1 KiB each, under the
+    // limit as sent; refused after inflating no more than the limit.
+    let bomb = gzip(&vec![0u8; 1 << 20]).repeat(32);
+    assert!(bomb.len() < 64 * 1024);
+    let (status, _, _) = status_of(
+        post(&stack, &url, JSON, &[("Content-Encoding", "gzip")], bomb).await,
+        JSON,
+    )
+    .await;
+    assert_eq!(status, 413);
+
+    let four = request("many", (0..4).map(|n| record(&format!("r{n}"))).collect());
+    let (status, code, message) = status_of(
+        post(&stack, &url, PROTOBUF, &[], four.encode_to_vec()).await,
+        PROTOBUF,
+    )
+    .await;
+    assert_eq!(
+        (status, code, message.as_str()),
+        (
+            413,
+            8,
+            "the request holds 4 log records, more than the limit of 3"
+        )
+    );
+    assert!(stack.queued().await.is_empty());
+
+    // Under both limits, compressed or not, it is queued.
+    let three = request("fits", (0..3).map(|n| record(&format!("r{n}"))).collect());
+    let answer = post(
+        &stack,
+        &url,
+        PROTOBUF,
+        &[("Content-Encoding", "gzip")],
+        gzip(&three.encode_to_vec()),
+    )
+    .await;
+    assert_eq!(answer.status(), 200);
+    let queued = stack.queued().await;
+    assert_eq!(
+        queued
+            .iter()
+            .map(|event| event.message.as_str())
+            .collect::<Vec<_>>(),
+        ["r0", "r1", "r2"]
+    );
+}
+
+#[tokio::test]
+async fn backpressure_and_a_queue_down_are_503_with_retry_after() {
+    let stack = TestStack::spawn_with(StackOptions {
+        worker: false,
+        max_queue_depth: Some(2),
+        ..StackOptions::default()
+    })
+    .await;
+    let url = logs_url(&stack.otlp_url);
+    let two = request("flood", vec![record("a"), record("b")]).encode_to_vec();
+    assert_eq!(
+        post(&stack, &url, PROTOBUF, &[], two.clone())
+            .await
+            .status(),
+        200
+    );
+    let refused = post(&stack, &url, PROTOBUF, &[], two).await;
+    assert_eq!(refused.headers()["retry-after"], "2");
+    let (status, code, message) = status_of(refused, PROTOBUF).await;
+    assert_eq!((status, code), (503, 14), "{message}");
+    assert_eq!(
+        message,
+        "queue is full (2 events waiting), the event was not accepted; retry later"
+    );
+    assert_eq!(
+        stack.queued().await.len(),
+        2,
+        "the refused records were not queued"
+    );
+
+    let down = TestStack::spawn_with(StackOptions {
+        worker: false,
+        redis_url: Some(format!(
+            "redis://127.0.0.1:{}",
+            traceflow_testkit::free_port()
+        )),
+        ..StackOptions::default()
+    })
+    .await;
+    let body = serde_json::to_vec(&request("outage", vec![record("lost?")])).unwrap();
+    let refused = post(&down, &logs_url(&down.ingestion_url), JSON, &[], body).await;
+    assert_eq!(refused.headers()["retry-after"], "2");
+    let (status, code, message) = status_of(refused, JSON).await;
+    assert_eq!((status, code), (503, 14));
+    assert!(message.starts_with("queue unavailable"), "{message}");
+}

@@ -1,0 +1,81 @@
+//! RETENTION_DAYS on ClickHouse 18.16 (no TTL): the worker drops the day partitions of
+//! `logs` and `logs_by_trace` that are wholly older than the limit, at start; a changed
+//! value takes effect at the next start. (The TTL used by current servers is checked with
+//! chDB by scripts/check_current_clickhouse.py.)
+
+use crate::stored::{event, get, storage};
+use chrono::{TimeDelta, Utc};
+use std::time::{Duration, Instant};
+use traceflow_queue::{Level, LogEvent};
+use traceflow_testkit::{StackOptions, TestStack};
+
+/// Waits until `GET /logs/count` answers `count`; returns the messages then stored.
+async fn until_count(stack: &TestStack, count: u64) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, body) = get(stack, "/logs/count").await;
+        if body["count"] == count {
+            let (_, logs) = get(stack, "/logs?order=asc").await;
+            return traceflow_testkit::messages(&logs)
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected {count} events to remain, still {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn indexed(stack: &TestStack) -> String {
+    stack
+        .clickhouse("SELECT count() FROM logs_by_trace")
+        .await
+        .trim()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_worker_drops_expired_days_at_start_and_a_new_limit_applies_at_the_next_start() {
+    let mut stack = TestStack::spawn_with(StackOptions {
+        worker: false,
+        extra_env: vec![("RETENTION_DAYS", "30".into())],
+        ..StackOptions::default()
+    })
+    .await;
+    let storage = storage(&stack).await;
+    storage.migrate().await.unwrap();
+    let now = Utc::now();
+    let events: Vec<LogEvent> = [
+        (40, "40 days old"),
+        (31, "31 days old"),
+        (10, "10 days old"),
+        (0, "an hour old"),
+    ]
+    .into_iter()
+    .map(|(days, message)| {
+        let mut event = event(
+            "kept",
+            Level::Info,
+            now - TimeDelta::days(days) - TimeDelta::hours(1),
+            message,
+        );
+        event.trace_id = format!("trace-{days}");
+        event
+    })
+    .collect();
+    storage.insert(&events).await.unwrap();
+    assert_eq!(indexed(&stack).await, "4");
+
+    stack.start_worker().await;
+    assert_eq!(until_count(&stack, 2).await, ["10 days old", "an hour old"]);
+    assert_eq!(indexed(&stack).await, "2", "the trace index expires with the events");
+
+    stack.stop_worker().await;
+    stack.set_env("RETENTION_DAYS", "5");
+    stack.start_worker().await;
+    assert_eq!(until_count(&stack, 1).await, ["an hour old"]);
+    assert_eq!(indexed(&stack).await, "1");
+}

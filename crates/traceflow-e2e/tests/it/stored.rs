@@ -1,0 +1,68 @@
+//! Events written straight into a stack's tables, and reads of the query service's JSON
+//! endpoints: what the search, cursor, stats, tail, delete and retention tests share.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use traceflow_config::ClickHouseConfig;
+use traceflow_queue::{Level, LogEvent};
+use traceflow_storage::Storage;
+use traceflow_testkit::TestStack;
+use uuid::Uuid;
+
+pub fn at(raw: &str) -> DateTime<Utc> {
+    raw.parse().unwrap()
+}
+
+/// An event without trace id or metadata.
+pub fn event(service: &str, level: Level, at: DateTime<Utc>, message: &str) -> LogEvent {
+    LogEvent {
+        id: Uuid::now_v7(),
+        timestamp: at,
+        service: service.to_owned(),
+        level,
+        message: message.to_owned(),
+        trace_id: String::new(),
+        metadata: BTreeMap::new(),
+    }
+}
+
+/// The stack's tables, through the storage crate, on the ClickHouse at `url` (the stack's
+/// own unless a test put something in between).
+pub async fn storage_at(stack: &TestStack, url: &str) -> Storage {
+    Storage::connect(&ClickHouseConfig {
+        url: url.to_owned(),
+        database: stack.database.clone(),
+        user: "default".into(),
+        password: String::new(),
+    })
+    .await
+    .unwrap()
+}
+
+pub async fn storage(stack: &TestStack) -> Storage {
+    storage_at(stack, &stack.clickhouse_url).await
+}
+
+/// `GET <path>` on the query service: the status and the JSON body.
+pub async fn get(stack: &TestStack, path: &str) -> (u16, Value) {
+    let answer = stack
+        .http
+        .get(format!("{}{path}", stack.query_url))
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status().as_u16();
+    (status, answer.json().await.unwrap())
+}
+
+/// `value` percent-encoded for a query string.
+pub fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}

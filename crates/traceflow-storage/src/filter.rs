@@ -1,0 +1,176 @@
+//! Which events a request is about: the conditions every endpoint shares (`GET /logs`, its
+//! count, stats, tail and `DELETE`), as SQL with bound values.
+
+use crate::sql::{Param, Sql};
+use chrono::{DateTime, Timelike, Utc};
+use traceflow_queue::Level;
+
+/// Conditions on events; all must hold. Time bounds are inclusive, to the millisecond.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct LogFilter {
+    pub service: Option<String>,
+    pub level: Option<Level>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Each must occur in the message, ignoring case (a word or a phrase).
+    pub text: Vec<String>,
+    pub trace_id: Option<String>,
+    /// Each `(key, value)` must be one of the event's metadata entries.
+    pub metadata: Vec<(String, String)>,
+}
+
+/// How a trace id is looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TraceLookup {
+    /// Through `logs_by_trace` (migration 003), which is ordered by trace id: the events'
+    /// sort keys found there let ClickHouse read only the granules that hold them, instead
+    /// of scanning the whole `trace_id` column.
+    Indexed,
+    /// A plain comparison, for mutations: they cannot read the index table while it is being
+    /// mutated itself, and they scan every part anyway.
+    Scan,
+}
+
+/// Whole seconds (what `timestamp` holds) and the millisecond within.
+fn split(time: &DateTime<Utc>) -> (i64, u16) {
+    (
+        time.timestamp(),
+        (time.nanosecond() / 1_000_000).min(999) as u16,
+    )
+}
+
+/// `text` as a LIKE pattern that matches it literally.
+fn like_literal(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+impl LogFilter {
+    /// Whether anything but the time range narrows it down.
+    pub fn has_condition_besides_time(&self) -> bool {
+        self.service.is_some()
+            || self.level.is_some()
+            || !self.text.is_empty()
+            || self.trace_id.is_some()
+            || !self.metadata.is_empty()
+    }
+
+    /// ` AND ...` for each condition, to follow `WHERE 1`.
+    pub(crate) fn conditions(&self, trace_lookup: TraceLookup) -> Sql {
+        let mut sql = Sql::default();
+        if let Some(service) = &self.service {
+            sql.push(" AND service = ?", [service.as_str().into()]);
+        }
+        if let Some(level) = self.level {
+            sql.push(" AND level = ?", [level.as_str().into()]);
+        }
+        // The plain `timestamp` comparison lets ClickHouse prune parts by the primary key;
+        // the second clause refines it to the millisecond.
+        if let Some(from) = &self.from {
+            let (seconds, millisecond) = split(from);
+            sql.push(
+                " AND timestamp >= ? AND (timestamp > ? OR millisecond >= ?)",
+                [seconds.into(), seconds.into(), millisecond.into()],
+            );
+        }
+        if let Some(to) = &self.to {
+            let (seconds, millisecond) = split(to);
+            sql.push(
+                " AND timestamp <= ? AND (timestamp < ? OR millisecond <= ?)",
+                [seconds.into(), seconds.into(), millisecond.into()],
+            );
+        }
+        // Both sides lower-cased by the server, so the pattern is exactly the expression the
+        // `message_ngrams` skip index (migration 004) is built on, and ClickHouse can use it.
+        for text in &self.text {
+            sql.push(
+                " AND lowerUTF8(message) LIKE concat('%', lowerUTF8(?), '%')",
+                [like_literal(text).into()],
+            );
+        }
+        if let Some(trace_id) = &self.trace_id {
+            sql.push(" AND trace_id = ?", [trace_id.as_str().into()]);
+            if trace_lookup == TraceLookup::Indexed {
+                sql.push(
+                    " AND (timestamp, millisecond, event_id) IN \
+                     (SELECT timestamp, millisecond, event_id FROM logs_by_trace WHERE trace_id = ?)",
+                    [trace_id.as_str().into()],
+                );
+            }
+        }
+        for (key, value) in &self.metadata {
+            sql.push(
+                " AND arrayExists((k, v) -> k = ? AND v = ?, metadata_keys, metadata_values)",
+                [Param::from(key.as_str()), value.as_str().into()],
+            );
+        }
+        sql
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clickhouse::Client;
+
+    fn sql(filter: &LogFilter, lookup: TraceLookup) -> String {
+        let mut sql = Sql::new("WHERE 1");
+        sql.append(filter.conditions(lookup));
+        sql.into_query(&Client::default()).sql_display().to_string()
+    }
+
+    #[test]
+    fn every_condition_binds_its_values() {
+        let filter = LogFilter {
+            service: Some("x' OR 1=1 --".into()),
+            level: Some(Level::Error),
+            from: Some("2026-05-05T10:00:00.250Z".parse().unwrap()),
+            to: Some("2026-05-05T10:00:01Z".parse().unwrap()),
+            text: vec!["50%_off\\".into(), "Time Out".into()],
+            trace_id: Some("t'1".into()),
+            metadata: vec![("user".into(), "4'2".into())],
+        };
+        assert_eq!(
+            sql(&filter, TraceLookup::Indexed),
+            concat!(
+                r"WHERE 1 AND service = 'x\' OR 1=1 --' AND level = 'ERROR'",
+                " AND timestamp >= 1777975200 AND (timestamp > 1777975200 OR millisecond >= 250)",
+                " AND timestamp <= 1777975201 AND (timestamp < 1777975201 OR millisecond <= 0)",
+                r" AND lowerUTF8(message) LIKE concat('%', lowerUTF8('50\\%\\_off\\\\'), '%')",
+                " AND lowerUTF8(message) LIKE concat('%', lowerUTF8('Time Out'), '%')",
+                r" AND trace_id = 't\'1' AND (timestamp, millisecond, event_id) IN",
+                r" (SELECT timestamp, millisecond, event_id FROM logs_by_trace WHERE trace_id = 't\'1')",
+                r" AND arrayExists((k, v) -> k = 'user' AND v = '4\'2', metadata_keys, metadata_values)",
+            )
+        );
+        assert!(filter.has_condition_besides_time());
+    }
+
+    #[test]
+    fn mutations_compare_the_trace_id_directly() {
+        let filter = LogFilter {
+            trace_id: Some("abc".into()),
+            ..LogFilter::default()
+        };
+        assert_eq!(
+            sql(&filter, TraceLookup::Scan),
+            "WHERE 1 AND trace_id = 'abc'"
+        );
+    }
+
+    #[test]
+    fn a_time_range_alone_is_not_a_condition_besides_time() {
+        let filter = LogFilter {
+            from: Some(DateTime::UNIX_EPOCH),
+            to: Some(DateTime::UNIX_EPOCH),
+            ..LogFilter::default()
+        };
+        assert!(!filter.has_condition_besides_time());
+    }
+}

@@ -1,0 +1,95 @@
+//! RETENTION_DAYS: a table TTL where the server has TTL (19.6+); on older servers (18.16)
+//! whole day partitions are dropped once every event in them is older than the limit.
+
+use chrono::{DateTime, Datelike, TimeDelta, Utc};
+use clickhouse::{Client, query::Query};
+
+/// The tables that hold events and are partitioned by day, and so expire together.
+pub const EXPIRING_TABLES: [&str; 2] = ["logs", "logs_by_trace"];
+
+/// What enforcing the retention did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retention {
+    /// The server expires rows itself; `changed` lists the tables whose TTL was (re)set.
+    Ttl { changed: Vec<&'static str> },
+    /// The day partitions (`YYYYMMDD`) dropped from each table.
+    DroppedPartitions(Vec<(&'static str, u32)>),
+}
+
+/// The TTL clause as `system.tables.engine_full` shows it once set.
+pub fn ttl_clause(days: u32) -> String {
+    format!("TTL timestamp + toIntervalDay({days})")
+}
+
+/// The table's engine definition, which shows its TTL.
+pub fn engine_query(database: &str, table: &str, client: &Client) -> Query {
+    client
+        .query("SELECT engine_full FROM system.tables WHERE database = ? AND name = ?")
+        .bind(database)
+        .bind(table)
+}
+
+/// Sets the table's TTL. On current servers this also removes what has already expired
+/// (`materialize_ttl_after_modify`), which rewrites parts: it is only sent when the TTL
+/// differs from the one in place.
+pub fn set_ttl_statement(table: &str, days: u32, client: &Client) -> Query {
+    client
+        .query(&format!(
+            "ALTER TABLE {table} MODIFY TTL timestamp + toIntervalDay(?)"
+        ))
+        .bind(days)
+}
+
+/// The table's day partitions that hold data.
+pub fn partitions_query(database: &str, table: &str, client: &Client) -> Query {
+    client
+        .query("SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active")
+        .bind(database)
+        .bind(table)
+}
+
+pub fn drop_partition_statement(table: &str, partition: u32, client: &Client) -> Query {
+    client
+        .query(&format!("ALTER TABLE {table} DROP PARTITION ?"))
+        .bind(partition)
+}
+
+/// The newest day partition (`YYYYMMDD`) that may be dropped at `now`: every event in it
+/// is older than `days` days. Partitions after it may still hold newer events and stay
+/// until the next check, so data is kept up to a day beyond the limit.
+pub fn last_expired_partition(now: DateTime<Utc>, days: u32) -> u32 {
+    let limit = (now - TimeDelta::days(i64::from(days))).date_naive();
+    let day = limit.pred_opt().unwrap_or(limit);
+    day.year().unsigned_abs() * 10_000 + day.month() * 100 + day.day()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_expires_once_its_last_second_is_older_than_the_limit() {
+        let now: DateTime<Utc> = "2026-11-24T10:00:00Z".parse().unwrap();
+        // The limit is 2026-10-25T10:00: the 24th is wholly older, the 25th is not.
+        assert_eq!(last_expired_partition(now, 30), 2026_10_24);
+        assert_eq!(last_expired_partition(now, 1), 2026_11_22);
+    }
+
+    #[test]
+    fn statements_bind_their_values() {
+        let client = Client::default();
+        assert_eq!(
+            set_ttl_statement("logs", 30, &client)
+                .sql_display()
+                .to_string(),
+            "ALTER TABLE logs MODIFY TTL timestamp + toIntervalDay(30)"
+        );
+        assert_eq!(
+            drop_partition_statement("logs_by_trace", 2026_10_24, &client)
+                .sql_display()
+                .to_string(),
+            "ALTER TABLE logs_by_trace DROP PARTITION 20261024"
+        );
+        assert_eq!(ttl_clause(7), "TTL timestamp + toIntervalDay(7)");
+    }
+}
