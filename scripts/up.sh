@@ -411,7 +411,7 @@ EOF
     fi
     cat <<EOF
 [up]   worker       gRPC 127.0.0.1:$GRPC_PORT, http://127.0.0.1:$WORKER_HTTP_PORT   (GET /metrics, GET /health)
-[up]   ingestion    http://127.0.0.1:$INGESTION_PORT   (POST /ingest, GET /health, GET /metrics)
+[up]   ingestion    http://127.0.0.1:$INGESTION_PORT   (POST /ingest, GET /health, GET /metrics; OTLP/HTTP POST /v1/logs also on :${OTLP_PORT:-4318})
 [up]   query        http://127.0.0.1:$QUERY_PORT   (GET /logs, GET /health, GET /metrics)
 [up]   logs         $LOG_DIR/
 [up] Try:

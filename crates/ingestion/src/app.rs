@@ -16,8 +16,11 @@ use axum::{
 use serde::Serialize;
 use std::{future::Future, net::SocketAddr};
 use tokio::net::TcpListener;
+use traceflow_config::ApiKeys;
 use traceflow_config::IngestionConfig;
-use traceflow_http::{DependencyDown, TraceId, health_response, propagate_trace_id, with_metrics};
+use traceflow_http::{
+    DependencyDown, TraceId, health_response, propagate_trace_id, require_api_key, with_metrics,
+};
 use traceflow_queue::{LogEvent, Producer, Pushed};
 
 #[derive(Clone)]
@@ -69,9 +72,9 @@ impl Application {
         };
         Ok(Self {
             listener,
-            router: router(state.clone()),
+            router: router(state.clone(), &config.api_keys),
             otlp_listener,
-            otlp_router: otlp_router(state),
+            otlp_router: otlp_router(state, &config.api_keys),
         })
     }
 
@@ -122,12 +125,14 @@ impl Application {
     }
 }
 
-fn router(state: AppState) -> Router {
+fn router(state: AppState, api_keys: &ApiKeys) -> Router {
     let body_limit = state.max_body_bytes;
+    let ingest = Router::new()
+        .route("/ingest", post(ingest))
+        .route(otlp::LOGS_PATH, post(otlp::export_logs));
     propagate_trace_id(with_metrics(
-        Router::new()
-            .route("/ingest", post(ingest))
-            .route(otlp::LOGS_PATH, post(otlp::export_logs))
+        // /health and /metrics stay open for probes and scrapers.
+        require_api_key(ingest, api_keys, "ingestion")
             .route("/health", get(health))
             .layer(DefaultBodyLimit::max(body_limit))
             .with_state(state),
@@ -135,11 +140,11 @@ fn router(state: AppState) -> Router {
 }
 
 /// The `OTLP_PORT` listener: the OTLP receiver alone.
-fn otlp_router(state: AppState) -> Router {
+fn otlp_router(state: AppState, api_keys: &ApiKeys) -> Router {
     let body_limit = state.max_body_bytes;
+    let export = Router::new().route(otlp::LOGS_PATH, post(otlp::export_logs));
     propagate_trace_id(with_metrics(
-        Router::new()
-            .route(otlp::LOGS_PATH, post(otlp::export_logs))
+        require_api_key(export, api_keys, "ingestion (OTLP)")
             .layer(DefaultBodyLimit::max(body_limit))
             .with_state(state),
     ))

@@ -17,7 +17,10 @@ use traceflow_config::ApiKeys;
 
 /// Requires a valid key on every route of `router` when `keys` is not empty; logs a warning
 /// at start when it is (the service is open). Routes added after this call stay open.
-pub fn require_api_key(router: Router, keys: &ApiKeys, service: &'static str) -> Router {
+pub fn require_api_key<S>(router: Router<S>, keys: &ApiKeys, service: &'static str) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     if keys.is_empty() {
         tracing::warn!(
             service,
