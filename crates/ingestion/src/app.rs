@@ -3,6 +3,7 @@
 use crate::{
     ApiError, FieldLimits, WorkerSignal,
     body::{BodyError, BodyFormat, Events, parse_body},
+    event::IncomingEvent,
     otlp,
 };
 use axum::{
@@ -11,7 +12,7 @@ use axum::{
     extract::{DefaultBodyLimit, State, rejection::BytesRejection},
     http::{HeaderMap, StatusCode, header::CONTENT_TYPE},
     response::Response,
-    routing::{get, post},
+    routing::post,
 };
 use serde::Serialize;
 use std::{future::Future, net::SocketAddr};
@@ -19,9 +20,12 @@ use tokio::net::TcpListener;
 use traceflow_config::ApiKeys;
 use traceflow_config::IngestionConfig;
 use traceflow_http::{
-    DependencyDown, TraceId, health_response, propagate_trace_id, require_api_key, with_metrics,
+    DependencyDown, ErrorBody, HealthBody, TraceId, health_response, propagate_trace_id,
+    require_api_key, with_metrics, with_openapi,
 };
 use traceflow_queue::{LogEvent, Producer, Pushed};
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 #[derive(Clone)]
 pub(crate) struct AppState {
@@ -125,18 +129,35 @@ impl Application {
     }
 }
 
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Traceflow ingestion",
+        description = "Accepts log events (JSON, NDJSON, OTLP/HTTP) and queues them for storage. \
+            With INGEST_API_KEYS set, /ingest and /v1/logs need `Authorization: Bearer <key>` \
+            or `X-API-Key: <key>`; /health, /metrics and /openapi.json stay open."
+    ),
+    components(schemas(IngestBody, Accepted))
+)]
+struct IngestionApi;
+
+/// The main port's routes, each documented in the OpenAPI document it serves.
 fn router(state: AppState, api_keys: &ApiKeys) -> Router {
     let body_limit = state.max_body_bytes;
-    let ingest = Router::new()
-        .route("/ingest", post(ingest))
-        .route(otlp::LOGS_PATH, post(otlp::export_logs));
-    propagate_trace_id(with_metrics(
-        // /health and /metrics stay open for probes and scrapers.
-        require_api_key(ingest, api_keys, "ingestion")
-            .route("/health", get(health))
-            .layer(DefaultBodyLimit::max(body_limit))
-            .with_state(state),
-    ))
+    let (ingest, mut document) = OpenApiRouter::with_openapi(IngestionApi::openapi())
+        .routes(routes!(ingest))
+        .routes(routes!(otlp::export_logs))
+        .split_for_parts();
+    let (open, open_document) = OpenApiRouter::new()
+        .routes(routes!(health))
+        .split_for_parts();
+    document.merge(open_document);
+    let routes = require_api_key(ingest, api_keys, "ingestion")
+        // /health, /metrics and /openapi.json stay open for probes, scrapers and tools.
+        .merge(open)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state);
+    propagate_trace_id(with_openapi(with_metrics(routes), document))
 }
 
 /// The `OTLP_PORT` listener: the OTLP receiver alone.
@@ -173,12 +194,23 @@ pub(crate) async fn enqueue(
     Ok(())
 }
 
+/// The body of `POST /ingest` with `application/json`: one event, or a batch of them.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // A schema only: bodies are parsed by `parse_body`.
+enum IngestBody {
+    One(IncomingEvent),
+    Batch(Vec<IncomingEvent>),
+}
+
 /// The 202 answer: the seed's shape for one event, with a count for a batch.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Accepted {
+    #[schema(example = "accepted")]
     status: &'static str,
+    /// Events queued; only for a batch.
     #[serde(skip_serializing_if = "Option::is_none")]
     count: Option<usize>,
+    /// The event's trace id, or the request's for a batch.
     trace_id: String,
 }
 
@@ -199,6 +231,28 @@ fn body_format(headers: &HeaderMap) -> Option<BodyFormat> {
     }
 }
 
+/// Queue one event, a JSON array of events, or NDJSON (one event per line).
+///
+/// A batch is all-or-nothing: one invalid event refuses the request, listing the failures.
+#[utoipa::path(
+    post,
+    path = "/ingest",
+    tag = "ingestion",
+    request_body(
+        description = "One event or an array of them (`application/json`), or one event per line (`application/x-ndjson`)",
+        content((IngestBody = "application/json"), (IncomingEvent = "application/x-ndjson")),
+    ),
+    responses(
+        (status = 202, description = "Queued; the event will be stored", body = Accepted),
+        (status = 400, description = "Malformed JSON or a broken rule, naming the field; a batch lists failing indexes", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key (when keys are configured)", body = ErrorBody),
+        (status = 408, description = "The request took too long", body = ErrorBody),
+        (status = 413, description = "Body over MAX_BODY_BYTES or more than MAX_BATCH_EVENTS events", body = ErrorBody),
+        (status = 415, description = "Neither application/json nor application/x-ndjson", body = ErrorBody),
+        (status = 503, description = "Redis unreachable or the queue full; nothing was queued, retry", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
+    )
+)]
 async fn ingest(
     State(state): State<AppState>,
     TraceId(request_trace_id): TraceId,
@@ -242,6 +296,16 @@ async fn ingest(
     Ok((StatusCode::ACCEPTED, Json(answer)))
 }
 
+/// Whether the service and Redis answer.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Up", body = HealthBody),
+        (status = 503, description = "Redis is down", body = HealthBody),
+    )
+)]
 async fn health(State(state): State<AppState>) -> Response {
     health_response(state.queue.ping().await.map_err(|error| DependencyDown {
         dependency: "redis",

@@ -36,14 +36,26 @@ impl Default for FieldLimits {
 
 /// What a client sends. Every field is optional here so that a missing one gets a message
 /// of ours ("service is required") rather than serde's.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct IncomingEvent {
+#[schema(as = Event, example = json!({"service": "auth-service", "level": "ERROR", "message": "DB connection failed", "metadata": {"user_id": "42"}}))]
+pub(crate) struct IncomingEvent {
+    /// Required, not blank, at most 256 characters.
+    #[schema(required = true, value_type = String)]
     service: Option<String>,
+    /// Required: TRACE, DEBUG, INFO, WARN, ERROR or FATAL, any case.
+    #[schema(required = true, value_type = String)]
     level: Option<String>,
+    /// Required, not blank, at most 256 KiB.
+    #[schema(required = true, value_type = String)]
     message: Option<String>,
+    /// RFC 3339; missing means the server's time.
+    #[schema(format = DateTime)]
     timestamp: Option<String>,
+    /// Missing means the request's trace id.
     trace_id: Option<String>,
+    /// At most 128 keys; values are strings, numbers or booleans, kept as their text.
+    #[schema(value_type = Option<std::collections::HashMap<String, String>>)]
     metadata: Option<Metadata>,
 }
 

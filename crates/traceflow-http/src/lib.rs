@@ -4,11 +4,13 @@
 
 mod auth;
 mod metrics;
+mod openapi;
 mod serve;
 mod trace_id;
 
 pub use auth::require_api_key;
 pub use metrics::{prometheus, with_metrics};
+pub use openapi::{ErrorBody, HealthBody, with_openapi};
 pub use serve::{HttpTimeouts, serve, serve_with_timeouts};
 pub use trace_id::{TRACE_ID_HEADER, TraceId, propagate_trace_id};
 

@@ -39,7 +39,14 @@ pub fn with_metrics(router: Router) -> Router {
         .route("/metrics", get(move || render(handle)))
 }
 
-async fn render(handle: &'static PrometheusHandle) -> Response {
+/// Metrics in the Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"))
+)]
+pub(crate) async fn render(handle: &'static PrometheusHandle) -> Response {
     // Without the exporter's own HTTP listener, histograms are compacted here.
     handle.run_upkeep();
     (

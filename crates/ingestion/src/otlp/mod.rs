@@ -124,7 +124,28 @@ impl OtlpError {
     }
 }
 
-/// The `POST /v1/logs` handler.
+/// OTLP/HTTP logs export: an `ExportLogsServiceRequest` (protobuf or JSON, gzip allowed).
+///
+/// Answers with an `ExportLogsServiceResponse` in the request's encoding, errors as a
+/// `google.rpc.Status`; records that break a rule are reported in `partial_success`.
+#[utoipa::path(
+    post,
+    path = "/v1/logs",
+    tag = "ingestion",
+    request_body(
+        description = "opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest",
+        content(("application/x-protobuf"), ("application/json")),
+    ),
+    responses(
+        (status = 200, description = "ExportLogsServiceResponse, with partial_success when records were rejected"),
+        (status = 400, description = "Undecodable request (google.rpc.Status)"),
+        (status = 401, description = "Missing or invalid API key (when keys are configured)"),
+        (status = 413, description = "Over the size or record limit, after decompression (google.rpc.Status)"),
+        (status = 415, description = "Unsupported Content-Type or Content-Encoding (google.rpc.Status)"),
+        (status = 503, description = "Queue unavailable or full; retry (google.rpc.Status)",
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
+    )
+)]
 pub(crate) async fn export_logs(
     State(state): State<AppState>,
     TraceId(request_trace_id): TraceId,

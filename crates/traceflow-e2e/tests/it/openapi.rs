@@ -1,0 +1,71 @@
+//! `GET /openapi.json`: each HTTP service describes every route it serves.
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+use traceflow_testkit::TestStack;
+
+/// `(METHOD, path)` for every operation in a service's document.
+async fn documented(stack: &TestStack, base: &str) -> BTreeSet<(String, String)> {
+    let answer = stack
+        .http
+        .get(format!("{base}/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let document: Value = answer.json().await.unwrap();
+    assert!(
+        document["openapi"].as_str().unwrap().starts_with("3."),
+        "{document}"
+    );
+    document["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |method| (method.to_uppercase(), path.clone()))
+        })
+        .collect()
+}
+
+/// Every documented operation exists: the service does not answer 404 or 405 to it.
+async fn all_served(stack: &TestStack, base: &str, operations: &BTreeSet<(String, String)>) {
+    for (method, path) in operations {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let status = stack
+            .http
+            .request(method.clone(), format!("{base}{path}"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(
+            ![404, 405].contains(&status.as_u16()),
+            "{method} {path} is documented but answers {status}"
+        );
+    }
+}
+
+fn operations(list: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    list.iter()
+        .map(|(method, path)| (method.to_string(), path.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn ingestion_documents_every_route() {
+    let stack = TestStack::spawn().await;
+    let documented = documented(&stack, &stack.ingestion_url).await;
+    let served = operations(&[
+        ("POST", "/ingest"),
+        ("POST", "/v1/logs"),
+        ("GET", "/health"),
+        ("GET", "/metrics"),
+        ("GET", "/openapi.json"),
+    ]);
+    assert_eq!(documented, served);
+    all_served(&stack, &stack.ingestion_url, &documented).await;
+}
