@@ -1,12 +1,19 @@
 //! The HTTP application: routes, shared state, and its life from bind to shutdown.
 
+use crate::openapi::QueryApi;
 use crate::{clickhouse::LazyStorage, logs, stats, tail};
-use axum::{Router, extract::State, response::Response, routing::get};
+use axum::{Router, extract::State, response::Response};
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use traceflow_config::ApiKeys;
 use traceflow_config::QueryConfig;
-use traceflow_http::{DependencyDown, health_response, propagate_trace_id, with_metrics};
+use traceflow_http::{
+    DependencyDown, HealthBody, health_response, propagate_trace_id, require_api_key, with_metrics,
+    with_openapi,
+};
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 #[derive(Clone)]
 pub(crate) struct AppState {
@@ -39,7 +46,7 @@ impl Application {
         let listener = TcpListener::bind(SocketAddr::new(config.host, config.port)).await?;
         Ok(Self {
             listener,
-            router: router(state),
+            router: router(state, &config.api_keys),
             stop,
         })
     }
@@ -66,19 +73,36 @@ impl Application {
     }
 }
 
-fn router(state: AppState) -> Router {
-    propagate_trace_id(with_metrics(
-        Router::new()
-            .route("/logs", get(logs::search).delete(logs::delete))
-            .route("/logs/count", get(logs::count))
-            .route("/logs/stats", get(stats::stats))
-            .route("/logs/tail", get(tail::tail))
-            .route("/services", get(stats::services))
-            .route("/health", get(health))
-            .with_state(state),
-    ))
+/// The routes, each documented in the OpenAPI document the service serves.
+fn router(state: AppState, api_keys: &ApiKeys) -> Router {
+    let (queries, mut document) = OpenApiRouter::with_openapi(QueryApi::openapi())
+        .routes(routes!(logs::search, logs::delete))
+        .routes(routes!(logs::count))
+        .routes(routes!(stats::stats))
+        .routes(routes!(tail::tail))
+        .routes(routes!(stats::services))
+        .split_for_parts();
+    let (open, open_document) = OpenApiRouter::new()
+        .routes(routes!(health))
+        .split_for_parts();
+    document.merge(open_document);
+    let routes = require_api_key(queries, api_keys, "query")
+        // /health, /metrics and /openapi.json stay open for probes, scrapers and tools.
+        .merge(open)
+        .with_state(state);
+    propagate_trace_id(with_openapi(with_metrics(routes), document))
 }
 
+/// Whether the service and ClickHouse answer.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Up", body = HealthBody),
+        (status = 503, description = "ClickHouse is down", body = HealthBody),
+    )
+)]
 async fn health(State(state): State<AppState>) -> Response {
     let check = match state.storage.get().await {
         Ok(storage) => storage.ping().await,

@@ -5,6 +5,7 @@ mod clickhouse;
 mod cursor;
 mod error;
 mod logs;
+mod openapi;
 mod params;
 mod stats;
 mod tail;

@@ -1,6 +1,12 @@
 //! `GET /logs`, `GET /logs/count` and `DELETE /logs`.
 
-use crate::{ApiError, app::AppState, cursor::Cursor, params};
+use crate::{
+    ApiError,
+    app::AppState,
+    cursor::Cursor,
+    openapi::{FilterParams, PageParams},
+    params,
+};
 use axum::{
     Json,
     extract::{RawQuery, State},
@@ -8,21 +14,37 @@ use axum::{
 };
 use serde::Serialize;
 use std::time::Duration;
+use traceflow_http::ErrorBody;
 use traceflow_queue::LogEvent;
 
 /// How long `DELETE` waits for ClickHouse to finish removing the events before answering
 /// 202 instead (the deletion carries on).
 const DELETE_WAIT: Duration = Duration::from_secs(20);
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct SearchAnswer {
+    /// Events in this answer.
     count: usize,
+    #[schema(value_type = Vec<crate::openapi::StoredEvent>)]
     logs: Vec<LogEvent>,
     /// Present when more events match: pass it as `cursor` for the next page.
     #[serde(skip_serializing_if = "Option::is_none")]
     next_cursor: Option<String>,
 }
 
+/// Matching events, newest first unless `order=asc`, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/logs",
+    tag = "query",
+    params(FilterParams, PageParams),
+    responses(
+        (status = 200, description = "A page of matching events", body = SearchAnswer),
+        (status = 400, description = "A bad parameter, named", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key (when keys are configured)", body = ErrorBody),
+        (status = 503, description = "ClickHouse unreachable", body = ErrorBody),
+    )
+)]
 pub(crate) async fn search(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -43,11 +65,24 @@ pub(crate) async fn search(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct CountAnswer {
     count: u64,
 }
 
+/// How many events match.
+#[utoipa::path(
+    get,
+    path = "/logs/count",
+    tag = "query",
+    params(FilterParams),
+    responses(
+        (status = 200, description = "The number of matching events", body = CountAnswer),
+        (status = 400, description = "A bad parameter, named", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key (when keys are configured)", body = ErrorBody),
+        (status = 503, description = "ClickHouse unreachable", body = ErrorBody),
+    )
+)]
 pub(crate) async fn count(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -58,12 +93,26 @@ pub(crate) async fn count(
     Ok(Json(CountAnswer { count }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct DeleteAnswer {
     matched: u64,
 }
 
+/// Deletes matching events: `from`, `to` and at least one other filter are required.
 /// 200 once the matching events are gone; 202 if ClickHouse is still removing them.
+#[utoipa::path(
+    delete,
+    path = "/logs",
+    tag = "query",
+    params(FilterParams),
+    responses(
+        (status = 200, description = "Deleted", body = DeleteAnswer),
+        (status = 202, description = "Matched; ClickHouse is still removing them", body = DeleteAnswer),
+        (status = 400, description = "A bad or missing parameter, named", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key (when keys are configured)", body = ErrorBody),
+        (status = 503, description = "ClickHouse unreachable", body = ErrorBody),
+    )
+)]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,

@@ -1,6 +1,11 @@
 //! `GET /logs/stats` (a histogram and/or counts per level or service) and `GET /services`.
 
-use crate::{ApiError, app::AppState, params};
+use crate::{
+    ApiError,
+    app::AppState,
+    openapi::{FilterParams, StatsParams},
+    params,
+};
 use axum::{
     Json,
     extract::{RawQuery, State},
@@ -8,20 +13,21 @@ use axum::{
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use traceflow_http::ErrorBody;
 use traceflow_storage::stats;
 
 fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct StatsAnswer {
     from: String,
     to: String,
     buckets: Vec<BucketAnswer>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct BucketAnswer {
     time: String,
     count: u64,
@@ -30,6 +36,20 @@ struct BucketAnswer {
     counts: Option<BTreeMap<String, u64>>,
 }
 
+/// Counts over time (`interval`) and/or per level or service (`group_by`); every bucket of
+/// the range is present, empty ones with zero.
+#[utoipa::path(
+    get,
+    path = "/logs/stats",
+    tag = "query",
+    params(FilterParams, StatsParams),
+    responses(
+        (status = 200, description = "The buckets", body = StatsAnswer),
+        (status = 400, description = "A bad parameter, named", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key (when keys are configured)", body = ErrorBody),
+        (status = 503, description = "ClickHouse unreachable", body = ErrorBody),
+    )
+)]
 pub(crate) async fn stats(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -53,13 +73,28 @@ pub(crate) async fn stats(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct ServicesAnswer {
     from: String,
     to: String,
+    /// Each service with its counts by level.
+    #[schema(value_type = Vec<Object>)]
     services: Vec<stats::ServiceCounts>,
 }
 
+/// Services seen in a time range (default: the last 24 hours) with their counts by level.
+#[utoipa::path(
+    get,
+    path = "/services",
+    tag = "query",
+    params(FilterParams),
+    responses(
+        (status = 200, description = "The services", body = ServicesAnswer),
+        (status = 400, description = "A bad parameter, named", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key (when keys are configured)", body = ErrorBody),
+        (status = 503, description = "ClickHouse unreachable", body = ErrorBody),
+    )
+)]
 pub(crate) async fn services(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,

@@ -297,8 +297,10 @@ pub fn tail_filter(raw: Option<&str>) -> Result<LogFilter, String> {
 }
 
 /// `Last-Event-ID`: the position of the last event a tail client received.
-pub fn resume_position(header: &str) -> Result<Position, String> {
-    Cursor::decode(header.trim())
+pub fn resume_position(header: &[u8]) -> Result<Position, String> {
+    std::str::from_utf8(header)
+        .ok()
+        .and_then(|id| Cursor::decode(id.trim()))
         .map(|cursor| cursor.position)
         .ok_or_else(|| "Last-Event-ID is not an event id this service gave out".into())
 }
@@ -649,10 +651,12 @@ mod tests {
             position,
         }
         .encode();
-        assert_eq!(resume_position(&id), Ok(position));
-        assert_eq!(
-            resume_position("42").unwrap_err(),
-            "Last-Event-ID is not an event id this service gave out"
-        );
+        assert_eq!(resume_position(id.as_bytes()), Ok(position));
+        for junk in [&b"42"[..], b"\xff"] {
+            assert_eq!(
+                resume_position(junk).unwrap_err(),
+                "Last-Event-ID is not an event id this service gave out"
+            );
+        }
     }
 }

@@ -33,6 +33,20 @@ use traceflow_storage::{LogFilter, LogQuery, MAX_LIMIT, Order, Page, Position, S
 /// (and later catches up from ClickHouse).
 const CLIENT_BUFFER: usize = 64;
 
+/// Server-Sent Events: each new matching event as it is stored; resumes after
+/// `Last-Event-ID`.
+#[utoipa::path(
+    get,
+    path = "/logs/tail",
+    tag = "query",
+    params(crate::openapi::FilterParams, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event (an SSE id sent earlier)")),
+    responses(
+        (status = 200, description = "An event stream: `id` a cursor, `data` the event as GET /logs answers it", content_type = "text/event-stream"),
+        (status = 400, description = "A bad parameter, named", body = traceflow_http::ErrorBody),
+        (status = 401, description = "Missing or invalid API key (when keys are configured)", body = traceflow_http::ErrorBody),
+        (status = 503, description = "ClickHouse unreachable", body = traceflow_http::ErrorBody),
+    )
+)]
 pub(crate) async fn tail(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -41,12 +55,7 @@ pub(crate) async fn tail(
     let filter = params::tail_filter(raw.as_deref()).map_err(ApiError::BadParameter)?;
     let resume = headers
         .get("last-event-id")
-        .map(|value| {
-            value
-                .to_str()
-                .map_err(|_| "Last-Event-ID is not an event id this service gave out".to_owned())
-                .and_then(params::resume_position)
-        })
+        .map(|value| params::resume_position(value.as_bytes()))
         .transpose()
         .map_err(ApiError::BadParameter)?;
     // A 503 now rather than a stream that cannot deliver.

@@ -132,7 +132,7 @@ impl TailHub {
                         let _ = events.send(fresh.into());
                     }
                 }
-                Err(error) if !failing && { eprintln!("DEBUG err {error}"); true } => {
+                Err(error) if !failing => {
                     tracing::warn!(%error, "tail reader cannot poll clickhouse; retrying");
                     failing = true;
                 }
@@ -187,7 +187,6 @@ impl Reader {
         let front = self.front.max(newest).unwrap_or(now);
         self.front = Some(front);
         let floor = Position::start_of(front - LOOKBACK);
-        eprintln!("DEBUG poll newest={newest:?} front={front} floor={floor:?}");
         let mut query = LogQuery {
             filter: self.filter.clone(),
             order: Order::Asc,

@@ -1,0 +1,75 @@
+//! What the OpenAPI document says about the query service's parameters and answers. The
+//! parameters are parsed strictly by `params` from the raw query string; these types only
+//! describe them.
+#![allow(dead_code)] // Schema-only types: never built, only described.
+
+use std::collections::HashMap;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+/// Filters every endpoint takes. Also `metadata.<key>=<value>`: an exact metadata entry
+/// (up to 16, all must hold).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct FilterParams {
+    /// Exact service.
+    service: Option<String>,
+    /// TRACE, DEBUG, INFO, WARN, ERROR or FATAL, any case.
+    level: Option<String>,
+    /// RFC 3339, inclusive.
+    from: Option<String>,
+    /// RFC 3339, inclusive; without fractional seconds it covers its whole second.
+    to: Option<String>,
+    /// Text search in `message`, any case: every word must occur; a "quoted phrase" as written.
+    q: Option<String>,
+    /// Exact trace id.
+    trace_id: Option<String>,
+}
+
+/// Paging for `GET /logs`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PageParams {
+    /// `desc` (default, newest first) or `asc`.
+    order: Option<String>,
+    /// Default 100; 0 or negative means 100; above 1000 means 1000.
+    limit: Option<i64>,
+    /// Rows to skip (not with `cursor`).
+    offset: Option<u64>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// A histogram and/or counts per value for `GET /logs/stats`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct StatsParams {
+    /// Bucket width: `10s`, `1m`, `1h`, `1d`...
+    interval: Option<String>,
+    /// `level` or `service`.
+    group_by: Option<String>,
+}
+
+/// A stored event, as every read answers it.
+#[derive(ToSchema)]
+pub(crate) struct StoredEvent {
+    id: String,
+    /// UTC, millisecond precision, e.g. 2026-05-05T10:00:00.000Z.
+    timestamp: String,
+    service: String,
+    level: String,
+    message: String,
+    trace_id: String,
+    metadata: HashMap<String, String>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Traceflow query",
+        description = "Searches, counts, histograms, live tail and deletion of stored log events. \
+            With QUERY_API_KEYS set, every route but /health, /metrics and /openapi.json needs \
+            `Authorization: Bearer <key>` or `X-API-Key: <key>`."
+    ),
+    components(schemas(StoredEvent))
+)]
+pub(crate) struct QueryApi;
