@@ -13,9 +13,9 @@ process; `pip install chdb-core`) with a fresh database in a temporary directory
    orders, offsets and cursors), counts, histograms, the newest timestamp; that the skip index
    and the trace index are used (EXPLAIN); so an injection, a wrong bound or an unescaped
    LIKE pattern shows up;
-4. then the statements that change data: `DELETE /logs`'s mutations (the events and their
-   trace index rows go, nothing else), dropping a day partition, and the retention TTL
-   (which expires the samples older than the limit).
+4. then the statements that change data: `DELETE /logs`'s mutation (exactly the matching
+   events go; the trace index keeps its entries), dropping a day partition, and the
+   retention TTL (which expires the samples older than the limit).
 
 Prints one line per check (`ok   ...` or `FAIL ...: <error>`), then `N passed, M failed`;
 exits 1 if anything failed, 2 if the check could not run at all.
@@ -282,7 +282,10 @@ def check(emitted: dict, chdb_session) -> Checker:
         checker.statement(label, f"INSERT INTO {insert['table']} ({column_list}) FORMAT JSONEachRow\n{lines}\n",
                           ", ".join(columns))
 
-    rows = list(SAMPLES)  # what `logs` holds, as the checks change it
+    # What each table holds, as the checks change it: `logs` its events, `logs_by_trace` an
+    # entry (trace id and time) per event, which DELETE leaves in place.
+    tables = {"logs": list(SAMPLES), "logs_by_trace": list(SAMPLES)}
+    rows = tables["logs"]
     changes_data = lambda query: "mutation" in query or "ttl" in query  # noqa: E731
     first_change = next(
         (index for index, query in enumerate(emitted["queries"]) if changes_data(query)),
@@ -330,8 +333,8 @@ def check(emitted: dict, chdb_session) -> Checker:
     want = [sample.event_id for sample in SAMPLES if sample.metadata.get("user") == "42"]
     if found is not None and [row["event_id"] for row in found] != want:
         checker.fail("query metadata by key", f"expected {want}, got {found}")
-    # Every stored event has its trace index row (migration 003's materialized view).
-    check_table_holds(checker, "logs_by_trace", rows)
+    # Every stored event has its trace index entry (migration 003's materialized view).
+    check_table_holds(checker, "logs_by_trace", tables["logs_by_trace"])
 
     # The worker re-sends a batch after a crash with the same insert_deduplication_token
     # (migration 002 enables the window): the second INSERT must be skipped.
@@ -349,14 +352,15 @@ def check(emitted: dict, chdb_session) -> Checker:
     )
     if found is not None and found != [{"n": 1}]:
         checker.fail("a re-sent batch is stored once", f"expected one row, got {found}")
-    rows.append(retried)
+    for table in tables.values():
+        table.append(retried)
 
     # From here on the queries change data (and those that read see the changes).
     for query in emitted["queries"][first_change:]:
         if "mutation" in query:
-            check_mutation(checker, query, rows)
+            check_mutation(checker, query, tables)
         elif "ttl" in query:
-            check_ttl(checker, query, rows)
+            check_ttl(checker, query, tables)
         else:
             check_query(checker, query, rows)
     return checker
@@ -411,19 +415,26 @@ def wait_for_mutations(checker: Checker, pending_sql: str) -> bool:
 
 
 def check_table_holds(checker: Checker, table: str, rows: list[Sample]) -> None:
-    """`table` holds exactly one row per sample in `rows`. The trace index is a set: an
-    event indexed twice (the materialized view also fires for an INSERT that `logs`
-    deduplicates) changes no lookup, and its ReplacingMergeTree folds the copies."""
-    label = f"{table} holds exactly the stored events"
-    distinct = "" if table == "logs" else "DISTINCT "
-    found = checker.statement(label, f"SELECT {distinct}toString(event_id) AS id FROM {table} ORDER BY id")
-    want = sorted(sample.event_id for sample in rows)
+    """`logs` holds exactly the events `rows`; `logs_by_trace` exactly their entries (trace
+    id and time), as a set: an entry written twice (the materialized view also fires for an
+    INSERT that `logs` deduplicates) changes no lookup, and its ReplacingMergeTree folds the
+    copies."""
+    label = f"{table} holds exactly the expected rows"
+    if table == "logs":
+        sql = "SELECT toString(event_id) AS id FROM logs ORDER BY id"
+        want = sorted(sample.event_id for sample in rows)
+    else:
+        sql = (f"SELECT DISTINCT concat(trace_id, '@', toString(toUInt32(timestamp)), '.', "
+               f"toString(millisecond)) AS id FROM {table} ORDER BY id")
+        want = sorted({f"{sample.trace_id}@{sample.key[0]}.{sample.key[1]}" for sample in rows})
+    found = checker.statement(label, sql)
     if found is not None and [row["id"] for row in found] != want:
         checker.fail(label, f"expected {want}\ngot {[row['id'] for row in found]}")
 
 
-def check_mutation(checker: Checker, query: dict, rows: list[Sample]) -> None:
-    """Runs a statement that removes events from one table and checks that exactly those go."""
+def check_mutation(checker: Checker, query: dict, tables: dict[str, list[Sample]]) -> None:
+    """Runs a statement that removes events from one table and checks that exactly those go
+    (and that the other table keeps what it had)."""
     mutation = query["mutation"]
     label = f"query {query['name']}"
     if checker.statement(label, query["sql"]) is None:
@@ -432,13 +443,13 @@ def check_mutation(checker: Checker, query: dict, rows: list[Sample]) -> None:
     if pending_sql and not wait_for_mutations(checker, pending_sql):
         checker.fail(label, "the mutation did not finish within 30 s")
         return
-    remaining = [sample for sample in rows if not matches(sample, mutation["removes"])]
-    check_table_holds(checker, mutation["table"], remaining)
-    if mutation["table"] == "logs":
-        rows[:] = remaining
+    changed = tables[mutation["table"]]
+    changed[:] = [sample for sample in changed if not matches(sample, mutation["removes"])]
+    for table, rows in tables.items():
+        check_table_holds(checker, table, rows)
 
 
-def check_ttl(checker: Checker, query: dict, rows: list[Sample]) -> None:
+def check_ttl(checker: Checker, query: dict, tables: dict[str, list[Sample]]) -> None:
     """Sets a TTL, checks that the table shows it and that the expired events are gone."""
     ttl = query["ttl"]
     label = f"query {query['name']}"
@@ -451,10 +462,9 @@ def check_ttl(checker: Checker, query: dict, rows: list[Sample]) -> None:
         checker.fail(label, "the TTL was not applied within 30 s")
         return
     limit = datetime.now(timezone.utc).timestamp() - ttl["days"] * 86400
-    remaining = [sample for sample in rows if sample.key[0] >= limit]
-    check_table_holds(checker, ttl["table"], remaining)
-    if ttl["table"] == "logs":
-        rows[:] = remaining
+    changed = tables[ttl["table"]]
+    changed[:] = [sample for sample in changed if sample.key[0] >= limit]
+    check_table_holds(checker, ttl["table"], changed)
 
 
 def first_engine(rows: list[dict]) -> str:

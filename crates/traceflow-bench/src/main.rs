@@ -58,12 +58,11 @@ async fn main() -> anyhow::Result<()> {
     for scenario in settings.scenarios.iter().copied() {
         if scenario == Scenario::Queued {
             // The queued scenario restarts the worker, which resets its peak.
-            worker_peak_recorded = record_worker_peak(&mut report);
+            worker_peak_recorded = record_worker_peak(&mut report, &settings);
         }
         eprintln!("==> {}", scenario.name());
         let started = Instant::now();
         let result = match scenario {
-            Scenario::Anchors => scenarios::anchors::run(&mut bench, &mut report).await,
             Scenario::Single => scenarios::single::run(&mut bench, &mut report).await,
             Scenario::Batch => scenarios::batch::run(&mut bench, &mut report).await,
             Scenario::Lag => scenarios::lag::run(&mut bench, &mut report).await,
@@ -77,10 +76,9 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("    ({:.0} s)", started.elapsed().as_secs_f64());
     }
     if !worker_peak_recorded {
-        record_worker_peak(&mut report);
+        record_worker_peak(&mut report, &settings);
     }
     record_service_peaks(&mut report, &settings);
-    ratios(&mut report);
     report
         .environment
         .insert("load_average_at_end".into(), load_average().into());
@@ -95,17 +93,19 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The worker's peak since it last started (the batch and lag scenarios' load), if it runs.
-fn record_worker_peak(report: &mut Report) -> bool {
+/// The worker's peak since it last started (after the single scenario, which stops it),
+/// if it runs.
+fn record_worker_peak(report: &mut Report, settings: &Settings) -> bool {
     let Some(memory) = procfs::service_memory("worker") else {
         return false;
     };
+    let loads = loads(settings, &[Scenario::Batch, Scenario::Lag]);
     report.figure(
         "memory",
         "worker peak RSS under load",
         Some(memory.peak_mb),
         Unit::Megabytes,
-        "VmHWM over the batch and lag scenarios",
+        format!("VmHWM over {loads}"),
     );
     true
 }
@@ -113,8 +113,11 @@ fn record_worker_peak(report: &mut Report) -> bool {
 /// Ingestion's and query's peaks over the whole run: each has been up since the start.
 fn record_service_peaks(report: &mut Report, settings: &Settings) {
     for (service, load) in [
-        ("ingestion", "single, batch and lag scenarios"),
-        ("query", "query scenario"),
+        (
+            "ingestion",
+            [Scenario::Single, Scenario::Batch, Scenario::Lag].as_slice(),
+        ),
+        ("query", [Scenario::Query].as_slice()),
     ] {
         let memory = procfs::service_memory(service);
         report
@@ -123,43 +126,24 @@ fn record_service_peaks(report: &mut Report, settings: &Settings) {
                 format!("{service} peak RSS under load"),
                 memory.map(|m| m.peak_mb),
                 Unit::Megabytes,
-                format!("VmHWM over the run (the {load})"),
+                format!("VmHWM over {}", loads(settings, load)),
             )
             .target(Target::Below(100.0));
     }
-    if settings.scenarios.len() < Scenario::ALL.len() {
-        report.figure(
-            "memory",
-            "(partial run: some loads were not applied)",
-            None,
-            Unit::Count,
-            "",
-        );
-    }
 }
 
-/// The ratios against the anchors, from figures already in the report.
-fn ratios(report: &mut Report) {
-    use scenarios::{anchors, batch, single};
-    let ratio = |report: &Report, a: &str, b: &str| Some(report.value(a)? / report.value(b)?);
-    let batch_share = ratio(report, batch::END_TO_END, anchors::DIRECT_INSERT);
-    report
-        .figure(
-            "ratios",
-            "batch end to end / direct INSERT anchor",
-            batch_share,
-            Unit::Ratio,
-            "",
-        )
-        .target(Target::AtLeast(0.40));
-    let single_share = ratio(report, single::RATE, anchors::REDIS_BENCHMARK);
-    report.figure(
-        "ratios",
-        "single-event accepted / redis-benchmark LPUSH",
-        single_share,
-        Unit::Ratio,
-        "",
-    );
+/// `"the batch and lag scenarios"`, or what of them this run ran.
+fn loads(settings: &Settings, loading: &[Scenario]) -> String {
+    let ran: Vec<&str> = loading
+        .iter()
+        .filter(|s| settings.scenarios.contains(s))
+        .map(|s| s.name())
+        .collect();
+    match ran.as_slice() {
+        [] => "an idle run (no scenario loaded it)".to_owned(),
+        [one] => format!("the {one} scenario"),
+        [first @ .., last] => format!("the {} and {last} scenarios", first.join(", ")),
+    }
 }
 
 /// Machine, versions and revision, as recorded in docs/benchmarks.md.

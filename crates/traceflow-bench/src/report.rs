@@ -5,6 +5,16 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use std::{fmt::Write as _, path::Path};
 
+/// The table's sections, in the order they are printed.
+const SECTIONS: [&str; 6] = [
+    "anchors",
+    "ingest",
+    "end to end",
+    "query",
+    "memory",
+    "ratios",
+];
+
 /// What a figure counts, which decides how it is printed.
 #[derive(Debug, Clone, Copy, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -14,7 +24,6 @@ pub enum Unit {
     Megabytes,
     /// A ratio of two figures of this run.
     Ratio,
-    Count,
 }
 
 impl Unit {
@@ -25,7 +34,6 @@ impl Unit {
             Unit::Millis => format!("{value:.2} ms"),
             Unit::Megabytes => format!("{value:.1} MB"),
             Unit::Ratio => format!("{value:.2}x"),
-            Unit::Count => thousands(value),
         }
     }
 }
@@ -147,13 +155,6 @@ impl Report {
         self.figures.last_mut().expect("just pushed")
     }
 
-    pub fn value(&self, name: &str) -> Option<f64> {
-        self.figures
-            .iter()
-            .find(|figure| figure.name == name)
-            .and_then(|figure| figure.value)
-    }
-
     pub fn detail(&mut self, scenario: &str, value: impl Serialize) {
         self.details.insert(
             scenario.to_owned(),
@@ -214,24 +215,23 @@ impl Report {
         };
         let mut out = String::new();
         line(&mut out, &header);
-        // Grouped by section, in the order sections first appear; figures keep their order.
-        let mut order: Vec<&str> = Vec::new();
-        for figure in &self.figures {
-            if !order.contains(&figure.section) {
-                order.push(figure.section);
-            }
-        }
+        // Grouped by section in a fixed order; figures keep their order within a section.
+        let rank = |section: &str| SECTIONS.iter().position(|s| *s == section);
         let mut grouped: Vec<(&Figure, &[String; 4])> = self.figures.iter().zip(&rows).collect();
-        grouped.sort_by_key(|(figure, _)| order.iter().position(|s| *s == figure.section));
+        grouped.sort_by_key(|(figure, _)| rank(figure.section).unwrap_or(SECTIONS.len()));
         let mut section = "";
-        for (figure, row) in grouped {
+        for &(figure, row) in &grouped {
             if figure.section != section {
                 section = figure.section;
                 let _ = writeln!(out, "-- {section}");
             }
             line(&mut out, row);
         }
-        let notes: Vec<&Figure> = self.figures.iter().filter(|f| !f.note.is_empty()).collect();
+        let notes: Vec<&Figure> = grouped
+            .iter()
+            .map(|(figure, _)| *figure)
+            .filter(|f| !f.note.is_empty())
+            .collect();
         if !notes.is_empty() {
             let _ = writeln!(out, "\nhow each figure was obtained:");
             for figure in notes {

@@ -17,7 +17,7 @@ pub struct Cli {
     /// Rows in the table `GET /logs` is measured on [default: 10000000; --quick 1000000].
     #[arg(long)]
     pub rows: Option<u64>,
-    /// Repetitions of each repeated scenario; figures are their medians [default: 3;
+    /// Repetitions of each repeated scenario; figures are their medians [default: 5;
     /// --quick 1].
     #[arg(long)]
     pub reps: Option<usize>,
@@ -55,7 +55,8 @@ pub struct Settings {
     /// Events per second of the lag run (the 5,000).
     pub lag_rate: u64,
     pub lag_seconds: u64,
-    /// Connections the lag run spreads its requests over.
+    /// Connections the lag run spreads its requests over: each sends every 64th event, so
+    /// one slow answer delays few others (the schedule slip is reported).
     pub lag_connections: usize,
     /// How often the lag run asks ClickHouse which events are visible.
     pub lag_poll_ms: u64,
@@ -83,7 +84,7 @@ impl Settings {
                     .filter(|s| cli.only.contains(s))
                     .collect()
             },
-            reps: cli.reps.unwrap_or(pick(3, 1) as usize).max(1),
+            reps: cli.reps.unwrap_or(pick(5, 1) as usize).max(1),
             single_connections: 64,
             single_seconds: seconds,
             batch_events: pick(200_000, 50_000),
@@ -91,7 +92,7 @@ impl Settings {
             batch_connections: 4,
             lag_rate: 5000,
             lag_seconds: seconds,
-            lag_connections: 32,
+            lag_connections: 64,
             lag_poll_ms: 20,
             queued_events: cli.queued.unwrap_or(pick(1_000_000, 100_000)),
             query_rows: cli.rows.unwrap_or(pick(10_000_000, 1_000_000)),

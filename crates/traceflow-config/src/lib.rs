@@ -298,6 +298,13 @@ mod tests {
             err.to_string(),
             "MAX_BATCH_SIZE: must be at least BATCH_SIZE (500), got 100"
         );
+        let err = QueryConfig::from(&env(&[("TAIL_HEARTBEAT", "0s")])).unwrap_err();
+        assert_eq!(err.to_string(), "TAIL_HEARTBEAT: must be greater than zero");
+        let err = WorkerConfig::from(&env(&[("RETENTION_DAYS", "0")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "RETENTION_DAYS: must be between 1 and 36500, got 0"
+        );
         let err = WorkerConfig::from(&env(&[("CLICKHOUSE_DB", "x; DROP")])).unwrap_err();
         assert!(err.to_string().starts_with("CLICKHOUSE_DB: "), "{err}");
     }

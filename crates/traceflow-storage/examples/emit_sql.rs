@@ -332,7 +332,7 @@ fn log_queries() -> Vec<Shape> {
             trace_id: Some(SHARED_TRACE.to_owned()),
             ..LogFilter::default()
         }),
-        &["Condition: ((timestamp, millisecond, event_id) in"],
+        &["Condition: ((timestamp, millisecond) in"],
     ));
     shapes
 }
@@ -483,8 +483,8 @@ fn histograms() -> Vec<Shape> {
     shapes
 }
 
-/// `DELETE /logs`: the count, the two mutations and the wait, for a filter whose events
-/// include one in a shared trace (so the trace index loses exactly that one).
+/// `DELETE /logs`: the count, the mutation and the wait, for a filter that matches one of
+/// a trace's two events (the trace index keeps both entries).
 fn deletions() -> Vec<Shape> {
     let client = Client::default();
     let filter = LogFilter {
@@ -502,16 +502,17 @@ fn deletions() -> Vec<Shape> {
         Shape::new("delete/count", delete::count_query(&filter, &client))
             .with("count", filter_json(&filter)),
     ];
-    for (table, statement) in delete::delete_statements(&filter, &client) {
-        shapes.push(Shape::new(format!("delete/{table}"), statement).with(
+    let table = delete::DELETED_FROM;
+    shapes.push(
+        Shape::new("delete/mutation", delete::delete_statement(&filter, &client)).with(
             "mutation",
             json!({
                 "table": table,
                 "removes": filter_json(&filter),
                 "pending_sql": delete::pending_mutations_query(DATABASE, table, &client).sql_display().to_string(),
             }),
-        ));
-    }
+        ),
+    );
     shapes.push(
         Shape::new("delete/count_after", delete::count_query(&filter, &client))
             .with("count", filter_json(&filter)),
@@ -532,7 +533,7 @@ fn retention_statements() -> Vec<Shape> {
         shapes.push(
             Shape::new(
                 format!("retention/drop_partition/{table}"),
-                retention::drop_partition_statement(table, 2026_05_06, &client),
+                retention::drop_partition_statement(table, 20260506, &client),
             )
             .with(
                 "mutation",

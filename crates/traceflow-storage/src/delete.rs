@@ -1,5 +1,9 @@
-//! `DELETE /logs`: ALTER ... DELETE mutations (ClickHouse 18.16 has nothing lighter), and
-//! the statements that count what they match and watch them finish.
+//! `DELETE /logs`: an ALTER ... DELETE mutation (ClickHouse 18.16 has nothing lighter), and
+//! the statements that count what it matches and watch it finish.
+//!
+//! The trace index (`logs_by_trace`) is left as it is: it says where a trace's events may
+//! be, not which they are, so an entry without events only costs a lookup one granule read
+//! until retention removes it.
 
 use crate::{
     filter::{LogFilter, TraceLookup},
@@ -16,6 +20,9 @@ pub struct Deletion {
     pub finished: bool,
 }
 
+/// The table a deletion changes.
+pub const DELETED_FROM: &str = "logs";
+
 /// `SELECT count()` of the events `filter` matches.
 pub fn count_query(filter: &LogFilter, client: &Client) -> Query {
     let mut sql = Sql::new("SELECT count() FROM logs WHERE 1");
@@ -23,20 +30,11 @@ pub fn count_query(filter: &LogFilter, client: &Client) -> Query {
     sql.into_query(client)
 }
 
-/// The mutations that delete what `filter` matches, each with the table it changes, in the
-/// order they must run: the trace index first, while the events it selects by still exist.
-pub fn delete_statements(filter: &LogFilter, client: &Client) -> Vec<(&'static str, Query)> {
-    let mut index = Sql::new(
-        "ALTER TABLE logs_by_trace DELETE WHERE event_id IN (SELECT event_id FROM logs WHERE 1",
-    );
-    index.append(filter.conditions(TraceLookup::Scan));
-    index.push(")", []);
-    let mut logs = Sql::new("ALTER TABLE logs DELETE WHERE 1");
-    logs.append(filter.conditions(TraceLookup::Scan));
-    vec![
-        ("logs_by_trace", index.into_query(client)),
-        ("logs", logs.into_query(client)),
-    ]
+/// The mutation that deletes what `filter` matches.
+pub fn delete_statement(filter: &LogFilter, client: &Client) -> Query {
+    let mut sql = Sql::new("ALTER TABLE logs DELETE WHERE 1");
+    sql.append(filter.conditions(TraceLookup::Scan));
+    sql.into_query(client)
 }
 
 /// How many mutations of `database.table` are still running.
@@ -55,28 +53,17 @@ mod tests {
     use traceflow_queue::Level;
 
     #[test]
-    fn the_index_is_cleaned_by_the_events_the_filter_selects() {
+    fn the_mutation_compares_the_trace_id_directly() {
         let filter = LogFilter {
             level: Some(Level::Debug),
             trace_id: Some("t".into()),
             ..LogFilter::default()
         };
-        let statements: Vec<(&str, String)> = delete_statements(&filter, &Client::default())
-            .into_iter()
-            .map(|(table, query)| (table, query.sql_display().to_string()))
-            .collect();
         assert_eq!(
-            statements,
-            vec![
-                (
-                    "logs_by_trace",
-                    "ALTER TABLE logs_by_trace DELETE WHERE event_id IN (SELECT event_id FROM logs WHERE 1 AND level = 'DEBUG' AND trace_id = 't')".to_owned()
-                ),
-                (
-                    "logs",
-                    "ALTER TABLE logs DELETE WHERE 1 AND level = 'DEBUG' AND trace_id = 't'".to_owned()
-                ),
-            ]
+            delete_statement(&filter, &Client::default())
+                .sql_display()
+                .to_string(),
+            "ALTER TABLE logs DELETE WHERE 1 AND level = 'DEBUG' AND trace_id = 't'"
         );
     }
 }

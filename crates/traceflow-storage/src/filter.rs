@@ -22,12 +22,12 @@ pub struct LogFilter {
 /// How a trace id is looked up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TraceLookup {
-    /// Through `logs_by_trace` (migration 003), which is ordered by trace id: the events'
-    /// sort keys found there let ClickHouse read only the granules that hold them, instead
-    /// of scanning the whole `trace_id` column.
+    /// Through `logs_by_trace` (migration 003), which is ordered by trace id: the times
+    /// found there let ClickHouse read only the granules that hold them, instead of
+    /// scanning the whole `trace_id` column.
     Indexed,
-    /// A plain comparison, for mutations: they cannot read the index table while it is being
-    /// mutated itself, and they scan every part anyway.
+    /// A plain comparison, for mutations: they rewrite every part whatever the condition,
+    /// so the index would only add a subquery.
     Scan,
 }
 
@@ -98,8 +98,8 @@ impl LogFilter {
             sql.push(" AND trace_id = ?", [trace_id.as_str().into()]);
             if trace_lookup == TraceLookup::Indexed {
                 sql.push(
-                    " AND (timestamp, millisecond, event_id) IN \
-                     (SELECT timestamp, millisecond, event_id FROM logs_by_trace WHERE trace_id = ?)",
+                    " AND (timestamp, millisecond) IN \
+                     (SELECT timestamp, millisecond FROM logs_by_trace WHERE trace_id = ?)",
                     [trace_id.as_str().into()],
                 );
             }
@@ -144,8 +144,8 @@ mod tests {
                 " AND timestamp <= 1777975201 AND (timestamp < 1777975201 OR millisecond <= 0)",
                 r" AND lowerUTF8(message) LIKE concat('%', lowerUTF8('50\\%\\_off\\\\'), '%')",
                 " AND lowerUTF8(message) LIKE concat('%', lowerUTF8('Time Out'), '%')",
-                r" AND trace_id = 't\'1' AND (timestamp, millisecond, event_id) IN",
-                r" (SELECT timestamp, millisecond, event_id FROM logs_by_trace WHERE trace_id = 't\'1')",
+                r" AND trace_id = 't\'1' AND (timestamp, millisecond) IN",
+                r" (SELECT timestamp, millisecond FROM logs_by_trace WHERE trace_id = 't\'1')",
                 r" AND arrayExists((k, v) -> k = 'user' AND v = '4\'2', metadata_keys, metadata_values)",
             )
         );

@@ -1,5 +1,6 @@
-//! ClickHouse storage for log events: server version detection, migrations, batch inserts
-//! and log queries, over the HTTP interface with the official `clickhouse` client.
+//! ClickHouse storage for log events: server version detection, migrations, batch inserts,
+//! searches, counts and histograms, deletions and retention, over the HTTP interface with
+//! the official `clickhouse` client.
 //!
 //! Supported servers range from 18.16 (Debian 12) to current releases. The differences that
 //! matter here are captured by [`ServerVersion`]'s capability checks.
@@ -237,11 +238,10 @@ impl Storage {
             });
         }
         let deadline = Instant::now() + wait;
-        let mut finished = true;
-        for (table, statement) in delete::delete_statements(filter, &self.client()) {
-            statement.execute().await?;
-            finished &= self.mutations_done(table, deadline).await?;
-        }
+        delete::delete_statement(filter, &self.client())
+            .execute()
+            .await?;
+        let finished = self.mutations_done(delete::DELETED_FROM, deadline).await?;
         tracing::info!(matched, finished, "events deleted");
         Ok(Deletion { matched, finished })
     }

@@ -71,8 +71,8 @@ mod tests {
     fn a_day_expires_once_its_last_second_is_older_than_the_limit() {
         let now: DateTime<Utc> = "2026-11-24T10:00:00Z".parse().unwrap();
         // The limit is 2026-10-25T10:00: the 24th is wholly older, the 25th is not.
-        assert_eq!(last_expired_partition(now, 30), 2026_10_24);
-        assert_eq!(last_expired_partition(now, 1), 2026_11_22);
+        assert_eq!(last_expired_partition(now, 30), 20261024);
+        assert_eq!(last_expired_partition(now, 1), 20261122);
     }
 
     #[test]
@@ -85,7 +85,7 @@ mod tests {
             "ALTER TABLE logs MODIFY TTL timestamp + toIntervalDay(30)"
         );
         assert_eq!(
-            drop_partition_statement("logs_by_trace", 2026_10_24, &client)
+            drop_partition_statement("logs_by_trace", 20261024, &client)
                 .sql_display()
                 .to_string(),
             "ALTER TABLE logs_by_trace DROP PARTITION 20261024"

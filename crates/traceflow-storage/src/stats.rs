@@ -120,18 +120,13 @@ impl StatsQuery {
             .map(|name| (name, 0))
             .collect();
         // Each bucket's time and the `bucket` value its rows carry (none: every row).
-        let buckets: Vec<(DateTime<Utc>, Option<u32>)> = match self.interval {
+        let buckets: Vec<(DateTime<Utc>, Option<i64>)> = match self.interval {
             Some(interval) => {
                 let first = bucket_start(self.from.timestamp(), interval);
                 let last = bucket_start(self.to.timestamp(), interval);
                 (first..=last)
                     .step_by(interval as usize)
-                    .filter_map(|start| {
-                        Some((
-                            DateTime::from_timestamp(start, 0)?,
-                            u32::try_from(start).ok(),
-                        ))
-                    })
+                    .filter_map(|start| Some((DateTime::from_timestamp(start, 0)?, Some(start))))
                     .collect()
             }
             None => vec![(self.from, None)],
@@ -146,7 +141,7 @@ impl StatsQuery {
                 };
                 for row in rows
                     .iter()
-                    .filter(|row| key.is_none_or(|key| row.bucket == key))
+                    .filter(|row| key.is_none_or(|key| i64::from(row.bucket) == key))
                 {
                     bucket.count += row.events;
                     if let Some(name) = group(row) {
@@ -233,44 +228,21 @@ mod tests {
             row("2026-05-05T10:02:00Z", "", "INFO", 1),
             row("2026-05-05T10:02:00Z", "", "ERROR", 2),
         ];
-        let buckets = query(Some(60), level).buckets(&rows);
-        let shown: Vec<(String, u64, Vec<(&str, u64)>)> = buckets
-            .iter()
-            .map(|bucket| {
-                (
-                    bucket.time.to_rfc3339(),
-                    bucket.count,
-                    bucket
-                        .counts
-                        .iter()
-                        .map(|(k, v)| (k.as_str(), *v))
-                        .collect(),
-                )
-            })
-            .collect();
+        let bucket = |time: &str, count: u64, counts: [(&str, u64); 2]| Bucket {
+            time: at(time),
+            count,
+            counts: counts
+                .into_iter()
+                .map(|(name, count)| (name.to_owned(), count))
+                .collect(),
+        };
         assert_eq!(
-            shown,
+            query(Some(60), level).buckets(&rows),
             vec![
-                (
-                    "2026-05-05T10:00:00+00:00".into(),
-                    3,
-                    vec![("ERROR", 3), ("INFO", 0)]
-                ),
-                (
-                    "2026-05-05T10:01:00+00:00".into(),
-                    0,
-                    vec![("ERROR", 0), ("INFO", 0)]
-                ),
-                (
-                    "2026-05-05T10:02:00+00:00".into(),
-                    3,
-                    vec![("ERROR", 2), ("INFO", 1)]
-                ),
-                (
-                    "2026-05-05T10:03:00+00:00".into(),
-                    0,
-                    vec![("ERROR", 0), ("INFO", 0)]
-                ),
+                bucket("2026-05-05T10:00:00Z", 3, [("ERROR", 3), ("INFO", 0)]),
+                bucket("2026-05-05T10:01:00Z", 0, [("ERROR", 0), ("INFO", 0)]),
+                bucket("2026-05-05T10:02:00Z", 3, [("ERROR", 2), ("INFO", 1)]),
+                bucket("2026-05-05T10:03:00Z", 0, [("ERROR", 0), ("INFO", 0)]),
             ]
         );
         assert_eq!(

@@ -218,6 +218,9 @@ impl TestStack {
             ("QUERY_PORT", ports.query.to_string()),
             ("GRPC_PORT", ports.worker_grpc.to_string()),
             ("WORKER_HTTP_PORT", ports.worker_http.to_string()),
+            // Test events carry fixed dates (2026-05-05) that age: the worker's retention
+            // must not drop them under a test. Retention tests set their own limit.
+            ("RETENTION_DAYS", "36500".to_owned()),
         ];
         if let Some(bytes) = self.options.max_body_bytes {
             pairs.push(("MAX_BODY_BYTES", bytes.to_string()));
@@ -348,7 +351,9 @@ impl TestStack {
     /// Sets an environment variable for the services started from now on (a restarted
     /// worker, say), replacing an earlier value.
     pub fn set_env(&mut self, name: &'static str, value: impl Into<String>) {
-        self.options.extra_env.retain(|(existing, _)| *existing != name);
+        self.options
+            .extra_env
+            .retain(|(existing, _)| *existing != name);
         self.options.extra_env.push((name, value.into()));
     }
 

@@ -4,15 +4,15 @@
 //! the last row cannot be stored before its request was accepted). The worker runs with its
 //! defaults (BATCH_SIZE 20, adaptive up to its MAX_BATCH_SIZE), as deployed.
 //!
-//! The events are the ones the direct-insert anchor writes, so the ratio of the two is the
-//! share of ClickHouse's own insert rate the pipeline keeps.
+//! Each run is preceded by its anchor, direct INSERTs of the same events (see `anchors`), so
+//! the ratio of the two is the share of ClickHouse's own insert rate the pipeline keeps.
 
-use super::{Bench, answer_context, runs, secs};
+use super::{Bench, anchors, answer_context, runs, secs};
 use crate::{
     events,
     load::Connection,
     procfs::CpuTimes,
-    report::{Report, Unit},
+    report::{Report, Target, Unit},
     stats::median,
 };
 use anyhow::{Context, bail};
@@ -30,6 +30,7 @@ use tokio::task::JoinSet;
 
 pub const END_TO_END: &str = "batch ingest (1,000/request): end to end";
 pub const ACCEPTED: &str = "batch ingest: accepted (202)";
+pub const RATIO: &str = "batch end to end / direct INSERT anchor";
 
 #[derive(Debug, Serialize)]
 struct Run {
@@ -50,15 +51,11 @@ pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
     let requests = (settings.batch_events as usize).div_ceil(per_request);
     let total = (requests * per_request) as u64;
     let now = chrono::Utc::now();
-    let bodies: Arc<[Bytes]> = (0..requests)
-        .map(|r| {
-            let first = (r * per_request) as u64;
-            let batch: Vec<_> = (first..first + per_request as u64)
-                .map(|n| events::event(n, now))
-                .collect();
-            events::ingest_array(&batch)
-        })
-        .collect();
+    let all: Vec<_> = (0..total).map(|n| events::event(n, now)).collect();
+    let bodies: Arc<[Bytes]> = all.chunks(per_request).map(events::ingest_array).collect();
+    // The anchor inserts the same events.
+    let anchor = anchors::DirectInsert::prepare(bench, &all).await?;
+    drop(all);
     let table = bench.logs_table();
     // Generous, so that a slow worker is reported with its rate rather than cut off early.
     let timeout = Duration::from_secs(if settings.quick { 60 } else { 150 });
@@ -90,8 +87,10 @@ pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
         )
         .await?;
 
-    let mut results = Vec::new();
+    let (mut results, mut anchor_runs) = (Vec::new(), Vec::new());
     for _ in 0..settings.reps {
+        // The anchor right before the run it anchors.
+        anchor_runs.push(anchor.run(bench).await?);
         let baseline = bench.clickhouse.count(&table).await?;
         let next = Arc::new(AtomicUsize::new(0));
         let cpu = CpuTimes::now();
@@ -159,6 +158,39 @@ pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
             runs(&accepted, |v| format!("{v:.0}"))
         ),
     );
-    report.detail("batch", &results);
+    anchor.finish(bench).await?;
+    let anchor_rates: Vec<f64> = anchor_runs.iter().map(|r| r.rows_per_second).collect();
+    report.figure(
+        "anchors",
+        anchors::DIRECT_INSERT,
+        median(anchor_rates.iter().copied()),
+        Unit::PerSecond,
+        format!(
+            "the same {total} events per run, sequential INSERTs, each run right before a batch \
+             run; runs {}",
+            runs(&anchor_rates, |v| format!("{v:.0}"))
+        ),
+    );
+    let ratios: Vec<f64> = rates
+        .iter()
+        .zip(&anchor_rates)
+        .map(|(r, a)| r / a)
+        .collect();
+    report
+        .figure(
+            "ratios",
+            RATIO,
+            median(ratios.iter().copied()),
+            Unit::Ratio,
+            format!(
+                "median of each run's ratio to its anchor; runs {}",
+                runs(&ratios, |v| format!("{v:.2}"))
+            ),
+        )
+        .target(Target::AtLeast(0.40));
+    report.detail(
+        "batch",
+        serde_json::json!({"runs": results, "direct_insert": anchor_runs}),
+    );
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! Single-event `POST /ingest` at 64 keep-alive connections, closed loop, for a fixed time:
 //! how many events ingestion accepts (202) per second and how long each answer takes.
 //!
+//! Each run is preceded by its anchor, `redis-benchmark` LPUSH (see `anchors`).
+//!
 //! The worker is stopped for this scenario and the queue emptied before each run. What is
 //! measured is ingestion's own path (HTTP, validation, one LPUSH), the same work its anchor,
 //! redis-benchmark LPUSH, measures without the service. With the worker running, on two
@@ -8,7 +10,7 @@
 //! draining a queue that grows by hundreds of thousands of events per run; the pipeline as
 //! a whole is what the batch and lag scenarios measure.
 
-use super::{Bench, runs, secs};
+use super::{Bench, anchors, runs, secs};
 use crate::{
     events,
     load::{self, ClosedLoopOutcome},
@@ -25,6 +27,7 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 pub const RATE: &str = "single-event ingest, 64 conns: accepted";
 pub const P50: &str = "single-event ingest latency p50";
 pub const P99: &str = "single-event ingest latency p99";
+pub const RATIO: &str = "single-event accepted / redis-benchmark LPUSH";
 
 #[derive(Debug, Serialize)]
 struct Run {
@@ -86,8 +89,10 @@ async fn measure(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
     // Warm-up, not counted: connections, Redis's first allocations, the service's pools.
     post(Duration::from_secs(1)).await?;
 
-    let mut results = Vec::new();
+    let (mut results, mut anchor_runs) = (Vec::new(), Vec::new());
     for _ in 0..settings.reps {
+        // The anchor right before the run it anchors, on the same (empty) Redis.
+        anchor_runs.push(anchors::redis_benchmark(bench).await?);
         bench.clear_queue().await?;
         let cpu = CpuTimes::now();
         let outcome = post(Duration::from_secs(settings.single_seconds)).await?;
@@ -162,6 +167,42 @@ async fn measure(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
             ),
         )
         .target(Target::Below(25.0));
-    report.detail("single", &results);
+    let anchor_rates: Vec<f64> = anchor_runs.iter().map(|r| r.requests_per_second).collect();
+    report.figure(
+        "anchors",
+        anchors::REDIS_BENCHMARK,
+        median(anchor_rates.iter().copied()),
+        Unit::PerSecond,
+        format!(
+            "{} LPUSHes of {} bytes per run, each run right before a single-event run; runs \
+             {}; p99 {} ms",
+            settings.redis_benchmark_requests,
+            anchor_runs[0].payload_bytes,
+            runs(&anchor_rates, |v| format!("{v:.0}")),
+            runs(
+                &anchor_runs.iter().map(|r| r.p99_ms).collect::<Vec<_>>(),
+                |v| format!("{v:.2}")
+            ),
+        ),
+    );
+    let ratios: Vec<f64> = rates
+        .iter()
+        .zip(&anchor_rates)
+        .map(|(r, a)| r / a)
+        .collect();
+    report.figure(
+        "ratios",
+        RATIO,
+        median(ratios.iter().copied()),
+        Unit::Ratio,
+        format!(
+            "median of each run's ratio to its anchor; runs {}",
+            runs(&ratios, |v| format!("{v:.2}"))
+        ),
+    );
+    report.detail(
+        "single",
+        serde_json::json!({"runs": results, "redis_benchmark": anchor_runs}),
+    );
     Ok(())
 }

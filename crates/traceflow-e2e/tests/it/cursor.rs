@@ -95,10 +95,7 @@ async fn a_cursor_walk_sees_each_of_5000_events_once_while_inserts_continue() {
             let storage = storage.clone();
             let walking = walking.clone();
             let mut instants = instants.to_vec();
-            instants.extend([
-                at("2026-05-05T09:59:59.999Z"),
-                at("2026-05-05T10:00:08Z"),
-            ]);
+            instants.extend([at("2026-05-05T09:59:59.999Z"), at("2026-05-05T10:00:08Z")]);
             tokio::spawn(async move {
                 let mut rounds = 0;
                 while walking.load(Ordering::Relaxed) {
@@ -115,12 +112,26 @@ async fn a_cursor_walk_sees_each_of_5000_events_once_while_inserts_continue() {
         let seen = walk(&stack, &format!("service=walked&limit=97&order={order}")).await;
         walking.store(false, Ordering::Relaxed);
         let rounds = writer.await.unwrap();
-        assert!(rounds > 5, "{order}: inserts went on during the walk ({rounds} rounds)");
+        assert!(
+            rounds > 5,
+            "{order}: inserts went on during the walk ({rounds} rounds)"
+        );
 
-        assert!(repeated(&seen).is_empty(), "{order}: repeated {:?}", repeated(&seen));
+        assert!(
+            repeated(&seen).is_empty(),
+            "{order}: repeated {:?}",
+            repeated(&seen)
+        );
         let seen_set: HashSet<&String> = seen.iter().collect();
-        let missed: Vec<&String> = original_ids.iter().filter(|id| !seen_set.contains(id)).collect();
-        assert!(missed.is_empty(), "{order}: {} of the 5000 never seen", missed.len());
+        let missed: Vec<&String> = original_ids
+            .iter()
+            .filter(|id| !seen_set.contains(id))
+            .collect();
+        assert!(
+            missed.is_empty(),
+            "{order}: {} of the 5000 never seen",
+            missed.len()
+        );
     }
 }
 
@@ -151,8 +162,15 @@ async fn next_cursor_is_given_while_more_match_and_keeps_the_order_and_filters()
     // Desc: 6 4 | 2 0, the last page without a cursor.
     let (_, first) = get(&stack, "/logs?service=even&limit=2").await;
     assert_eq!(messages(&first), ["6", "4"]);
-    let cursor = first["next_cursor"].as_str().expect("more match").to_owned();
-    let (_, second) = get(&stack, &format!("/logs?service=even&limit=2&cursor={cursor}")).await;
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("more match")
+        .to_owned();
+    let (_, second) = get(
+        &stack,
+        &format!("/logs?service=even&limit=2&cursor={cursor}"),
+    )
+    .await;
     assert_eq!(messages(&second), ["2", "0"]);
     assert!(second.get("next_cursor").is_none(), "{second}");
     // Exactly a page's worth left: no cursor either.

@@ -2,6 +2,7 @@
 //! against a real Redis and a real ClickHouse that this test binary starts once; each test
 //! has its own database and queue key.
 
+mod auth;
 mod batch;
 mod cursor;
 mod delete;
@@ -9,6 +10,7 @@ mod health;
 mod hostile;
 mod ingest;
 mod metrics;
+mod openapi;
 mod otlp;
 mod pipeline;
 mod query;

@@ -71,7 +71,11 @@ async fn the_worker_drops_expired_days_at_start_and_a_new_limit_applies_at_the_n
 
     stack.start_worker().await;
     assert_eq!(until_count(&stack, 2).await, ["10 days old", "an hour old"]);
-    assert_eq!(indexed(&stack).await, "2", "the trace index expires with the events");
+    assert_eq!(
+        indexed(&stack).await,
+        "2",
+        "the trace index expires with the events"
+    );
 
     stack.stop_worker().await;
     stack.set_env("RETENTION_DAYS", "5");

@@ -30,7 +30,12 @@ async fn seeded() -> TestStack {
         ),
         traced(
             with_metadata(
-                event("auth", Level::Warn, second(1), "connection slow, then failed"),
+                event(
+                    "auth",
+                    Level::Warn,
+                    second(1),
+                    "connection slow, then failed",
+                ),
                 &[("user", "42"), ("host", "db-1")],
             ),
             "trace-a",
@@ -43,7 +48,12 @@ async fn seeded() -> TestStack {
             "trace-b",
         ),
         with_metadata(
-            event("api", Level::Error, second(3), "Ünïcödé FAILURE: 100% of retries_used"),
+            event(
+                "api",
+                Level::Error,
+                second(3),
+                "Ünïcödé FAILURE: 100% of retries_used",
+            ),
             &[("user", "7"), ("note", "")],
         ),
         with_metadata(
@@ -69,9 +79,18 @@ async fn found(stack: &TestStack, query: &str) -> Vec<String> {
 async fn q_needs_every_word_ignoring_case_and_a_quoted_phrase_as_written() {
     let stack = seeded().await;
     for (q, expected) in [
-        ("failed", vec!["connection slow, then failed", "DB connection failed"]),
-        ("FAILED", vec!["connection slow, then failed", "DB connection failed"]),
-        ("connection failed", vec!["connection slow, then failed", "DB connection failed"]),
+        (
+            "failed",
+            vec!["connection slow, then failed", "DB connection failed"],
+        ),
+        (
+            "FAILED",
+            vec!["connection slow, then failed", "DB connection failed"],
+        ),
+        (
+            "connection failed",
+            vec!["connection slow, then failed", "DB connection failed"],
+        ),
         ("\"connection failed\"", vec!["DB connection failed"]),
         ("\"failed connection\"", vec![]),
         ("db \"connection failed\"", vec!["DB connection failed"]),
@@ -88,7 +107,10 @@ async fn q_needs_every_word_ignoring_case_and_a_quoted_phrase_as_written() {
         ("ünïcödé", vec!["Ünïcödé FAILURE: 100% of retries_used"]),
         // LIKE's wildcards are literal characters here.
         ("100%", vec!["Ünïcödé FAILURE: 100% of retries_used"]),
-        ("retries_used", vec!["Ünïcödé FAILURE: 100% of retries_used"]),
+        (
+            "retries_used",
+            vec!["Ünïcödé FAILURE: 100% of retries_used"],
+        ),
         ("%", vec!["Ünïcödé FAILURE: 100% of retries_used"]),
         ("' OR 1=1 --", vec![]),
     ] {
@@ -132,11 +154,17 @@ async fn trace_id_finds_exactly_its_events_through_the_trace_index() {
         found(&stack, "trace_id=trace-a&order=asc&limit=2").await,
         vec!["DB connection failed", "connection slow, then failed"]
     );
-    assert!(found(&stack, "trace_id=trace").await.is_empty(), "exact match only");
     assert!(
-        found(&stack, &format!("trace_id={}", encode("trace-a' OR '1'='1")))
-            .await
-            .is_empty()
+        found(&stack, "trace_id=trace").await.is_empty(),
+        "exact match only"
+    );
+    assert!(
+        found(
+            &stack,
+            &format!("trace_id={}", encode("trace-a' OR '1'='1"))
+        )
+        .await
+        .is_empty()
     );
     // Every stored event has its row in the index table the lookup reads.
     let indexed = stack
@@ -171,8 +199,8 @@ async fn a_trace_lookup_reads_only_the_granules_holding_the_trace() {
     // tests): ClickHouse refuses to read more than a couple of granules for it, which it
     // could not do by scanning 60,000 rows.
     let lookup = "SELECT count() FROM logs WHERE trace_id = 'needle' \
-        AND (timestamp, millisecond, event_id) IN \
-        (SELECT timestamp, millisecond, event_id FROM logs_by_trace WHERE trace_id = 'needle') \
+        AND (timestamp, millisecond) IN \
+        (SELECT timestamp, millisecond FROM logs_by_trace WHERE trace_id = 'needle') \
         SETTINGS max_rows_to_read = 20000";
     assert_eq!(stack.clickhouse(lookup).await.trim(), "5");
 }
@@ -185,24 +213,29 @@ async fn metadata_conditions_match_whole_entries_and_all_must_hold() {
             "metadata.user=42",
             vec!["Request handled in 12ms", "connection slow, then failed"],
         ),
-        ("metadata.user=42&metadata.host=web-1", vec!["Request handled in 12ms"]),
+        (
+            "metadata.user=42&metadata.host=web-1",
+            vec!["Request handled in 12ms"],
+        ),
         ("metadata.user=42&metadata.host=nowhere", vec![]),
         ("metadata.user=4", vec![]),
         // A key with an empty value is not the same as a key that is absent.
-        ("metadata.note=", vec!["Ünïcödé FAILURE: 100% of retries_used"]),
+        (
+            "metadata.note=",
+            vec!["Ünïcödé FAILURE: 100% of retries_used"],
+        ),
         ("metadata.host=", vec![]),
         ("metadata.missing=x", vec![]),
         // Key and value of different entries do not combine.
         ("metadata.user=db-1", vec![]),
-        ("metadata.user=42&service=auth", vec!["connection slow, then failed"]),
+        (
+            "metadata.user=42&service=auth",
+            vec!["connection slow, then failed"],
+        ),
     ] {
         assert_eq!(found(&stack, query).await, expected, "{query}");
     }
-    let quoted = format!(
-        "metadata.{}={}",
-        encode("quote'key"),
-        encode("it's \"x\"")
-    );
+    let quoted = format!("metadata.{}={}", encode("quote'key"), encode("it's \"x\""));
     assert_eq!(
         found(&stack, &quoted).await,
         vec!["100 percent of retriesXused"]
@@ -222,7 +255,11 @@ async fn order_asc_is_oldest_first_and_desc_newest_first() {
         newest_first,
         vec!["connection slow, then failed", "DB connection failed"]
     );
-    assert_eq!(found(&stack, "service=auth").await, newest_first, "desc by default");
+    assert_eq!(
+        found(&stack, "service=auth").await,
+        newest_first,
+        "desc by default"
+    );
     assert_eq!(
         found(&stack, "order=asc&limit=1&offset=1").await,
         vec!["connection slow, then failed"]
@@ -259,12 +296,18 @@ async fn bad_search_parameters_are_400s_naming_them() {
         ("/logs?q=%22unclosed", "q has an unmatched double quote"),
         ("/logs?q=%20%20", "q must contain a word or a quoted phrase"),
         ("/logs?trace_id=", "trace_id must not be empty"),
-        ("/logs?order=newest", "order must be asc or desc, got \"newest\""),
+        (
+            "/logs?order=newest",
+            "order must be asc or desc, got \"newest\"",
+        ),
         (
             "/logs?metadata.=1",
             "a metadata condition needs a key: metadata.<key>=<value>",
         ),
-        ("/logs?metadata.user=1&metadata.user=2", "parameter metadata.user given more than once"),
+        (
+            "/logs?metadata.user=1&metadata.user=2",
+            "parameter metadata.user given more than once",
+        ),
         ("/logs?q=a&q=b", "parameter q given more than once"),
         (
             "/logs/count?limit=5",
@@ -274,7 +317,10 @@ async fn bad_search_parameters_are_400s_naming_them() {
             "/logs/count?q=x&metadata=1",
             "unknown parameter \"metadata\"; expected service, level, from, to, q, trace_id or metadata.<key>",
         ),
-        ("/logs/count?level=LOUD", "level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (any case), got \"LOUD\""),
+        (
+            "/logs/count?level=LOUD",
+            "level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (any case), got \"LOUD\"",
+        ),
         ("/logs?q=%FF", "q is not valid UTF-8 once percent-decoded"),
     ] {
         let (status, body) = get(&stack, path).await;

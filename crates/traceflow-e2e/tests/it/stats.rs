@@ -11,11 +11,26 @@ use traceflow_testkit::TestStack;
 async fn seeded() -> TestStack {
     let stack = TestStack::spawn().await;
     let events: Vec<LogEvent> = [
-        ("api", Level::Error, "2026-05-05T10:00:05Z", "timeout talking to db"),
-        ("api", Level::Error, "2026-05-05T10:00:59.999Z", "timeout again"),
+        (
+            "api",
+            Level::Error,
+            "2026-05-05T10:00:05Z",
+            "timeout talking to db",
+        ),
+        (
+            "api",
+            Level::Error,
+            "2026-05-05T10:00:59.999Z",
+            "timeout again",
+        ),
         ("api", Level::Info, "2026-05-05T10:00:30Z", "ok"),
         ("auth", Level::Warn, "2026-05-05T10:02:00Z", "slow login"),
-        ("auth", Level::Error, "2026-05-05T10:03:59.999Z", "login timeout"),
+        (
+            "auth",
+            Level::Error,
+            "2026-05-05T10:03:59.999Z",
+            "login timeout",
+        ),
     ]
     .into_iter()
     .map(|(service, level, time, message)| event(service, level, at(time), message))
@@ -109,8 +124,18 @@ async fn without_a_range_stats_count_the_last_hour_and_services_the_last_day() {
     let stack = TestStack::spawn().await;
     let now = Utc::now();
     let events = [
-        event("recent", Level::Info, now - TimeDelta::minutes(10), "in the hour"),
-        event("recent", Level::Error, now - TimeDelta::hours(3), "in the day"),
+        event(
+            "recent",
+            Level::Info,
+            now - TimeDelta::minutes(10),
+            "in the hour",
+        ),
+        event(
+            "recent",
+            Level::Error,
+            now - TimeDelta::hours(3),
+            "in the day",
+        ),
         event("old", Level::Info, now - TimeDelta::days(2), "before"),
     ];
     storage(&stack).await.insert(&events).await.unwrap();
@@ -120,7 +145,10 @@ async fn without_a_range_stats_count_the_last_hour_and_services_the_last_day() {
     let to: chrono::DateTime<Utc> = stats["to"].as_str().unwrap().parse().unwrap();
     let from: chrono::DateTime<Utc> = stats["from"].as_str().unwrap().parse().unwrap();
     assert_eq!(to - from, TimeDelta::hours(1));
-    assert!((Utc::now() - to).num_seconds().abs() < 60, "to is now: {to}");
+    assert!(
+        (Utc::now() - to).num_seconds().abs() < 60,
+        "to is now: {to}"
+    );
 
     let (status, services) = get(&stack, "/services").await;
     assert_eq!(status, 200, "{services}");

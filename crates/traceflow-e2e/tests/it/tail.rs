@@ -108,7 +108,7 @@ impl Tail {
 
 fn parse(block: &str) -> Message {
     let (mut id, mut data) = (String::new(), String::new());
-    for line in block.lines() {
+    for line in block.lines().filter(|line| !line.is_empty()) {
         let (field, value) = line.split_once(':').unwrap_or((line, ""));
         let value = value.strip_prefix(' ').unwrap_or(value);
         match field {
@@ -143,7 +143,12 @@ async fn each_new_matching_event_is_pushed_within_a_second_in_order() {
         let batch = [
             event("shop", Level::Error, base, &format!("{round}: first")),
             event("shop", Level::Info, base, &format!("{round}: not an error")),
-            event("other", Level::Error, base, &format!("{round}: other service")),
+            event(
+                "other",
+                Level::Error,
+                base,
+                &format!("{round}: other service"),
+            ),
             event(
                 "shop",
                 Level::Error,
@@ -166,11 +171,18 @@ async fn each_new_matching_event_is_pushed_within_a_second_in_order() {
             assert_eq!(data["message"], expected.as_str());
             assert_eq!(data["service"], "shop");
             assert_eq!(data["level"], "ERROR");
-            assert!(data["id"].is_string() && data["timestamp"].is_string(), "{data}");
+            assert!(
+                data["id"].is_string() && data["timestamp"].is_string(),
+                "{data}"
+            );
         }
     }
     // Nothing else: not the event stored before, not the ones that do not match.
-    assert!(tail.events_within(Duration::from_millis(700)).await.is_empty());
+    assert!(
+        tail.events_within(Duration::from_millis(700))
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -214,7 +226,10 @@ async fn an_idle_tail_carries_heartbeat_comments() {
         assert_eq!(message, Message::Comment("heartbeat".into()));
         heartbeats += 1;
     }
-    assert!(heartbeats >= 4, "{heartbeats} heartbeats in 2 s at one per 200 ms");
+    assert!(
+        heartbeats >= 4,
+        "{heartbeats} heartbeats in 2 s at one per 200 ms"
+    );
 }
 
 #[tokio::test]
@@ -271,7 +286,9 @@ async fn last_event_id_resumes_with_what_was_missed_then_goes_on_live() {
         ]
     );
     assert!(
-        tail.events_within(Duration::from_millis(700)).await.is_empty(),
+        tail.events_within(Duration::from_millis(700))
+            .await
+            .is_empty(),
         "nothing twice"
     );
 }
@@ -286,18 +303,34 @@ async fn events_stored_a_little_out_of_order_are_pushed_a_backfill_is_not() {
         .insert(&[event("late", Level::Info, now, "on time")])
         .await
         .unwrap();
-    assert_eq!(tail.events_within(Duration::from_millis(800)).await, ["on time"]);
+    assert_eq!(
+        tail.events_within(Duration::from_millis(800)).await,
+        ["on time"]
+    );
     // Another worker's batch, stored after a newer one: still news.
     storage
-        .insert(&[event("late", Level::Info, now - TimeDelta::seconds(2), "2 s late")])
+        .insert(&[event(
+            "late",
+            Level::Info,
+            now - TimeDelta::seconds(2),
+            "2 s late",
+        )])
         .await
         .unwrap();
     // Yesterday's events, imported now: history for GET /logs, not news for a tail.
     storage
-        .insert(&[event("late", Level::Info, now - TimeDelta::days(1), "backfill")])
+        .insert(&[event(
+            "late",
+            Level::Info,
+            now - TimeDelta::days(1),
+            "backfill",
+        )])
         .await
         .unwrap();
-    assert_eq!(tail.events_within(Duration::from_millis(800)).await, ["2 s late"]);
+    assert_eq!(
+        tail.events_within(Duration::from_millis(800)).await,
+        ["2 s late"]
+    );
 }
 
 /// A proxy in front of ClickHouse that counts the requests it forwards.
@@ -311,9 +344,11 @@ impl CountingProxy {
         let requests = Arc::new(AtomicU64::new(0));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let app = Router::new()
-            .fallback(forward)
-            .with_state((reqwest::Client::new(), target, requests.clone()));
+        let app = Router::new().fallback(forward).with_state((
+            reqwest::Client::new(),
+            target,
+            requests.clone(),
+        ));
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Self { url, requests }
     }
@@ -386,7 +421,11 @@ async fn clients_following_one_filter_share_one_reader_of_clickhouse() {
         .insert(&[now_event("shared", Level::Info, "for everyone")])
         .await
         .unwrap();
-    for tail in std::iter::once(first).chain(more).collect::<Vec<_>>().iter_mut() {
+    for tail in std::iter::once(first)
+        .chain(more)
+        .collect::<Vec<_>>()
+        .iter_mut()
+    {
         let (_, data) = tail.next_event(Duration::from_secs(5)).await.unwrap();
         assert_eq!(data["message"], "for everyone");
     }
@@ -422,7 +461,11 @@ async fn open_tails_end_when_the_query_service_stops() {
         "stopping waited {:?} for the open tail",
         started.elapsed()
     );
-    assert_eq!(tail.next(Duration::from_secs(5)).await, None, "the stream ended");
+    assert_eq!(
+        tail.next(Duration::from_secs(5)).await,
+        None,
+        "the stream ended"
+    );
 }
 
 #[tokio::test]
@@ -437,7 +480,10 @@ async fn bad_tail_requests_are_400s_naming_the_problem() {
             "/logs/tail?limit=5",
             "unknown parameter \"limit\"; expected service, level, q, trace_id or metadata.<key>",
         ),
-        ("/logs/tail?level=LOUD", "level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (any case), got \"LOUD\""),
+        (
+            "/logs/tail?level=LOUD",
+            "level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (any case), got \"LOUD\"",
+        ),
         ("/logs/tail?q=%22open", "q has an unmatched double quote"),
     ] {
         let (status, body) = get(&stack, path).await;
