@@ -10,7 +10,7 @@ use axum::{
     Json, Router,
     body::Bytes,
     extract::{DefaultBodyLimit, State, rejection::BytesRejection},
-    http::{HeaderMap, StatusCode, header::CONTENT_TYPE},
+    http::{HeaderMap, StatusCode},
     response::Response,
     routing::post,
 };
@@ -216,15 +216,7 @@ struct Accepted {
 
 /// The body's format, from its Content-Type (parameters such as charset ignored).
 fn body_format(headers: &HeaderMap) -> Option<BodyFormat> {
-    let mime = headers
-        .get(CONTENT_TYPE)?
-        .to_str()
-        .ok()?
-        .split(';')
-        .next()?
-        .trim()
-        .to_ascii_lowercase();
-    match mime.as_str() {
+    match traceflow_http::media_type(headers)?.as_str() {
         "application/json" => Some(BodyFormat::Json),
         "application/x-ndjson" => Some(BodyFormat::Ndjson),
         _ => None,

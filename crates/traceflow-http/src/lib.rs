@@ -21,6 +21,16 @@ use axum::{
 };
 use serde_json::json;
 
+/// The media type of a request's `Content-Type`, lower-case, parameters such as charset
+/// dropped: `application/json; charset=UTF-8` is `application/json`.
+pub fn media_type(headers: &axum::http::HeaderMap) -> Option<String> {
+    let value = headers
+        .get(axum::http::header::CONTENT_TYPE)?
+        .to_str()
+        .ok()?;
+    Some(value.split(';').next()?.trim().to_ascii_lowercase())
+}
+
 /// The JSON error answer every service gives: `{"error": "<what is wrong>"}`.
 pub fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()

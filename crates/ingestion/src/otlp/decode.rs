@@ -1,10 +1,7 @@
 //! An OTLP/HTTP request body to an `ExportLogsServiceRequest`: its encoding from
 //! `Content-Type`, gzip undone under the size limit, then protobuf or OTLP/JSON.
 
-use axum::http::{
-    HeaderMap,
-    header::{CONTENT_ENCODING, CONTENT_TYPE},
-};
+use axum::http::{HeaderMap, header::CONTENT_ENCODING};
 use flate2::read::MultiGzDecoder;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use prost::Message;
@@ -20,15 +17,7 @@ pub enum Encoding {
 impl Encoding {
     /// From `Content-Type` (parameters such as charset ignored); `None` for anything else.
     pub fn of(headers: &HeaderMap) -> Option<Self> {
-        let mime = headers
-            .get(CONTENT_TYPE)?
-            .to_str()
-            .ok()?
-            .split(';')
-            .next()?
-            .trim()
-            .to_ascii_lowercase();
-        match mime.as_str() {
+        match traceflow_http::media_type(headers)?.as_str() {
             "application/x-protobuf" | "application/protobuf" => Some(Encoding::Protobuf),
             "application/json" => Some(Encoding::Json),
             _ => None,
