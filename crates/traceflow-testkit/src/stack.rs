@@ -444,6 +444,19 @@ impl TestStack {
         text
     }
 
+    /// Polls the dead-letter list until it holds `count` letters (the worker writes them when
+    /// it acknowledges a batch, just after the batch's rows became visible); returns them.
+    pub async fn wait_for_dead_letters(&self, count: usize, timeout: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let letters = self.dead_letters().await;
+            if letters.len() >= count || Instant::now() >= deadline {
+                return letters;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The dead-letter list, newest first: `{"reason", "entry", "failed_at"}` each.
     pub async fn dead_letters(&self) -> Vec<Value> {
         use redis::AsyncCommands;
