@@ -72,16 +72,27 @@ async fn each_service_exposes_the_pipeline_metrics() {
         "{ingestion}"
     );
 
-    let worker = metrics(&stack, &stack.worker_http_url).await;
-    for name in [
+    // The batch counters move when the worker acknowledges, just after the rows are visible.
+    let names = [
         "traceflow_worker_batches_total",
         "traceflow_worker_rows_inserted_total",
         "traceflow_worker_insert_duration_seconds_count",
-    ] {
+    ];
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let worker = metrics(&stack, &stack.worker_http_url).await;
+        let missing: Vec<_> = names
+            .iter()
+            .filter(|name| sample(&worker, name, "").is_none_or(|value| value < 1.0))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
         assert!(
-            sample(&worker, name, "").unwrap() >= 1.0,
-            "{name} in {worker}"
+            std::time::Instant::now() < deadline,
+            "{missing:?} in {worker}"
         );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let health = stack
         .http
