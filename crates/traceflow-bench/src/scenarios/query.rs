@@ -37,6 +37,43 @@ pub const DIRECT_P50: &str = "anchor: same SQL direct to ClickHouse, p50";
 pub const DIRECT_P99: &str = "anchor: same SQL direct to ClickHouse, p99";
 pub const RATIO: &str = "GET /logs p50 / direct p50";
 
+/// What a search exercises; each kind gets its own latency figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `GET /logs`: service + level + time window (the issue 4 target).
+    Filters,
+    /// `GET /logs?q=`: text search over the whole table.
+    Text,
+    /// `GET /logs?trace_id=`: one trace over the whole table.
+    Trace,
+    /// `GET /logs/stats`: an hourly histogram by level over the whole table.
+    Stats,
+}
+
+impl Kind {
+    const ALL: [Kind; 4] = [Kind::Filters, Kind::Text, Kind::Trace, Kind::Stats];
+
+    /// How the figures name it.
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Filters => "GET /logs",
+            Kind::Text => "GET /logs?q=",
+            Kind::Trace => "GET /logs?trace_id=",
+            Kind::Stats => "GET /logs/stats",
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Kind::Stats => "/logs/stats",
+            _ => "/logs",
+        }
+    }
+}
+
+/// Searches of the other kinds than filters (each scans far more than a filter search).
+const OTHER_SEARCHES: usize = 30;
+
 const DAYS: i64 = 7;
 const WINDOWS_HOURS: [i64; 3] = [1, 6, 24];
 /// Searches whose row counts are compared between the two paths before timing.
@@ -55,10 +92,22 @@ struct Outcome {
     example_sql: String,
     get_logs: Latency,
     direct: Latency,
+    /// Text, trace and stats searches.
+    others: Vec<OtherOutcome>,
 }
 
-/// One search: the `GET /logs` query string and the SQL the query service sends for it.
+#[derive(Debug, Serialize)]
+struct OtherOutcome {
+    endpoint: &'static str,
+    example_params: String,
+    example_sql: String,
+    via_service: Latency,
+    direct: Latency,
+}
+
+/// One search: the endpoint and query string, and the SQL the query service sends for it.
 struct Search {
+    kind: Kind,
     params: String,
     sql: String,
     /// Rows `GET /logs` answers at most; the SQL may fetch one more, to tell whether there
@@ -93,61 +142,104 @@ pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
         .trim()
         .parse()?;
 
-    let searches = searches(bench.settings.queries, end)?;
+    let trace_ids = sample_trace_ids(&ch, &table).await?;
+    let mut searches = filter_searches(bench.settings.queries, end)?;
+    searches.extend(other_searches(end, &trace_ids)?);
     let database = bench.stack.database.clone();
     let mut service = Connection::open(&bench.query).await?;
 
     // Both paths must find the same rows, or the comparison is meaningless.
-    let mut returned = 0u64;
-    for search in searches.iter().take(CHECKED) {
-        let via_service = get_logs(&mut service, search).await?;
-        let json = ch
-            .query_raw(
-                &database,
-                &search.sql.replace("FORMAT RowBinary", "FORMAT JSON"),
-            )
-            .await?;
-        let direct: serde_json::Value = serde_json::from_slice(&json)?;
-        let direct_rows = direct["rows"]
-            .as_u64()
-            .context("no row count from ClickHouse")?;
-        ensure!(
-            direct_rows.min(search.limit) == via_service,
-            "GET /logs?{} returned {via_service} rows, the same SQL sent directly {direct_rows} \
-             (limit {})",
-            search.params,
-            search.limit
-        );
+    for kind in Kind::ALL.into_iter().filter(|kind| *kind != Kind::Stats) {
+        for search in searches.iter().filter(|s| s.kind == kind).take(CHECKED) {
+            let via_service = get(&mut service, search).await?;
+            let json = ch
+                .query_raw(
+                    &database,
+                    &search.sql.replace("FORMAT RowBinary", "FORMAT JSON"),
+                )
+                .await?;
+            let direct: serde_json::Value = serde_json::from_slice(&json)?;
+            let direct_rows = direct["rows"]
+                .as_u64()
+                .context("no row count from ClickHouse")?;
+            ensure!(
+                direct_rows.min(search.limit) == via_service,
+                "GET {}?{} returned {via_service} rows, the same SQL sent directly {direct_rows} \
+                 (limit {})",
+                kind.path(),
+                search.params,
+                search.limit
+            );
+        }
     }
     for search in searches.iter().cycle().take(WARM_UP) {
-        get_logs(&mut service, search).await?;
+        get(&mut service, search).await?;
         ch.query_raw(&database, &search.sql).await?;
     }
 
-    let (mut via_service, mut direct) = (Vec::new(), Vec::new());
+    let mut timings: Vec<(Kind, Duration, Duration)> = Vec::with_capacity(searches.len());
+    let mut returned = 0u64;
     for (k, search) in searches.iter().enumerate() {
         let service_first = k % 2 == 0;
+        let mut direct = None;
         if !service_first {
-            direct.push(time_direct(bench, &database, search).await?);
+            direct = Some(time_direct(bench, &database, search).await?);
         }
         let started = Instant::now();
-        returned += get_logs(&mut service, search).await?;
-        via_service.push(started.elapsed());
-        if service_first {
-            direct.push(time_direct(bench, &database, search).await?);
+        let rows = get(&mut service, search).await?;
+        let via_service = started.elapsed();
+        if search.kind == Kind::Filters {
+            returned += rows;
         }
+        if service_first {
+            direct = Some(time_direct(bench, &database, search).await?);
+        }
+        timings.push((
+            search.kind,
+            via_service,
+            direct.expect("timed in either order"),
+        ));
     }
+    let latencies = |kind: Kind| -> anyhow::Result<(Latency, Latency)> {
+        let (via_service, direct): (Vec<_>, Vec<_>) = timings
+            .iter()
+            .filter(|(k, _, _)| *k == kind)
+            .map(|(_, service, direct)| (*service, *direct))
+            .unzip();
+        Ok((
+            Latency::of(via_service).context("no searches were timed")?,
+            Latency::of(direct).context("no searches were timed")?,
+        ))
+    };
 
+    let filters = searches.iter().filter(|s| s.kind == Kind::Filters).count();
+    let (get_logs, direct) = latencies(Kind::Filters)?;
+    let mut others = Vec::new();
+    for kind in [Kind::Text, Kind::Trace, Kind::Stats] {
+        let (via_service, direct) = latencies(kind)?;
+        let example = searches
+            .iter()
+            .find(|s| s.kind == kind)
+            .expect("searches of every kind");
+        others.push(OtherOutcome {
+            endpoint: kind.label(),
+            example_params: example.params.clone(),
+            example_sql: example.sql.clone(),
+            via_service,
+            direct,
+        });
+    }
     let outcome = Outcome {
         rows,
         fill_seconds: secs(fill),
         optimize_seconds: secs(optimize),
         parts,
-        searches: searches.len(),
-        mean_rows_returned: returned as f64 / searches.len() as f64,
+        searches: filters,
+        mean_rows_returned: returned as f64 / filters as f64,
         example_sql: searches[0].sql.clone(),
-        get_logs: Latency::of(via_service).context("no searches were timed")?,
-        direct: Latency::of(direct).context("no searches were timed")?,
+        get_logs,
+        direct,
+        others,
     };
     let note = format!(
         "{} searches (service+level+1/6/24 h window, limit 100) on {rows} rows, one at a time; \
@@ -182,6 +274,25 @@ pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
         Unit::Millis,
         "",
     );
+    for other in &outcome.others {
+        report.figure(
+            "query",
+            format!("{} latency p50", other.endpoint),
+            Some(other.via_service.p50_ms),
+            Unit::Millis,
+            format!(
+                "{OTHER_SEARCHES} searches like ?{}; p99 {:.1} ms",
+                other.example_params, other.via_service.p99_ms
+            ),
+        );
+        report.figure(
+            "query",
+            format!("  same SQL direct, p50 ({})", other.endpoint),
+            Some(other.direct.p50_ms),
+            Unit::Millis,
+            format!("p99 {:.1} ms", other.direct.p99_ms),
+        );
+    }
     report
         .figure(
             "ratios",
@@ -199,34 +310,114 @@ pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Trace ids present in the filled table, one per hour of it, for the trace searches.
+async fn sample_trace_ids(
+    ch: &crate::clickhouse::ClickHouse,
+    table: &str,
+) -> anyhow::Result<Vec<String>> {
+    let answer = ch
+        .query(&format!(
+            "SELECT any(trace_id) FROM {table} GROUP BY intDiv(toUInt32(timestamp), 3600) \
+             ORDER BY intDiv(toUInt32(timestamp), 3600) LIMIT {OTHER_SEARCHES}"
+        ))
+        .await?;
+    let ids: Vec<String> = answer.lines().map(str::to_owned).collect();
+    ensure!(
+        ids.len() == OTHER_SEARCHES,
+        "only {} trace ids sampled",
+        ids.len()
+    );
+    Ok(ids)
+}
+
 async fn time_direct(bench: &Bench, database: &str, search: &Search) -> anyhow::Result<Duration> {
     let started = Instant::now();
     bench.clickhouse.query_raw(database, &search.sql).await?;
     Ok(started.elapsed())
 }
 
-/// `GET /logs?<params>`, read to the end; returns how many rows it answered.
-async fn get_logs(connection: &mut Connection, search: &Search) -> anyhow::Result<u64> {
-    let answer = connection.get(&format!("/logs?{}", search.params)).await?;
+/// The search through the query service, read to the end; returns how many rows (or, for
+/// stats, buckets) it answered.
+async fn get(connection: &mut Connection, search: &Search) -> anyhow::Result<u64> {
+    let target = format!("{}?{}", search.kind.path(), search.params);
+    let answer = connection.get(&target).await?;
     ensure!(
         answer.status == 200,
-        answer_context(&format!("GET /logs?{}", search.params), &answer)
+        answer_context(&format!("GET {target}"), &answer)
     );
     let body: serde_json::Value = serde_json::from_slice(&answer.body)?;
-    body["count"]
-        .as_u64()
-        .with_context(|| answer_context("GET /logs", &answer))
+    match search.kind {
+        Kind::Stats => body["buckets"]
+            .as_array()
+            .map(|buckets| buckets.len() as u64),
+        _ => body["count"].as_u64(),
+    }
+    .with_context(|| answer_context(&format!("GET {target}"), &answer))
 }
 
-/// The searches, the same in every run: a fixed seed.
-fn searches(count: usize, end: DateTime<Utc>) -> anyhow::Result<Vec<Search>> {
-    let mut rng = StdRng::seed_from_u64(4);
+/// `GET /logs` (or `/logs/stats`) with `params` as the query service parses it, and the SQL
+/// it sends for it.
+fn search(kind: Kind, params: String) -> anyhow::Result<Search> {
     let client = clickhouse::Client::default();
-    let columns = StoredLogRow::COLUMN_NAMES
-        .iter()
-        .map(|name| format!("`{name}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let refused = |error: String| anyhow::anyhow!("the query service refuses {params}: {error}");
+    let (sql, limit) = match kind {
+        Kind::Stats => {
+            let query = query::parse_stats_query(Some(&params), Utc::now()).map_err(refused)?;
+            (query.to_query(&client).sql_display().to_string(), u64::MAX)
+        }
+        _ => {
+            let query = query::parse_log_query(Some(&params)).map_err(refused)?;
+            let columns = StoredLogRow::COLUMN_NAMES
+                .iter()
+                .map(|name| format!("`{name}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = query.to_query(&client).sql_display().to_string();
+            (sql.replace("?fields", &columns), u64::from(query.limit))
+        }
+    };
+    Ok(Search {
+        kind,
+        params,
+        sql: format!("{sql} FORMAT RowBinary"),
+        limit,
+    })
+}
+
+/// Text, trace and stats searches over the whole table (the same in every run): a word of
+/// the messages, a rare token, one trace each, an hourly histogram by level.
+fn other_searches(end: DateTime<Utc>, trace_ids: &[String]) -> anyhow::Result<Vec<Search>> {
+    let start = end - TimeDelta::days(DAYS);
+    let time = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let mut searches = Vec::new();
+    for (k, trace_id) in trace_ids.iter().enumerate() {
+        // Alternately a common word and a token that occurs once (request ids are unique).
+        let q = if k % 2 == 0 {
+            events::MESSAGES[k / 2 % events::MESSAGES.len()]
+                .split(' ')
+                .next_back()
+                .unwrap_or("handled")
+                .to_owned()
+        } else {
+            format!("request_id={}", 1_000_003 * k)
+        };
+        searches.push(search(Kind::Text, format!("q={}", q.replace('=', "%3D")))?);
+        searches.push(search(Kind::Trace, format!("trace_id={trace_id}"))?);
+        searches.push(search(
+            Kind::Stats,
+            format!(
+                "interval=1h&group_by=level&from={}&to={}",
+                time(start),
+                time(end)
+            ),
+        )?);
+    }
+    Ok(searches)
+}
+
+/// The filter searches, the same in every run: a fixed seed.
+fn filter_searches(count: usize, end: DateTime<Utc>) -> anyhow::Result<Vec<Search>> {
+    let mut rng = StdRng::seed_from_u64(4);
     let start = end - TimeDelta::days(DAYS);
     (0..count)
         .map(|_| {
@@ -245,18 +436,7 @@ fn searches(count: usize, end: DateTime<Utc>) -> anyhow::Result<Vec<Search>> {
                 time(to)
             );
             // The query service's own parsing and SQL, so this is the SQL it sends.
-            let query = query::parse_log_query(Some(&params))
-                .map_err(|error| anyhow::anyhow!("the query service refuses {params}: {error}"))?;
-            let sql = query
-                .to_query(&client)
-                .sql_display()
-                .to_string()
-                .replace("?fields", &columns);
-            Ok(Search {
-                params,
-                sql: format!("{sql} FORMAT RowBinary"),
-                limit: u64::from(query.limit),
-            })
+            search(Kind::Filters, params)
         })
         .collect()
 }
