@@ -14,7 +14,6 @@ use axum::{
 };
 use serde::Serialize;
 use std::time::Duration;
-use traceflow_http::ErrorBody;
 use traceflow_queue::LogEvent;
 
 /// How long `DELETE` waits for ClickHouse to finish removing the events before answering
@@ -40,9 +39,7 @@ pub(crate) struct SearchAnswer {
     params(FilterParams, PageParams),
     responses(
         (status = 200, description = "A page of matching events", body = SearchAnswer),
-        (status = 400, description = "A bad parameter, named", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key (when keys are configured)", body = ErrorBody),
-        (status = 503, description = "ClickHouse unreachable", body = ErrorBody),
+        crate::openapi::QueryErrors,
     )
 )]
 pub(crate) async fn search(
@@ -78,9 +75,7 @@ pub(crate) struct CountAnswer {
     params(FilterParams),
     responses(
         (status = 200, description = "The number of matching events", body = CountAnswer),
-        (status = 400, description = "A bad parameter, named", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key (when keys are configured)", body = ErrorBody),
-        (status = 503, description = "ClickHouse unreachable", body = ErrorBody),
+        crate::openapi::QueryErrors,
     )
 )]
 pub(crate) async fn count(
@@ -108,9 +103,7 @@ pub(crate) struct DeleteAnswer {
     responses(
         (status = 200, description = "Deleted", body = DeleteAnswer),
         (status = 202, description = "Matched; ClickHouse is still removing them", body = DeleteAnswer),
-        (status = 400, description = "A bad or missing parameter, named", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key (when keys are configured)", body = ErrorBody),
-        (status = 503, description = "ClickHouse unreachable", body = ErrorBody),
+        crate::openapi::QueryErrors,
     )
 )]
 pub(crate) async fn delete(

@@ -4,7 +4,8 @@
 #![allow(dead_code)] // Schema-only types: never built, only described.
 
 use std::collections::HashMap;
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use traceflow_http::ErrorBody;
+use utoipa::{IntoParams, IntoResponses, OpenApi, ToSchema};
 
 /// Filters every endpoint takes. Also `metadata.<key>=<value>`: an exact metadata entry
 /// (up to 16, all must hold).
@@ -60,6 +61,20 @@ pub(crate) struct StoredEvent {
     message: String,
     trace_id: String,
     metadata: HashMap<String, String>,
+}
+
+/// The error answers every query route may give.
+#[derive(IntoResponses)]
+pub(crate) enum QueryErrors {
+    /// A bad or missing parameter, named
+    #[response(status = 400)]
+    BadParameter(ErrorBody),
+    /// Missing or invalid API key (when keys are configured)
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// ClickHouse unreachable
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
 }
 
 #[derive(OpenApi)]

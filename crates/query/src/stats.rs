@@ -13,7 +13,6 @@ use axum::{
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use traceflow_http::ErrorBody;
 use traceflow_storage::stats;
 
 fn rfc3339(time: DateTime<Utc>) -> String {
@@ -45,9 +44,7 @@ struct BucketAnswer {
     params(FilterParams, StatsParams),
     responses(
         (status = 200, description = "The buckets", body = StatsAnswer),
-        (status = 400, description = "A bad parameter, named", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key (when keys are configured)", body = ErrorBody),
-        (status = 503, description = "ClickHouse unreachable", body = ErrorBody),
+        crate::openapi::QueryErrors,
     )
 )]
 pub(crate) async fn stats(
@@ -90,9 +87,7 @@ pub(crate) struct ServicesAnswer {
     params(FilterParams),
     responses(
         (status = 200, description = "The services", body = ServicesAnswer),
-        (status = 400, description = "A bad parameter, named", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key (when keys are configured)", body = ErrorBody),
-        (status = 503, description = "ClickHouse unreachable", body = ErrorBody),
+        crate::openapi::QueryErrors,
     )
 )]
 pub(crate) async fn services(

@@ -42,9 +42,7 @@ const CLIENT_BUFFER: usize = 64;
     params(crate::openapi::FilterParams, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event (an SSE id sent earlier)")),
     responses(
         (status = 200, description = "An event stream: `id` a cursor, `data` the event as GET /logs answers it", content_type = "text/event-stream"),
-        (status = 400, description = "A bad parameter, named", body = traceflow_http::ErrorBody),
-        (status = 401, description = "Missing or invalid API key (when keys are configured)", body = traceflow_http::ErrorBody),
-        (status = 503, description = "ClickHouse unreachable", body = traceflow_http::ErrorBody),
+        crate::openapi::QueryErrors,
     )
 )]
 pub(crate) async fn tail(
