@@ -28,6 +28,7 @@ pub use version::ServerVersion;
 
 use chrono::{DateTime, Utc};
 use clickhouse::Client;
+use hyper_util::{client::legacy::connect::HttpConnector, rt::TokioExecutor};
 use std::time::Duration;
 use tokio::time::Instant;
 use traceflow_config::ClickHouseConfig;
@@ -100,6 +101,22 @@ fn deduplication_token(events: &[LogEvent]) -> Option<String> {
     ))
 }
 
+/// A ClickHouse client on the crate's default HTTP settings, plus `TCP_NODELAY`. Without it an INSERT's last chunk waits behind Nagle's algorithm for the
+/// server's delayed ACK, about 40 ms per INSERT whatever its size (measured: 57 ms for a
+/// 5,000-row INSERT that ClickHouse logged as taking 8 ms).
+fn client_with_nodelay() -> Client {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_keepalive(Some(Duration::from_secs(60)));
+    Client::with_http_client(
+        hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            // Under ClickHouse's own 3 s keep-alive timeout, so an idle connection is never
+            // reused just as the server closes it.
+            .pool_idle_timeout(Duration::from_secs(2))
+            .build(connector),
+    )
+}
+
 /// A handle on the logs table; cheap to clone.
 #[derive(Clone)]
 pub struct Storage {
@@ -112,7 +129,7 @@ impl Storage {
     /// Asks the server for its version and sets the client up for it. Fails with
     /// [`StorageError::Unavailable`] when ClickHouse does not answer.
     pub async fn connect(config: &ClickHouseConfig) -> Result<Self, StorageError> {
-        let base = Client::default()
+        let base = client_with_nodelay()
             .with_url(&config.url)
             .with_user(&config.user)
             .with_password(&config.password)
