@@ -190,7 +190,7 @@ impl WorkerConfig {
             redis: RedisConfig::from(env)?,
             clickhouse: ClickHouseConfig::from(env)?,
             batch_size: env.number("BATCH_SIZE", 20, 1..=100_000)?,
-            max_batch_size: env.number("MAX_BATCH_SIZE", 5_000, 1..=100_000)?,
+            max_batch_size: env.number("MAX_BATCH_SIZE", 20_000, 1..=100_000)?,
             flush_interval: env.duration("FLUSH_INTERVAL", Duration::from_millis(250))?,
             poll_interval: env.duration("POLL_INTERVAL", Duration::from_secs(5))?,
             heartbeat_ttl: env.duration("WORKER_HEARTBEAT_TTL", Duration::from_secs(15))?,
@@ -244,7 +244,7 @@ mod tests {
         assert_eq!(worker.clickhouse.user, "default");
         assert_eq!(worker.grpc_port, 50051);
         assert_eq!(worker.batch_size, 20);
-        assert_eq!(worker.max_batch_size, 5_000);
+        assert_eq!(worker.max_batch_size, 20_000);
         assert_eq!(worker.flush_interval, Duration::from_millis(250));
         assert_eq!(worker.poll_interval, Duration::from_secs(5));
         assert_eq!(worker.http_port, 8082);

@@ -6,32 +6,50 @@
 //! INSERT. A worker that dies holding a batch stops refreshing its heartbeat; once that
 //! expires, any worker's [`Consumer::reclaim_orphans`] moves the batch back to the queue.
 
-use crate::{QueueError, connect};
+use crate::{EVENTS_IN, QueueError, connect, depth_key};
 use redis::{AsyncCommands, Script, aio::ConnectionManager};
 use serde::Serialize;
 use std::time::Duration;
 
 /// Returns the batch this worker already holds (a claim whose reply was lost, or a batch not
-/// yet acknowledged), else moves up to ARGV[1] entries from the queue's right end into the
-/// processing list, oldest first.
+/// yet acknowledged), else moves entries from the queue's right end into the processing list,
+/// oldest first, until they hold ARGV[1] events (an entry that would overshoot stays queued,
+/// unless it is the first), and takes them off the queue's depth (KEYS[3]).
 const CLAIM: &str = r"
 local held = redis.call('LRANGE', KEYS[2], 0, -1)
 if #held > 0 then return held end
-local claimed = {}
-for _ = 1, tonumber(ARGV[1]) do
+local claimed, events, most = {}, 0, tonumber(ARGV[1])
+while events < most do
   local entry = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'RIGHT')
   if not entry then break end
+  local count = events_in(entry)
+  if events > 0 and events + count > most then
+    redis.call('LMOVE', KEYS[2], KEYS[1], 'RIGHT', 'RIGHT')
+    break
+  end
   claimed[#claimed + 1] = entry
+  events = events + count
+end
+if events > 0 then
+  local left = tonumber(redis.call('GET', KEYS[3]) or '0') - events
+  if left < 0 or redis.call('LLEN', KEYS[1]) == 0 then left = 0 end
+  redis.call('SET', KEYS[3], left)
 end
 return claimed
 ";
 
 /// Moves an orphaned processing list back to the queue's right end, oldest entry rightmost
-/// so it is taken first, unless its worker's heartbeat (KEYS[3]) came back.
+/// so it is taken first, unless its worker's heartbeat (KEYS[3]) came back; adds its events
+/// to the queue's depth (KEYS[4]). Returns the number of events moved.
 const RECLAIM: &str = r"
 if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 local moved = 0
-while redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'RIGHT') do moved = moved + 1 end
+while true do
+  local entry = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'RIGHT')
+  if not entry then break end
+  moved = moved + events_in(entry)
+end
+if moved > 0 then redis.call('INCRBY', KEYS[4], moved) end
 return moved
 ";
 
@@ -70,8 +88,8 @@ impl Consumer {
             connection: connect(url).await?,
             queue_key: queue_key.to_owned(),
             worker_id: worker_id.to_owned(),
-            claim: Script::new(CLAIM),
-            reclaim: Script::new(RECLAIM),
+            claim: Script::new(&format!("{EVENTS_IN}{CLAIM}")),
+            reclaim: Script::new(&format!("{EVENTS_IN}{RECLAIM}")),
         })
     }
 
@@ -87,13 +105,15 @@ impl Consumer {
         format!("{}:worker:{worker_id}", self.queue_key)
     }
 
-    /// The batch to store next: what this worker still holds, else up to `max` new entries.
-    /// Empty when the queue is empty.
+    /// The batch to store next, as queue entries (see [`crate::entry_lines`]): what this
+    /// worker still holds, else entries holding up to `max` events (more only when the oldest
+    /// entry alone holds more). Empty when the queue is empty.
     pub async fn claim(&self, max: usize) -> Result<Vec<Vec<u8>>, QueueError> {
         let batch = self
             .claim
             .key(&self.queue_key)
             .key(self.processing_key())
+            .key(depth_key(&self.queue_key))
             .arg(max)
             .invoke_async(&mut self.connection.clone())
             .await?;
@@ -114,9 +134,16 @@ impl Consumer {
         Ok(())
     }
 
-    /// Entries waiting in the queue (not counting batches held by workers).
+    /// Events waiting in the queue (not counting batches held by workers). At least the
+    /// number of entries, so entries pushed by something that does not keep the count are
+    /// not overlooked.
     pub async fn depth(&self) -> Result<u64, QueueError> {
-        Ok(self.connection.clone().llen(&self.queue_key).await?)
+        let (counted, entries): (Option<u64>, u64) = redis::pipe()
+            .get(depth_key(&self.queue_key))
+            .llen(&self.queue_key)
+            .query_async(&mut self.connection.clone())
+            .await?;
+        Ok(counted.unwrap_or_default().max(entries))
     }
 
     /// Whether Redis answers.
@@ -144,7 +171,7 @@ impl Consumer {
     }
 
     /// Moves batches held by workers whose heartbeat expired back to the queue.
-    /// Returns how many entries went back.
+    /// Returns how many events went back.
     pub async fn reclaim_orphans(&self) -> Result<u64, QueueError> {
         let prefix = processing_key(&self.queue_key, "");
         let mut connection = self.connection.clone();
@@ -171,6 +198,7 @@ impl Consumer {
                 .key(&key)
                 .key(&self.queue_key)
                 .key(self.heartbeat_key(worker_id))
+                .key(depth_key(&self.queue_key))
                 .invoke_async(&mut connection)
                 .await?;
             if count > 0 {

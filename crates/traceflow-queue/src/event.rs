@@ -84,15 +84,41 @@ pub struct LogEvent {
 #[error("not a valid queued event: {0}")]
 pub struct WireError(#[from] serde_json::Error);
 
+/// Most events one queue entry carries; a larger request is split over several entries, so
+/// a worker's batch can be made close to its size out of whole entries.
+pub const ENTRY_MAX_EVENTS: usize = 1000;
+
 impl LogEvent {
-    /// The entry pushed to the Redis list.
+    /// The event's JSON: one line of a queue entry.
     pub fn to_wire(&self) -> String {
         serde_json::to_string(self).expect("a LogEvent always serializes")
     }
 
-    pub fn from_wire(entry: &[u8]) -> Result<Self, WireError> {
-        Ok(serde_json::from_slice(entry)?)
+    pub fn from_wire(line: &[u8]) -> Result<Self, WireError> {
+        Ok(serde_json::from_slice(line)?)
     }
+}
+
+/// A queue entry: the events' JSON, one per line (`\n` between them, none after; JSON
+/// escapes any newline inside a string). A request's events travel as one entry, so Redis
+/// handles one value per request rather than one per event; an entry of one event is just
+/// that event's JSON.
+pub fn encode_entry(events: &[LogEvent]) -> Vec<u8> {
+    let mut entry = Vec::with_capacity(events.len() * 320);
+    for (index, event) in events.iter().enumerate() {
+        if index > 0 {
+            entry.push(b'\n');
+        }
+        serde_json::to_writer(&mut entry, event).expect("a LogEvent always serializes");
+    }
+    entry
+}
+
+/// The events' lines of a queue entry, in order (blank lines skipped).
+pub fn entry_lines(entry: &[u8]) -> impl Iterator<Item = &[u8]> {
+    entry
+        .split(|byte| *byte == b'\n')
+        .filter(|line| !line.trim_ascii().is_empty())
 }
 
 mod rfc3339_millis {
@@ -137,6 +163,29 @@ mod tests {
         );
         assert!(wire.contains(r#""level":"ERROR""#), "{wire}");
         assert_eq!(LogEvent::from_wire(wire.as_bytes()).unwrap(), event);
+    }
+
+    #[test]
+    fn an_entry_holds_its_events_one_per_line_in_order() {
+        let events = [sample(), sample(), sample()];
+        let entry = encode_entry(&events);
+        assert_eq!(entry.iter().filter(|byte| **byte == b'\n').count(), 2);
+        let decoded: Vec<LogEvent> = entry_lines(&entry)
+            .map(|line| LogEvent::from_wire(line).unwrap())
+            .collect();
+        assert_eq!(decoded, events);
+        // One event's entry is that event's JSON, the format entries always had.
+        assert_eq!(encode_entry(&events[..1]), events[0].to_wire().as_bytes());
+    }
+
+    #[test]
+    fn a_newline_inside_a_field_stays_inside_its_line() {
+        let mut event = sample();
+        event.message = "two\nlines".into();
+        let entry = encode_entry(&[event.clone(), sample()]);
+        let lines: Vec<&[u8]> = entry_lines(&entry).collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(LogEvent::from_wire(lines[0]).unwrap(), event);
     }
 
     #[test]

@@ -3,7 +3,11 @@
 //! place.
 //!
 //! Keys, for a queue key `Q` (default `logs_queue`):
-//! - `Q`: a list; ingestion LPUSHes, workers take from the right (FIFO). `LLEN Q` is the depth.
+//! - `Q`: a list of entries, each one request's events (one JSON object per line, at most
+//!   [`ENTRY_MAX_EVENTS`]); ingestion LPUSHes, workers take from the right (FIFO).
+//! - `Q:depth`: the number of events in `Q`, kept by the scripts that push and claim, which
+//!   reset it whenever `Q` is found empty (so a queue emptied by hand does not leave a stale
+//!   count behind).
 //! - `Q:processing:<worker>`: the batch a worker holds; removed only once ClickHouse has it.
 //! - `Q:worker:<worker>`: the worker's heartbeat (expires when the worker dies).
 //! - `Q:dead`: dead-lettered entries with the reason, newest first.
@@ -13,7 +17,7 @@ mod event;
 mod producer;
 
 pub use consumer::{Consumer, DeadLetter};
-pub use event::{Level, LogEvent, WireError};
+pub use event::{ENTRY_MAX_EVENTS, Level, LogEvent, WireError, encode_entry, entry_lines};
 pub use producer::{Producer, Pushed};
 
 use std::time::Duration;
@@ -38,6 +42,22 @@ async fn connect(url: &str) -> Result<redis::aio::ConnectionManager, QueueError>
         client, config,
     )?)
 }
+
+fn depth_key(queue_key: &str) -> String {
+    format!("{queue_key}:depth")
+}
+
+/// Lua: `events_in(entry)`, the number of events in a queue entry (its lines).
+const EVENTS_IN: &str = r"
+local function events_in(entry)
+  local count, at = 1, string.find(entry, '\n', 1, true)
+  while at do
+    count = count + 1
+    at = string.find(entry, '\n', at + 1, true)
+  end
+  return count
+end
+";
 
 /// Whether Redis answers on this connection.
 async fn ping(connection: &redis::aio::ConnectionManager) -> Result<(), QueueError> {

@@ -1,18 +1,22 @@
 //! The ingestion side: push accepted events onto the queue.
 
-use crate::{LogEvent, QueueError};
+use crate::{ENTRY_MAX_EVENTS, LogEvent, QueueError, depth_key, encode_entry};
 use redis::{Script, aio::ConnectionManager};
 
-/// LPUSHes ARGV[2..] unless the queue already holds more than ARGV[1] entries. Returns
-/// {1, depth after} when queued, {0, depth} when refused. Pushes in chunks because Lua's
-/// `unpack` has a limit on the number of values.
+/// LPUSHes the entries ARGV[3..], holding ARGV[2] events, onto the queue KEYS[1] unless its
+/// depth (KEYS[2], in events) would exceed ARGV[1]. Returns {1, depth after} when queued,
+/// {0, depth} when refused. Pushes in chunks because Lua's `unpack` has a limit on the
+/// number of values.
 const PUSH_UNLESS_FULL: &str = r"
-local depth = redis.call('LLEN', KEYS[1])
-if depth + #ARGV - 1 > tonumber(ARGV[1]) then return {0, depth} end
-for first = 2, #ARGV, 1000 do
-  depth = redis.call('LPUSH', KEYS[1], unpack(ARGV, first, math.min(first + 999, #ARGV)))
+local depth = 0
+if redis.call('LLEN', KEYS[1]) > 0 then depth = tonumber(redis.call('GET', KEYS[2]) or '0') end
+local count = tonumber(ARGV[2])
+if depth + count > tonumber(ARGV[1]) then return {0, depth} end
+for first = 3, #ARGV, 1000 do
+  redis.call('LPUSH', KEYS[1], unpack(ARGV, first, math.min(first + 999, #ARGV)))
 end
-return {1, depth}
+redis.call('SET', KEYS[2], depth + count)
+return {1, depth + count}
 ";
 
 /// What became of a push.
@@ -29,6 +33,7 @@ pub enum Pushed {
 pub struct Producer {
     connection: ConnectionManager,
     queue_key: String,
+    depth_key: String,
     max_depth: u64,
     push: Script,
 }
@@ -41,6 +46,7 @@ impl Producer {
         Ok(Self {
             connection: crate::connect(url).await?,
             queue_key: queue_key.to_owned(),
+            depth_key: depth_key(queue_key),
             max_depth,
             push: Script::new(PUSH_UNLESS_FULL),
         })
@@ -50,9 +56,10 @@ impl Producer {
     /// (taking from the right) sees them in order: all of them, or none when full.
     pub async fn push(&self, events: &[LogEvent]) -> Result<Pushed, QueueError> {
         let mut invocation = self.push.key(&self.queue_key);
-        invocation.arg(self.max_depth);
-        for event in events {
-            invocation.arg(event.to_wire());
+        invocation.key(&self.depth_key);
+        invocation.arg(self.max_depth).arg(events.len());
+        for chunk in events.chunks(ENTRY_MAX_EVENTS) {
+            invocation.arg(encode_entry(chunk));
         }
         let (queued, depth): (u8, u64) = invocation
             .invoke_async(&mut self.connection.clone())

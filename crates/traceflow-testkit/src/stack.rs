@@ -415,7 +415,8 @@ impl TestStack {
         entries
             .iter()
             .rev()
-            .map(|entry| traceflow_queue::LogEvent::from_wire(entry).expect("a valid wire entry"))
+            .flat_map(|entry| traceflow_queue::entry_lines(entry))
+            .map(|line| traceflow_queue::LogEvent::from_wire(line).expect("a valid wire entry"))
             .collect()
     }
 

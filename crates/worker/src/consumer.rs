@@ -11,7 +11,7 @@ use std::{
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use traceflow_queue::{Consumer, DeadLetter, LogEvent};
+use traceflow_queue::{Consumer, DeadLetter, LogEvent, entry_lines};
 use traceflow_runtime::Backoff;
 use traceflow_storage::Storage;
 
@@ -128,14 +128,15 @@ impl ConsumerLoop {
         entries: &[Vec<u8>],
         stop: &CancellationToken,
     ) -> Result<(), Cancelled> {
-        let mut events = Vec::with_capacity(entries.len());
+        let mut events = Vec::new();
         let mut dead = Vec::new();
-        for entry in entries {
-            match LogEvent::from_wire(entry) {
+        for line in entries.iter().flat_map(|entry| entry_lines(entry)) {
+            match LogEvent::from_wire(line) {
                 Ok(event) => events.push(event),
-                Err(error) => dead.push(DeadLetter::new(entry, error.to_string())),
+                Err(error) => dead.push(DeadLetter::new(line, error.to_string())),
             }
         }
+        let batch_size = events.len() + dead.len();
         let started = Instant::now();
         let refused = self.insert_isolating_bad_rows(&events, stop).await?;
         let stored = events.len() - refused.len();
@@ -151,7 +152,7 @@ impl ConsumerLoop {
         metrics::counter!("traceflow_worker_rows_inserted_total").increment(stored as u64);
         metrics::counter!("traceflow_worker_dead_lettered_total").increment(dead.len() as u64);
         tracing::info!(
-            batch_size = entries.len(),
+            batch_size,
             stored,
             dead_lettered = dead.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,

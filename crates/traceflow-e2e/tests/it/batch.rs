@@ -1,5 +1,6 @@
 //! Batch ingest (a JSON array, NDJSON) and the worker's adaptive batching.
 
+use redis::AsyncCommands;
 use serde_json::{Value, json};
 use std::time::Duration;
 use traceflow_testkit::{StackOptions, TestStack};
@@ -158,4 +159,72 @@ async fn a_trickle_waits_for_flush_interval_instead_of_inserting_row_by_row() {
         .await;
     let inserts = inserts(&stack).await;
     assert!(inserts <= 3, "{inserts} INSERTs for 10 events 20 ms apart");
+}
+
+#[tokio::test]
+async fn a_batch_is_queued_as_entries_of_1000_events_and_the_depth_counts_events() {
+    let stack = TestStack::spawn_with(StackOptions {
+        worker: false,
+        max_queue_depth: Some(3000),
+        ..StackOptions::default()
+    })
+    .await;
+    let mut redis = stack.redis().await;
+    let depth_key = format!("{}:depth", stack.queue_key);
+    let events: Vec<Value> = (0..2500).map(|n| event("entries", n)).collect();
+    let (status, body) = post(&stack, "application/json", Value::from(events).to_string()).await;
+    assert_eq!((status, &body["count"]), (202, &json!(2500)));
+
+    // Oldest entry first, as the worker takes them: 1000, 1000 and 500 events, one per line.
+    let mut entries: Vec<String> = redis.lrange(&stack.queue_key, 0, -1).await.unwrap();
+    entries.reverse();
+    let lines: Vec<usize> = entries.iter().map(|entry| entry.lines().count()).collect();
+    assert_eq!(lines, [1000, 1000, 500]);
+    let queued = stack.queued().await;
+    assert_eq!(queued.len(), 2500);
+    assert_eq!(queued[0].message, "entries 0");
+    assert_eq!(queued[2499].message, "entries 2499");
+    let depth: u64 = redis.get(&depth_key).await.unwrap();
+    assert_eq!(depth, 2500);
+
+    // MAX_QUEUE_DEPTH counts events, not entries: 2,500 + 501 > 3,000.
+    let events: Vec<Value> = (0..501).map(|n| event("over", n)).collect();
+    let (status, body) = post(&stack, "application/json", Value::from(events).to_string()).await;
+    assert_eq!(status, 503, "{body}");
+    let events: Vec<Value> = (0..500).map(|n| event("fits", n)).collect();
+    let (status, _) = post(&stack, "application/json", Value::from(events).to_string()).await;
+    assert_eq!(status, 202);
+    let depth: u64 = redis.get(&depth_key).await.unwrap();
+    assert_eq!(depth, 3000);
+
+    // A queue emptied by hand leaves a stale count behind; the next push starts afresh.
+    let _: () = redis.del(&stack.queue_key).await.unwrap();
+    assert_eq!(stack.ingest(&event("fresh", 0)).await.status(), 202);
+    let depth: u64 = redis.get(&depth_key).await.unwrap();
+    assert_eq!(depth, 1);
+}
+
+#[tokio::test]
+async fn the_worker_drains_the_depth_count_to_zero() {
+    let mut stack = TestStack::spawn_with(StackOptions {
+        worker: false,
+        ..StackOptions::default()
+    })
+    .await;
+    let events: Vec<Value> = (0..1500).map(|n| event("drained", n)).collect();
+    let (status, _) = post(&stack, "application/json", Value::from(events).to_string()).await;
+    assert_eq!(status, 202);
+    stack.start_worker().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while stack.stored_rows().await < 1500 {
+        assert!(std::time::Instant::now() < deadline, "not all stored");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let depth: u64 = stack
+        .redis()
+        .await
+        .get(format!("{}:depth", stack.queue_key))
+        .await
+        .unwrap();
+    assert_eq!(depth, 0);
 }
