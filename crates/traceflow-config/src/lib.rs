@@ -113,6 +113,9 @@ pub struct WorkerConfig {
     pub batch_size: usize,
     /// Most events one INSERT takes when the queue is deep.
     pub max_batch_size: usize,
+    /// Batches stored at once, each by its own consumer loop: one is parsed and sent while
+    /// another is being written by ClickHouse.
+    pub concurrency: usize,
     /// Longest an event waits for a batch to fill.
     pub flush_interval: Duration,
     /// How often the queue is checked when no signal arrives.
@@ -191,6 +194,7 @@ impl WorkerConfig {
             clickhouse: ClickHouseConfig::from(env)?,
             batch_size: env.number("BATCH_SIZE", 20, 1..=100_000)?,
             max_batch_size: env.number("MAX_BATCH_SIZE", 20_000, 1..=100_000)?,
+            concurrency: env.number("WORKER_CONCURRENCY", 2, 1..=64)?,
             flush_interval: env.duration("FLUSH_INTERVAL", Duration::from_millis(250))?,
             poll_interval: env.duration("POLL_INTERVAL", Duration::from_secs(5))?,
             heartbeat_ttl: env.duration("WORKER_HEARTBEAT_TTL", Duration::from_secs(15))?,
@@ -245,6 +249,7 @@ mod tests {
         assert_eq!(worker.grpc_port, 50051);
         assert_eq!(worker.batch_size, 20);
         assert_eq!(worker.max_batch_size, 20_000);
+        assert_eq!(worker.concurrency, 2);
         assert_eq!(worker.flush_interval, Duration::from_millis(250));
         assert_eq!(worker.poll_interval, Duration::from_secs(5));
         assert_eq!(worker.http_port, 8082);

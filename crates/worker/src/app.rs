@@ -20,7 +20,9 @@ pub struct Application {
     http_listener: TcpListener,
     heartbeat_ttl: Duration,
     retention_days: u32,
-    consumer: ConsumerLoop,
+    /// `WORKER_CONCURRENCY` loops, each its own consumer (id, processing list, heartbeat).
+    consumers: Vec<ConsumerLoop>,
+    wake: Arc<Notify>,
 }
 
 impl Application {
@@ -31,14 +33,28 @@ impl Application {
         let applied = storage.migrate().await?;
         tracing::info!(?applied, version = %storage.version(), "schema up to date");
 
-        let worker_id = format!(
+        let process_id = format!(
             "{}-{}",
             std::process::id(),
             &traceflow_traceid::generate()[..8]
         );
-        let queue =
-            Consumer::connect(&config.redis.url, &config.redis.queue_key, &worker_id).await?;
-        tracing::info!(%worker_id, queue = %config.redis.queue_key, "consumer ready");
+        let wake = Arc::new(Notify::new());
+        let mut consumers = Vec::with_capacity(config.concurrency);
+        for index in 0..config.concurrency {
+            let worker_id = format!("{process_id}-{index}");
+            let queue =
+                Consumer::connect(&config.redis.url, &config.redis.queue_key, &worker_id).await?;
+            tracing::info!(%worker_id, queue = %config.redis.queue_key, "consumer ready");
+            consumers.push(ConsumerLoop {
+                queue,
+                storage: storage.clone(),
+                batch_size: config.batch_size,
+                max_batch_size: config.max_batch_size,
+                flush_interval: config.flush_interval,
+                poll_interval: config.poll_interval,
+                wake: wake.clone(),
+            });
+        }
 
         Ok(Self {
             grpc_listener: TcpListener::bind(SocketAddr::new(config.host, config.grpc_port))
@@ -47,15 +63,8 @@ impl Application {
                 .await?,
             heartbeat_ttl: config.heartbeat_ttl,
             retention_days: config.retention_days,
-            consumer: ConsumerLoop {
-                queue,
-                storage,
-                batch_size: config.batch_size,
-                max_batch_size: config.max_batch_size,
-                flush_interval: config.flush_interval,
-                poll_interval: config.poll_interval,
-                wake: Arc::new(Notify::new()),
-            },
+            consumers,
+            wake,
         })
     }
 
@@ -67,7 +76,7 @@ impl Application {
         port(&self.http_listener)
     }
 
-    /// Runs until `shutdown` completes: then stops taking batches, finishes the one being
+    /// Runs until `shutdown` completes: then stops taking batches, finishes the ones being
     /// inserted, and stops serving.
     pub async fn run_until(
         self,
@@ -89,40 +98,48 @@ impl Application {
         let grpc = Server::builder()
             .add_service(health_service)
             .add_service(LogServiceServer::new(SignalService {
-                wake: self.consumer.wake.clone(),
+                wake: self.wake.clone(),
             }))
             .serve_with_incoming_shutdown(
                 TcpIncoming::from(self.grpc_listener),
                 stop.clone().cancelled_owned(),
             );
         let grpc = tokio::spawn(grpc);
+        let first = &self.consumers[0];
         let http = tokio::spawn(traceflow_http::serve(
             self.http_listener,
-            http_router(self.consumer.queue.clone(), self.consumer.storage.clone()),
+            http_router(first.queue.clone(), first.storage.clone()),
             stop.clone().cancelled_owned(),
         ));
-
-        // Alive before the first claim, so no other worker takes what this one holds.
-        if let Err(error) = self.consumer.queue.heartbeat(self.heartbeat_ttl).await {
-            tracing::warn!(%error, "first heartbeat failed; redis may be down");
-        }
-        let liveness = tokio::spawn(keep_alive(
-            self.consumer.queue.clone(),
-            self.heartbeat_ttl,
-            stop.clone(),
-        ));
         let retention = tokio::spawn(retention::enforce(
-            self.consumer.storage.clone(),
+            first.storage.clone(),
             self.retention_days,
             stop.clone(),
         ));
-        self.consumer.run(stop.clone()).await;
+
+        let queues: Vec<Consumer> = self.consumers.iter().map(|c| c.queue.clone()).collect();
+        // Alive before the first claim, so no other worker takes what this one holds.
+        for queue in &queues {
+            if let Err(error) = queue.heartbeat(self.heartbeat_ttl).await {
+                tracing::warn!(%error, "first heartbeat failed; redis may be down");
+            }
+        }
+        let liveness = tokio::spawn(keep_alive(queues.clone(), self.heartbeat_ttl, stop.clone()));
+        let mut loops = tokio::task::JoinSet::new();
+        for consumer in self.consumers {
+            loops.spawn(consumer.run(stop.clone()));
+        }
+        while let Some(finished) = loops.join_next().await {
+            finished?;
+        }
 
         stop.cancel();
         retention.await?;
-        let queue = liveness.await?;
-        if let Err(error) = queue.retire().await {
-            tracing::warn!(%error, "could not remove the heartbeat; another worker reclaims after it expires");
+        liveness.await?;
+        for queue in queues {
+            if let Err(error) = queue.retire().await {
+                tracing::warn!(%error, "could not remove the heartbeat; another worker reclaims after it expires");
+            }
         }
         grpc.await??;
         http.await??;
@@ -160,19 +177,21 @@ async fn health(State((queue, storage)): State<(Consumer, Storage)>) -> Response
     health_response(check)
 }
 
-/// Keeps this worker's heartbeat fresh, hands dead workers' batches back to the queue and
-/// reports the queue's depth. Returns the consumer handle when stopped, for the final
-/// clean-up.
-async fn keep_alive(queue: Consumer, ttl: Duration, stop: CancellationToken) -> Consumer {
+/// Keeps the heartbeats of this process's consumers fresh, hands dead workers' batches
+/// back to the queue and reports the queue's depth.
+async fn keep_alive(queues: Vec<Consumer>, ttl: Duration, stop: CancellationToken) {
     let mut ticks = tokio::time::interval(ttl / 3);
     let mut tick = 0u64;
+    let queue = &queues[0];
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
-            () = stop.cancelled() => return queue,
+            () = stop.cancelled() => return,
         }
-        if let Err(error) = queue.heartbeat(ttl).await {
-            tracing::warn!(%error, "heartbeat failed");
+        for queue in &queues {
+            if let Err(error) = queue.heartbeat(ttl).await {
+                tracing::warn!(%error, "heartbeat failed");
+            }
         }
         // Reclaim at start, then once per TTL.
         if tick.is_multiple_of(3) {

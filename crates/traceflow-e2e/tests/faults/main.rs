@@ -152,10 +152,10 @@ async fn a_worker_killed_three_times_under_load_loses_nothing() {
     assert_eq!(report.accepted.len(), 20_000, "{:?}", report.statuses);
 
     let duplicates = all_stored(&stack, &report.accepted, Duration::from_secs(120)).await;
-    // ClickHouse 18.16 has no insert deduplication token: only a batch in flight at a kill
-    // may be stored twice.
+    // ClickHouse 18.16 has no insert deduplication token: only the batches in flight at a
+    // kill (one per consumer loop, WORKER_CONCURRENCY 2) may be stored twice.
     assert!(
-        duplicates <= kills * max_batch_size as u64,
+        duplicates <= kills * 2 * max_batch_size as u64,
         "{duplicates} duplicate rows"
     );
     assert_eq!(stack.dead_letters().await.len(), 0);

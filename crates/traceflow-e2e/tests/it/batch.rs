@@ -228,3 +228,49 @@ async fn the_worker_drains_the_depth_count_to_zero() {
         .unwrap();
     assert_eq!(depth, 0);
 }
+
+#[tokio::test]
+async fn one_worker_process_runs_worker_concurrency_consumers_that_share_the_queue() {
+    let mut stack = TestStack::spawn_with(StackOptions {
+        worker: false,
+        max_batch_size: Some(1000),
+        extra_env: vec![("WORKER_CONCURRENCY", "3".to_owned())],
+        ..StackOptions::default()
+    })
+    .await;
+    for chunk in 0..6 {
+        let events: Vec<Value> = (0..1000)
+            .map(|n| event("shared", chunk * 1000 + n))
+            .collect();
+        let (status, _) = post(&stack, "application/json", Value::from(events).to_string()).await;
+        assert_eq!(status, 202);
+    }
+    stack.start_worker().await;
+    // Each consumer announces itself with its own heartbeat.
+    let mut redis = stack.redis().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let heartbeats: Vec<String> = redis
+            .keys(format!("{}:worker:*", stack.queue_key))
+            .await
+            .unwrap();
+        if heartbeats.len() == 3 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{heartbeats:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    while stack.stored_rows().await < 6000 {
+        assert!(std::time::Instant::now() < deadline, "not all stored");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let duplicates = stack
+        .clickhouse("SELECT count() - uniqExact(event_id) FROM logs")
+        .await;
+    assert_eq!(
+        duplicates.trim(),
+        "0",
+        "each event is claimed by one consumer"
+    );
+    assert_eq!(inserts(&stack).await, 6);
+}
