@@ -95,6 +95,8 @@ fn parse_csv(output: &str) -> anyhow::Result<(f64, f64, f64)> {
 
 #[derive(Debug, Serialize)]
 pub struct InsertRun {
+    /// How long the run waited for earlier merges to finish before it started.
+    pub waited_for_merges_seconds: f64,
     pub rows: u64,
     pub seconds: f64,
     pub rows_per_second: f64,
@@ -130,11 +132,12 @@ impl DirectInsert {
         })
     }
 
-    /// Empties the table, then inserts every body, one INSERT after another; checks that
-    /// all rows arrived.
+    /// Inserts every body, one INSERT after another, into the empty table once no merge
+    /// runs; checks that all rows arrived, then empties the table again, so that merging
+    /// them does not run into the next measurement.
     pub async fn run(&self, bench: &Bench) -> anyhow::Result<InsertRun> {
         let ch = &bench.clickhouse;
-        ch.query(&format!("TRUNCATE TABLE {}", self.table)).await?;
+        let waited = ch.wait_for_merges(super::QUIET_MERGES_TIMEOUT).await?;
         let start = Instant::now();
         for body in &self.bodies {
             ch.insert(&self.table, "JSONEachRow", body.clone()).await?;
@@ -147,7 +150,9 @@ impl DirectInsert {
                 self.rows
             );
         }
+        ch.query(&format!("TRUNCATE TABLE {}", self.table)).await?;
         Ok(InsertRun {
+            waited_for_merges_seconds: super::secs(waited),
             rows: self.rows,
             seconds: super::secs(elapsed),
             rows_per_second: self.rows as f64 / elapsed.as_secs_f64(),

@@ -34,6 +34,8 @@ pub const RATIO: &str = "batch end to end / direct INSERT anchor";
 
 #[derive(Debug, Serialize)]
 struct Run {
+    /// How long the run waited for earlier merges to finish before it started.
+    waited_for_merges_seconds: f64,
     events: u64,
     /// First POST to last 202.
     accepted_seconds: f64,
@@ -91,6 +93,10 @@ pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
     for _ in 0..settings.reps {
         // The anchor right before the run it anchors.
         anchor_runs.push(anchor.run(bench).await?);
+        let waited = bench
+            .clickhouse
+            .wait_for_merges(super::QUIET_MERGES_TIMEOUT)
+            .await?;
         let baseline = bench.clickhouse.count(&table).await?;
         let next = Arc::new(AtomicUsize::new(0));
         let cpu = CpuTimes::now();
@@ -124,6 +130,7 @@ pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
             .with_context(|| format!("{total} events accepted in batches were not all stored"))?;
         let (accepted, end_to_end) = (last_accepted - start, visible - start);
         results.push(Run {
+            waited_for_merges_seconds: secs(waited),
             events: total,
             accepted_seconds: secs(accepted),
             end_to_end_seconds: secs(end_to_end),

@@ -155,6 +155,9 @@ impl Bench {
     }
 }
 
+/// Longest a measured run waits for ClickHouse's merges of earlier runs to finish.
+pub const QUIET_MERGES_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Seconds with millisecond precision, for the JSON details.
 pub fn secs(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1e3).round() / 1e3
