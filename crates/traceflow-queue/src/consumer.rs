@@ -7,18 +7,19 @@
 //! expires, any worker's [`Consumer::reclaim_orphans`] moves the batch back to the queue.
 
 use crate::{EVENTS_IN, QueueError, connect, depth_key};
-use redis::{AsyncCommands, Script, aio::ConnectionManager};
+use redis::{AsyncCommands, ErrorKind, Script, ServerErrorKind, aio::ConnectionManager};
 use serde::Serialize;
 use std::time::Duration;
 
-/// Returns the batch this worker already holds (a claim whose reply was lost, or a batch not
-/// yet acknowledged), else moves entries from the queue's right end into the processing list,
-/// oldest first, until they hold ARGV[1] events (an entry that would overshoot stays queued,
-/// unless it is the first), and takes them off the queue's depth (KEYS[3]).
+/// Unless this worker already holds a batch (a claim whose reply was lost, or a batch not yet
+/// acknowledged), moves entries from the queue's right end into the processing list, oldest
+/// first, until they hold ARGV[1] events (an entry that would overshoot stays queued, unless
+/// it is the first), and takes them off the queue's depth (KEYS[3]). The entries are read
+/// back with LRANGE rather than returned: handing each value back out of Lua costs as much as
+/// the move itself.
 const CLAIM: &str = r"
-local held = redis.call('LRANGE', KEYS[2], 0, -1)
-if #held > 0 then return held end
-local claimed, events, most = {}, 0, tonumber(ARGV[1])
+if redis.call('LLEN', KEYS[2]) > 0 then return 0 end
+local events, most = 0, tonumber(ARGV[1])
 while events < most do
   local entry = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'RIGHT')
   if not entry then break end
@@ -27,7 +28,6 @@ while events < most do
     redis.call('LMOVE', KEYS[2], KEYS[1], 'RIGHT', 'RIGHT')
     break
   end
-  claimed[#claimed + 1] = entry
   events = events + count
 end
 if events > 0 then
@@ -35,7 +35,7 @@ if events > 0 then
   if left < 0 or redis.call('LLEN', KEYS[1]) == 0 then left = 0 end
   redis.call('SET', KEYS[3], left)
 end
-return claimed
+return events
 ";
 
 /// Moves an orphaned processing list back to the queue's right end, oldest entry rightmost
@@ -109,14 +109,29 @@ impl Consumer {
     /// worker still holds, else entries holding up to `max` events (more only when the oldest
     /// entry alone holds more). Empty when the queue is empty.
     pub async fn claim(&self, max: usize) -> Result<Vec<Vec<u8>>, QueueError> {
-        let batch = self
-            .claim
-            .key(&self.queue_key)
-            .key(self.processing_key())
-            .key(depth_key(&self.queue_key))
-            .arg(max)
-            .invoke_async(&mut self.connection.clone())
-            .await?;
+        let processing = self.processing_key();
+        let mut claim = redis::cmd("EVALSHA");
+        claim
+            .arg(self.claim.get_hash())
+            .arg(3)
+            .arg(&self.queue_key)
+            .arg(&processing)
+            .arg(depth_key(&self.queue_key))
+            .arg(max);
+        let mut pipeline = redis::pipe();
+        pipeline
+            .add_command(claim)
+            .ignore()
+            .lrange(&processing, 0, -1);
+        let mut connection = self.connection.clone();
+        let (batch,): (Vec<Vec<u8>>,) = match pipeline.query_async(&mut connection).await {
+            // A Redis that restarted has forgotten the script (the LRANGE only read).
+            Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                self.claim.load_async(&mut connection).await?;
+                pipeline.query_async(&mut connection).await?
+            }
+            answer => answer?,
+        };
         Ok(batch)
     }
 

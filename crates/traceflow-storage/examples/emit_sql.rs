@@ -605,7 +605,7 @@ fn main() {
         "database": DATABASE,
         "migrations": migrations,
         // What `Storage::insert` writes: `INSERT INTO logs(<columns>) FORMAT RowBinary`.
-        "insert": { "table": "logs", "columns": <LogRow as Row>::COLUMN_NAMES },
+        "insert": { "table": "logs", "columns": <LogRow<'_> as Row>::COLUMN_NAMES },
         "queries": queries,
     });
     println!(

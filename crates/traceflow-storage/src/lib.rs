@@ -184,7 +184,7 @@ impl Storage {
     /// the events' ids, so re-sending the same batch (after a crash between ClickHouse's
     /// acknowledgement and the queue's) stores it once.
     pub async fn insert(&self, events: &[LogEvent]) -> Result<(), StorageError> {
-        let mut insert = self.client().insert::<LogRow>("logs").await?;
+        let mut insert = self.client().insert::<LogRow<'_>>("logs").await?;
         if Requirement::InsertDeduplicationToken.met_by(self.version)
             && let Some(token) = deduplication_token(events)
         {

@@ -7,21 +7,22 @@ use std::collections::BTreeMap;
 use traceflow_queue::LogEvent;
 use uuid::Uuid;
 
-/// A row as inserted: every column of `logs`.
+/// A row as inserted: every column of `logs`, borrowing the event's text rather than
+/// copying it.
 #[derive(Debug, Row, Serialize)]
-pub struct LogRow {
+pub struct LogRow<'a> {
     pub timestamp: u32,
     pub millisecond: u16,
     #[serde(with = "clickhouse::serde::uuid")]
     pub event_id: Uuid,
-    pub service: String,
-    pub level: String,
-    pub message: String,
-    pub trace_id: String,
+    pub service: &'a str,
+    pub level: &'a str,
+    pub message: &'a str,
+    pub trace_id: &'a str,
     /// The metadata as a JSON object, as the seed stored it.
     pub metadata: String,
-    pub metadata_keys: Vec<String>,
-    pub metadata_values: Vec<String>,
+    pub metadata_keys: Vec<&'a str>,
+    pub metadata_values: Vec<&'a str>,
 }
 
 /// A row as read back: what is needed to rebuild the event.
@@ -38,22 +39,22 @@ pub struct StoredLogRow {
     pub metadata: String,
 }
 
-impl From<&LogEvent> for LogRow {
-    fn from(event: &LogEvent) -> Self {
+impl<'a> From<&'a LogEvent> for LogRow<'a> {
+    fn from(event: &'a LogEvent) -> Self {
         let (metadata_keys, metadata_values) = event
             .metadata
             .iter()
-            .map(|(key, value)| (key.clone(), value.clone()))
+            .map(|(key, value)| (key.as_str(), value.as_str()))
             .unzip();
         Self {
             // Ingestion only accepts times the DateTime column can hold.
             timestamp: u32::try_from(event.timestamp.timestamp()).unwrap_or_default(),
             millisecond: (event.timestamp.nanosecond() / 1_000_000).min(999) as u16,
             event_id: event.id,
-            service: event.service.clone(),
-            level: event.level.as_str().to_owned(),
-            message: event.message.clone(),
-            trace_id: event.trace_id.clone(),
+            service: &event.service,
+            level: event.level.as_str(),
+            message: &event.message,
+            trace_id: &event.trace_id,
             metadata: serde_json::to_string(&event.metadata).expect("string maps serialize"),
             metadata_keys,
             metadata_values,
@@ -120,10 +121,10 @@ mod tests {
             timestamp: row.timestamp,
             millisecond: row.millisecond,
             event_id: row.event_id,
-            service: row.service,
-            level: row.level,
-            message: row.message,
-            trace_id: row.trace_id,
+            service: row.service.to_owned(),
+            level: row.level.to_owned(),
+            message: row.message.to_owned(),
+            trace_id: row.trace_id.to_owned(),
             metadata: row.metadata,
         };
         assert_eq!(LogEvent::try_from(stored).unwrap(), event);
