@@ -1,6 +1,6 @@
 //! Batch ingest, end to end: events posted as JSON arrays of 1,000, from a few concurrent
 //! clients, and the time from the first POST until ClickHouse counts the last row
-//! (`SELECT count() FROM <db>.logs`, polled every 10 ms once every request is accepted;
+//! (the row count of `<db>.logs`, polled every 10 ms once every request is accepted;
 //! the last row cannot be stored before its request was accepted). The worker runs with its
 //! defaults (BATCH_SIZE 20, adaptive up to its MAX_BATCH_SIZE), as deployed.
 //!
