@@ -119,11 +119,7 @@ impl Application {
 
         let queues: Vec<Consumer> = self.consumers.iter().map(|c| c.queue.clone()).collect();
         // Alive before the first claim, so no other worker takes what this one holds.
-        for queue in &queues {
-            if let Err(error) = queue.heartbeat(self.heartbeat_ttl).await {
-                tracing::warn!(%error, "first heartbeat failed; redis may be down");
-            }
-        }
+        beat(&queues, self.heartbeat_ttl).await;
         let liveness = tokio::spawn(keep_alive(queues.clone(), self.heartbeat_ttl, stop.clone()));
         let mut loops = tokio::task::JoinSet::new();
         for consumer in self.consumers {
@@ -182,17 +178,14 @@ async fn health(State((queue, storage)): State<(Consumer, Storage)>) -> Response
 async fn keep_alive(queues: Vec<Consumer>, ttl: Duration, stop: CancellationToken) {
     let mut ticks = tokio::time::interval(ttl / 3);
     let mut tick = 0u64;
+    // Any one of this process's consumers can do the queue-wide work.
     let queue = &queues[0];
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
             () = stop.cancelled() => return,
         }
-        for queue in &queues {
-            if let Err(error) = queue.heartbeat(ttl).await {
-                tracing::warn!(%error, "heartbeat failed");
-            }
-        }
+        beat(&queues, ttl).await;
         // Reclaim at start, then once per TTL.
         if tick.is_multiple_of(3) {
             match queue.reclaim_orphans().await {
@@ -205,6 +198,15 @@ async fn keep_alive(queues: Vec<Consumer>, ttl: Duration, stop: CancellationToke
             metrics::gauge!("traceflow_queue_depth").set(depth as f64);
         }
         tick += 1;
+    }
+}
+
+/// Refreshes the heartbeat of each of this process's consumers for `ttl`.
+async fn beat(queues: &[Consumer], ttl: Duration) {
+    for queue in queues {
+        if let Err(error) = queue.heartbeat(ttl).await {
+            tracing::warn!(%error, "heartbeat failed; redis may be down");
+        }
     }
 }
 
