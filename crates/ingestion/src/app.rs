@@ -23,7 +23,7 @@ use traceflow_http::{
     DependencyDown, ErrorBody, HealthBody, TraceId, health_response, propagate_trace_id,
     require_api_key, with_metrics, with_openapi,
 };
-use traceflow_queue::{LogEvent, Producer, Pushed};
+use traceflow_queue::{Event, Producer, Pushed};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -176,7 +176,7 @@ fn otlp_router(state: AppState, api_keys: &ApiKeys) -> Router {
 pub(crate) async fn enqueue(
     state: &AppState,
     request_trace_id: &str,
-    events: &[LogEvent],
+    events: &[Event<'_>],
 ) -> Result<(), ApiError> {
     match state.queue.push(events).await? {
         Pushed::Queued { depth } => {
@@ -198,8 +198,8 @@ pub(crate) async fn enqueue(
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)] // A schema only: bodies are parsed by `parse_body`.
 enum IngestBody {
-    One(IncomingEvent),
-    Batch(Vec<IncomingEvent>),
+    One(IncomingEvent<'static>),
+    Batch(Vec<IncomingEvent<'static>>),
 }
 
 /// The 202 answer: the seed's shape for one event, with a count for a batch.
@@ -277,7 +277,7 @@ async fn ingest(
         Events::One(event) => Accepted {
             status: "accepted",
             count: None,
-            trace_id: event.trace_id,
+            trace_id: event.trace_id.into_owned(),
         },
         Events::Batch(events) => Accepted {
             status: "accepted",

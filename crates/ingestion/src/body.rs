@@ -1,10 +1,13 @@
 //! A request body: one event (a JSON object), a batch (a JSON array of them), or NDJSON
 //! (one event per line). A batch is all-or-nothing.
 
-use crate::{FieldLimits, parse_event};
+use crate::{
+    FieldLimits,
+    event::{IncomingEvent, parse_event, parse_incoming},
+};
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
-use traceflow_queue::LogEvent;
+use traceflow_queue::Event;
 
 /// How the body is encoded, from its Content-Type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,17 +16,17 @@ pub enum BodyFormat {
     Ndjson,
 }
 
-/// What a request carried.
+/// What a request carried, borrowing from its body.
 #[derive(Debug)]
-pub enum Events {
+pub enum Events<'a> {
     /// A JSON object: answered as the seed did.
-    One(LogEvent),
+    One(Event<'a>),
     /// A JSON array or NDJSON: answered with a count.
-    Batch(Vec<LogEvent>),
+    Batch(Vec<Event<'a>>),
 }
 
-impl Events {
-    pub fn as_slice(&self) -> &[LogEvent] {
+impl<'a> Events<'a> {
+    pub fn as_slice(&self) -> &[Event<'a>] {
         match self {
             Events::One(event) => std::slice::from_ref(event),
             Events::Batch(events) => events,
@@ -46,38 +49,57 @@ pub enum BodyError {
 }
 
 /// Parses a body of `format`. `max_events` bounds a batch.
-pub fn parse_body(
+pub fn parse_body<'a>(
     format: BodyFormat,
-    body: &[u8],
-    request_trace_id: &str,
+    body: &'a [u8],
+    request_trace_id: &'a str,
     now: DateTime<Utc>,
     limits: &FieldLimits,
     max_events: usize,
-) -> Result<Events, BodyError> {
-    let parse_all = |items: Vec<&[u8]>| {
-        if items.is_empty() {
+) -> Result<Events<'a>, BodyError> {
+    let counted = |count: usize| {
+        if count == 0 {
             return Err(BodyError::Invalid("the request holds no events".to_owned()));
         }
-        if items.len() > max_events {
+        if count > max_events {
             return Err(BodyError::TooManyEvents {
-                count: items.len(),
+                count,
                 limit: max_events,
             });
         }
-        parse_batch(&items, request_trace_id, now, limits).map(Events::Batch)
+        Ok(())
+    };
+    let parse_each = |items: Vec<&'a [u8]>| {
+        counted(items.len())?;
+        all_or_nothing(items.into_iter().map(|item| {
+            if item.trim_ascii_start().starts_with(b"{") {
+                parse_event(item, request_trace_id, now, limits)
+            } else {
+                Err("an event must be a JSON object".to_owned())
+            }
+        }))
     };
     match format {
-        BodyFormat::Ndjson => {
-            let lines = body
-                .split(|byte| *byte == b'\n')
+        BodyFormat::Ndjson => parse_each(
+            body.split(|byte| *byte == b'\n')
                 .filter(|line| !line.trim_ascii().is_empty())
-                .collect();
-            parse_all(lines)
-        }
+                .collect(),
+        ),
         BodyFormat::Json if body.trim_ascii_start().starts_with(b"[") => {
+            // One pass over the body when every element is a well-formed object (the usual
+            // case); otherwise each element is parsed on its own, so that every failure is
+            // named with its index.
+            if let Ok(incoming) = parse_incoming::<Vec<IncomingEvent<'a>>>(body) {
+                counted(incoming.len())?;
+                return all_or_nothing(
+                    incoming
+                        .into_iter()
+                        .map(|event| event.validate(request_trace_id, now, limits)),
+                );
+            }
             let items: Vec<&RawValue> = serde_json::from_slice(body)
                 .map_err(|err| BodyError::Invalid(format!("malformed JSON: {err}")))?;
-            parse_all(items.iter().map(|item| item.get().as_bytes()).collect())
+            parse_each(items.iter().map(|item| item.get().as_bytes()).collect())
         }
         BodyFormat::Json => parse_event(body, request_trace_id, now, limits)
             .map(Events::One)
@@ -85,32 +107,23 @@ pub fn parse_body(
     }
 }
 
-fn parse_batch(
-    items: &[&[u8]],
-    request_trace_id: &str,
-    now: DateTime<Utc>,
-    limits: &FieldLimits,
-) -> Result<Vec<LogEvent>, BodyError> {
-    let mut events = Vec::with_capacity(items.len());
+/// The batch of every event, or the failures of those that are not.
+fn all_or_nothing<'a>(
+    parsed: impl ExactSizeIterator<Item = Result<Event<'a>, String>>,
+) -> Result<Events<'a>, BodyError> {
+    let total = parsed.len();
+    let mut events = Vec::with_capacity(total);
     let mut failures = Vec::new();
-    for (index, item) in items.iter().enumerate() {
-        let parsed = if item.trim_ascii_start().starts_with(b"{") {
-            parse_event(item, request_trace_id, now, limits)
-        } else {
-            Err("an event must be a JSON object".to_owned())
-        };
-        match parsed {
+    for (index, event) in parsed.enumerate() {
+        match event {
             Ok(event) => events.push(event),
             Err(reason) => failures.push((index, reason)),
         }
     }
     if failures.is_empty() {
-        Ok(events)
+        Ok(Events::Batch(events))
     } else {
-        Err(BodyError::InvalidEvents {
-            total: items.len(),
-            failures,
-        })
+        Err(BodyError::InvalidEvents { total, failures })
     }
 }
 
@@ -118,7 +131,7 @@ fn parse_batch(
 mod tests {
     use super::*;
 
-    fn parse(format: BodyFormat, body: &str) -> Result<Events, BodyError> {
+    fn parse(format: BodyFormat, body: &str) -> Result<Events<'_>, BodyError> {
         let now = "2026-05-05T12:00:00Z".parse().unwrap();
         parse_body(
             format,
@@ -135,7 +148,8 @@ mod tests {
     #[test]
     fn an_object_is_one_event_and_an_array_a_batch() {
         assert!(matches!(parse(BodyFormat::Json, EVENT), Ok(Events::One(_))));
-        let batch = parse(BodyFormat::Json, &format!("[{EVENT}, {EVENT}]")).unwrap();
+        let body = format!("[{EVENT}, {EVENT}]");
+        let batch = parse(BodyFormat::Json, &body).unwrap();
         assert!(matches!(&batch, Events::Batch(events) if events.len() == 2));
         let ids: Vec<_> = batch.as_slice().iter().map(|event| event.id).collect();
         assert_ne!(ids[0], ids[1], "each event gets its own id");
@@ -146,6 +160,42 @@ mod tests {
         let body = format!("{EVENT}\r\n\n{EVENT}\n");
         assert!(
             matches!(parse(BodyFormat::Ndjson, &body), Ok(Events::Batch(events)) if events.len() == 2)
+        );
+    }
+
+    #[test]
+    fn a_batch_of_objects_names_each_broken_rule() {
+        let body = format!(
+            r#"[{{"service":"a","message":"m"}}, {EVENT}, {{"service":" ","level":"INFO","message":"m"}}]"#
+        );
+        assert_eq!(
+            parse(BodyFormat::Json, &body).unwrap_err(),
+            BodyError::InvalidEvents {
+                total: 3,
+                failures: vec![
+                    (0, "level is required".to_owned()),
+                    (2, "service must not be blank".to_owned())
+                ],
+            }
+        );
+    }
+
+    #[test]
+    fn an_event_must_be_an_object_not_an_array_of_its_fields() {
+        let body = format!(r#"[{EVENT}, ["a", "INFO", "m"]]"#);
+        assert_eq!(
+            parse(BodyFormat::Json, &body).unwrap_err(),
+            BodyError::InvalidEvents {
+                total: 2,
+                failures: vec![(1, "an event must be a JSON object".to_owned())],
+            }
+        );
+        assert_eq!(
+            parse(BodyFormat::Ndjson, r#"["a", "INFO", "m"]"#).unwrap_err(),
+            BodyError::InvalidEvents {
+                total: 1,
+                failures: vec![(0, "an event must be a JSON object".to_owned())],
+            }
         );
     }
 

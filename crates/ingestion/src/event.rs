@@ -1,13 +1,15 @@
-//! Turning a request body into a [`LogEvent`], or a message naming what is wrong.
+//! Turning a request body into an [`Event`], or a message naming what is wrong. The event
+//! borrows its text from the body wherever the JSON has no escapes, so accepting it copies
+//! nothing until its queue entry is written.
 
 use chrono::{DateTime, DurationRound, TimeDelta, Timelike, Utc};
 use serde::{
     Deserialize, Deserializer,
-    de::{self, Unexpected},
+    de::{self, MapAccess, Unexpected},
 };
 use serde_json::value::RawValue;
-use std::{collections::BTreeMap, fmt};
-use traceflow_queue::{Level, LogEvent};
+use std::{borrow::Cow, fmt};
+use traceflow_queue::{Event, Level, Metadata, Text};
 use uuid::Uuid;
 
 /// Size limits on single fields, so one event cannot bloat a batch or the table.
@@ -36,51 +38,122 @@ impl Default for FieldLimits {
 
 /// What a client sends. Every field is optional here so that a missing one gets a message
 /// of ours ("service is required") rather than serde's.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Default, utoipa::ToSchema)]
 #[schema(as = Event, example = json!({"service": "auth-service", "level": "ERROR", "message": "DB connection failed", "metadata": {"user_id": "42"}}))]
-pub(crate) struct IncomingEvent {
+pub(crate) struct IncomingEvent<'a> {
     /// Required, not blank, at most 256 characters.
     #[schema(required = true, value_type = String)]
-    service: Option<String>,
+    service: Option<Cow<'a, str>>,
     /// Required: TRACE, DEBUG, INFO, WARN, ERROR or FATAL, any case.
     #[schema(required = true, value_type = String)]
-    level: Option<String>,
+    level: Option<Cow<'a, str>>,
     /// Required, not blank, at most 256 KiB.
     #[schema(required = true, value_type = String)]
-    message: Option<String>,
+    message: Option<Cow<'a, str>>,
     /// RFC 3339; missing means the server's time.
-    #[schema(format = DateTime)]
-    timestamp: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    timestamp: Option<Cow<'a, str>>,
     /// Missing means the request's trace id.
-    trace_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    trace_id: Option<Cow<'a, str>>,
     /// At most 128 keys; values are strings, numbers or booleans, kept as their text.
     #[schema(value_type = Option<std::collections::HashMap<String, String>>)]
-    metadata: Option<Metadata>,
+    metadata: Option<Metadata<'a>>,
+}
+
+const FIELDS: &[&str] = &[
+    "service",
+    "level",
+    "message",
+    "timestamp",
+    "trace_id",
+    "metadata",
+];
+
+/// A field name, as its index in [`FIELDS`]. An unknown name fails as the key is read, so
+/// the error's path names it.
+struct Field(usize);
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = Field;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<Field, E> {
+                FIELDS
+                    .iter()
+                    .position(|field| *field == name)
+                    .map(Field)
+                    .ok_or_else(|| E::unknown_field(name, FIELDS))
+            }
+        }
+        deserializer.deserialize_identifier(Visitor)
+    }
+}
+
+/// Written out rather than derived: a derived struct would also accept an array (`["a",
+/// "INFO", "m"]`) as an event, and an event is an object. A field given twice or unknown is
+/// refused; `null` counts as absent.
+impl<'de> Deserialize<'de> for IncomingEvent<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> de::Visitor<'de> for Visitor {
+            type Value = IncomingEvent<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an event object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut event = IncomingEvent::default();
+                let mut seen = [false; FIELDS.len()];
+                while let Some(Field(index)) = map.next_key()? {
+                    if std::mem::replace(&mut seen[index], true) {
+                        return Err(de::Error::duplicate_field(FIELDS[index]));
+                    }
+                    let text = |value: Option<Text<'de>>| value.map(|Text(text)| text);
+                    match index {
+                        0 => event.service = text(map.next_value()?),
+                        1 => event.level = text(map.next_value()?),
+                        2 => event.message = text(map.next_value()?),
+                        3 => event.timestamp = text(map.next_value()?),
+                        4 => event.trace_id = text(map.next_value()?),
+                        _ => {
+                            event.metadata =
+                                map.next_value::<Option<IncomingMetadata>>()?.map(|m| m.0)
+                        }
+                    }
+                }
+                Ok(event)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
 }
 
 /// The `metadata` object. A key given twice is refused rather than one value silently
 /// winning.
-struct Metadata(BTreeMap<String, String>);
+struct IncomingMetadata<'a>(Metadata<'a>);
 
-impl<'de> Deserialize<'de> for Metadata {
+impl<'de> Deserialize<'de> for IncomingMetadata<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Visitor;
         impl<'de> de::Visitor<'de> for Visitor {
-            type Value = Metadata;
+            type Value = IncomingMetadata<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("an object")
             }
-            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Metadata, A::Error> {
-                let mut entries = BTreeMap::new();
-                while let Some(key) = map.next_key::<String>()? {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Metadata::new();
+                while let Some(Text(key)) = map.next_key()? {
                     if entries.contains_key(&key) {
                         return Err(de::Error::custom(format_args!("duplicate key {key:?}")));
                     }
                     let MetadataValue(value) = map.next_value()?;
                     entries.insert(key, value);
                 }
-                Ok(Metadata(entries))
+                Ok(IncomingMetadata(entries))
             }
         }
         deserializer.deserialize_map(Visitor)
@@ -89,11 +162,11 @@ impl<'de> Deserialize<'de> for Metadata {
 
 /// Metadata values are text; numbers and booleans are accepted and kept as their JSON text,
 /// exactly as sent (`1.0` stays `1.0`, a 30-digit id keeps its digits).
-struct MetadataValue(String);
+struct MetadataValue<'a>(Cow<'a, str>);
 
 const METADATA_VALUE: &str = "a string, number or boolean";
 
-impl<'de> Deserialize<'de> for MetadataValue {
+impl<'de> Deserialize<'de> for MetadataValue<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // The raw text, already checked to be well-formed JSON (nesting depth included),
         // borrowed from the body.
@@ -102,13 +175,13 @@ impl<'de> Deserialize<'de> for MetadataValue {
         let unexpected = match text.as_bytes().first() {
             // A string without escapes is its text between the quotes.
             Some(b'"') if !text.contains('\\') => {
-                return Ok(MetadataValue(text[1..text.len() - 1].to_owned()));
+                return Ok(MetadataValue(Cow::Borrowed(&text[1..text.len() - 1])));
             }
             Some(b'"') => {
                 // Only a bad escape (a lone surrogate) can fail here. The position is the
                 // caller's to add: this one would count from the value's start.
                 return serde_json::from_str(text)
-                    .map(MetadataValue)
+                    .map(|text: String| MetadataValue(Cow::Owned(text)))
                     .map_err(|err| {
                         let err = err.to_string();
                         let what = err.split(" at line ").next().unwrap_or_default();
@@ -119,7 +192,7 @@ impl<'de> Deserialize<'de> for MetadataValue {
             Some(b'[') => Unexpected::Seq,
             Some(b'n') => Unexpected::Other("null"),
             // A number or a boolean.
-            _ => return Ok(MetadataValue(text.to_owned())),
+            _ => return Ok(MetadataValue(Cow::Borrowed(text))),
         };
         Err(de::Error::invalid_type(unexpected, &METADATA_VALUE))
     }
@@ -132,13 +205,12 @@ const LATEST_SECONDS: i64 = 4_291_747_199;
 
 /// Parses and validates one event. `request_trace_id` fills a missing `trace_id`; `now` a
 /// missing `timestamp`.
-pub fn parse_event(
-    body: &[u8],
-    request_trace_id: &str,
+pub fn parse_event<'a>(
+    body: &'a [u8],
+    request_trace_id: &'a str,
     now: DateTime<Utc>,
     limits: &FieldLimits,
-) -> Result<LogEvent, String> {
-    // Serde would also accept a struct written as an array; an event is an object.
+) -> Result<Event<'a>, String> {
     match body.iter().find(|byte| !byte.is_ascii_whitespace()) {
         None => return Err("malformed JSON: the body is empty".to_owned()),
         Some(b'{') => {}
@@ -147,12 +219,14 @@ pub fn parse_event(
         }
         Some(_) => return Err("invalid event: the body must be a JSON object".to_owned()),
     }
-    // Tracking the path costs a third of the parse, so it is only done to explain a failure.
-    let incoming = match deserialize_whole::<IncomingEvent>(body) {
-        Ok(incoming) => incoming,
-        Err(error) => return Err(explain_parse_failure(body, &error)),
-    };
+    let incoming: IncomingEvent<'a> = parse_incoming(body)?;
     incoming.validate(request_trace_id, now, limits)
+}
+
+/// `body` as events not yet validated: one object, or (`T` a `Vec`) an array of them.
+pub(crate) fn parse_incoming<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, String> {
+    // Tracking the path costs a third of the parse, so it is only done to explain a failure.
+    deserialize_whole(body).map_err(|error| explain_parse_failure::<T>(body, &error))
 }
 
 /// `body` as one `T`, with nothing after it.
@@ -163,11 +237,14 @@ fn deserialize_whole<'de, T: Deserialize<'de>>(body: &'de [u8]) -> serde_json::R
     Ok(value)
 }
 
-/// Why `body`, which failed to parse as an event with `error`, is not one, naming the field
-/// at fault.
-fn explain_parse_failure(body: &[u8], error: &serde_json::Error) -> String {
+/// Why `body`, which failed to parse as a `T` with `error`, is not one, naming the field at
+/// fault.
+fn explain_parse_failure<'a, T: Deserialize<'a>>(
+    body: &'a [u8],
+    error: &serde_json::Error,
+) -> String {
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
-    let parsed: Result<IncomingEvent, String> =
+    let parsed: Result<T, String> =
         serde_path_to_error::deserialize(&mut *deserializer).map_err(|err| {
             let path = err.path().to_string();
             let inner = err.into_inner();
@@ -190,7 +267,7 @@ fn explain_parse_failure(body: &[u8], error: &serde_json::Error) -> String {
     }
 }
 
-fn required(field: &str, value: Option<String>) -> Result<String, String> {
+fn required<'a>(field: &str, value: Option<Cow<'a, str>>) -> Result<Cow<'a, str>, String> {
     let value = value.ok_or_else(|| format!("{field} is required"))?;
     if value.trim().is_empty() {
         return Err(format!("{field} must not be blank"));
@@ -198,8 +275,18 @@ fn required(field: &str, value: Option<String>) -> Result<String, String> {
     Ok(value)
 }
 
+/// `text` without leading and trailing whitespace, still borrowed if it was.
+fn trimmed(text: Cow<'_, str>) -> Cow<'_, str> {
+    match text {
+        Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
+        Cow::Owned(text) if text.trim().len() == text.len() => Cow::Owned(text),
+        Cow::Owned(text) => Cow::Owned(text.trim().to_owned()),
+    }
+}
+
 fn at_most_chars(field: &str, value: &str, limit: usize) -> Result<(), String> {
-    if value.chars().count() > limit {
+    // Counting characters is only needed when the bytes could exceed the limit.
+    if value.len() > limit && value.chars().count() > limit {
         return Err(format!("{field} is longer than {limit} characters"));
     }
     Ok(())
@@ -215,14 +302,14 @@ fn no_control_chars(field: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
-impl IncomingEvent {
-    fn validate(
+impl<'a> IncomingEvent<'a> {
+    pub(crate) fn validate(
         self,
-        request_trace_id: &str,
+        request_trace_id: &'a str,
         now: DateTime<Utc>,
         limits: &FieldLimits,
-    ) -> Result<LogEvent, String> {
-        let service = required("service", self.service)?.trim().to_owned();
+    ) -> Result<Event<'a>, String> {
+        let service = trimmed(required("service", self.service)?);
         at_most_chars("service", &service, limits.service_chars)?;
         no_control_chars("service", &service)?;
         let level = required("level", self.level)?
@@ -240,13 +327,13 @@ impl IncomingEvent {
             None => now,
             Some(raw) => parse_timestamp(&raw)?,
         };
-        let trace_id = match self.trace_id.map(|id| id.trim().to_owned()) {
+        let trace_id = match self.trace_id.map(trimmed) {
             Some(id) if !id.is_empty() => id,
-            _ => request_trace_id.to_owned(),
+            _ => Cow::Borrowed(request_trace_id),
         };
         at_most_chars("trace_id", &trace_id, limits.trace_id_chars)?;
         no_control_chars("trace_id", &trace_id)?;
-        let Metadata(metadata) = self.metadata.unwrap_or(Metadata(BTreeMap::new()));
+        let metadata = self.metadata.unwrap_or_default();
         if metadata.len() > limits.metadata_keys {
             return Err(format!(
                 "metadata has more than {} keys",
@@ -258,7 +345,11 @@ impl IncomingEvent {
                 return Err("metadata keys must not be empty".to_owned());
             }
             at_most_chars("metadata key", key, limits.metadata_key_chars)?;
-            no_control_chars(&format!("metadata key {key:?}"), key)?;
+            if key.chars().any(char::is_control) {
+                return Err(format!(
+                    "metadata key {key:?} must not contain control characters"
+                ));
+            }
             if value.len() > limits.metadata_value_bytes {
                 return Err(format!(
                     "metadata.{key} is longer than {} bytes",
@@ -266,7 +357,7 @@ impl IncomingEvent {
                 ));
             }
         }
-        Ok(LogEvent {
+        Ok(Event {
             id: Uuid::now_v7(),
             timestamp: truncate_to_millis(timestamp),
             service,
@@ -310,7 +401,7 @@ mod tests {
 
     const TRACE: &str = "0123456789abcdef0123456789abcdef";
 
-    fn parse(body: &str) -> Result<LogEvent, String> {
+    fn parse(body: &str) -> Result<Event<'_>, String> {
         let now = "2026-05-05T12:00:00.123456Z".parse().unwrap();
         parse_event(body.as_bytes(), TRACE, now, &FieldLimits::default())
     }
@@ -334,6 +425,19 @@ mod tests {
         assert_eq!(event.metadata["retries"], "3");
         assert_eq!(event.metadata["ok"], "false");
         assert_eq!(event.metadata["ratio"], "0.5");
+    }
+
+    #[test]
+    fn text_is_borrowed_from_the_body_unless_it_had_escapes() {
+        let body = r#"{"service":" auth ","level":"INFO","message":"line\nbreak",
+            "trace_id":"abc","metadata":{"plain":"v","escaped":"a\"b","n":7}}"#;
+        let event = parse(body).unwrap();
+        assert!(matches!(event.service, Cow::Borrowed("auth")));
+        assert!(matches!(event.trace_id, Cow::Borrowed("abc")));
+        assert!(matches!(&event.message, Cow::Owned(message) if message == "line\nbreak"));
+        assert!(matches!(event.metadata["plain"], Cow::Borrowed("v")));
+        assert!(matches!(event.metadata["n"], Cow::Borrowed("7")));
+        assert!(matches!(&event.metadata["escaped"], Cow::Owned(value) if value == "a\"b"));
     }
 
     #[test]
@@ -456,7 +560,7 @@ mod tests {
         let text: Vec<(&str, &str)> = event
             .metadata
             .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .map(|(k, v)| (k.as_ref(), v.as_ref()))
             .collect();
         assert_eq!(
             text,

@@ -9,8 +9,7 @@
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
-use std::collections::BTreeMap;
-use traceflow_queue::{Level, LogEvent};
+use traceflow_queue::{Level, LogEvent, Metadata};
 use traceflow_storage::LogRow;
 use uuid::Uuid;
 
@@ -81,27 +80,28 @@ fn level(percent: u64) -> Level {
 /// Event number `n`, stamped `timestamp`, with a fresh id (as ingestion would give it).
 pub fn event(n: u64, timestamp: DateTime<Utc>) -> LogEvent {
     let h = mix(n);
-    let mut metadata = BTreeMap::from([
-        ("host".to_owned(), format!("node-{}", h % 32)),
-        ("user_id".to_owned(), ((h >> 8) % 100_000).to_string()),
+    let mut metadata = Metadata::from([
+        ("host".into(), format!("node-{}", h % 32).into()),
+        ("user_id".into(), ((h >> 8) % 100_000).to_string().into()),
     ]);
     if h.is_multiple_of(3) {
         metadata.insert(
-            "region".to_owned(),
-            ["eu-west", "us-east", "ap-south"][(h % 9 / 3) as usize].to_owned(),
+            "region".into(),
+            ["eu-west", "us-east", "ap-south"][(h % 9 / 3) as usize].into(),
         );
     }
     LogEvent {
         id: Uuid::now_v7(),
         timestamp,
-        service: SERVICES[(h >> 16) as usize % SERVICES.len()].to_owned(),
+        service: SERVICES[(h >> 16) as usize % SERVICES.len()].into(),
         level: level((h >> 24) % 100),
         message: format!(
             "{} request_id={n} took {}ms",
             MESSAGES[(h >> 32) as usize % MESSAGES.len()],
             (h >> 40) % 2000
-        ),
-        trace_id: format!("{:016x}{:016x}", mix(h), mix(h ^ 1)),
+        )
+        .into(),
+        trace_id: format!("{:016x}{:016x}", mix(h), mix(h ^ 1)).into(),
         metadata,
     }
 }
@@ -115,7 +115,7 @@ struct IngestEvent<'a> {
     message: &'a str,
     timestamp: String,
     trace_id: &'a str,
-    metadata: &'a BTreeMap<String, String>,
+    metadata: &'a Metadata<'static>,
 }
 
 impl<'a> From<&'a LogEvent> for IngestEvent<'a> {

@@ -50,6 +50,18 @@ pub struct ClickHouseConfig {
     pub database: String,
     pub user: String,
     pub password: String,
+    /// Whether request and response bodies travel LZ4-compressed (`CLICKHOUSE_COMPRESSION`).
+    pub compression: Compression,
+}
+
+/// `CLICKHOUSE_COMPRESSION`: `lz4`, `none`, or `auto` (the default): LZ4 unless `CLICKHOUSE_URL`
+/// names this machine. Compression saves network bandwidth (log rows shrink several times);
+/// on one machine there is no network to save, and compressing costs CPU on both ends (a
+/// fifth of the worker's time in a batch INSERT, measured).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Lz4,
+    None,
 }
 
 impl fmt::Debug for RedisConfig {
@@ -76,6 +88,7 @@ impl fmt::Debug for ClickHouseConfig {
                 "password",
                 &if self.password.is_empty() { "" } else { "***" },
             )
+            .field("compression", &self.compression)
             .finish()
     }
 }
@@ -147,13 +160,34 @@ impl RedisConfig {
     }
 }
 
+/// Whether the (already validated) URL's host is this machine.
+fn is_loopback(url: &str) -> bool {
+    match url::Url::parse(url)
+        .ok()
+        .and_then(|url| url.host().map(|host| host.to_owned()))
+    {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 impl ClickHouseConfig {
     fn from(env: &Env) -> Result<Self, ConfigError> {
+        let url = env.http_url("CLICKHOUSE_URL", "http://localhost:8123")?;
+        let compression = match env.one_of("CLICKHOUSE_COMPRESSION", &["auto", "lz4", "none"])? {
+            "lz4" => Compression::Lz4,
+            "none" => Compression::None,
+            _ if is_loopback(&url) => Compression::None,
+            _ => Compression::Lz4,
+        };
         Ok(Self {
-            url: env.http_url("CLICKHOUSE_URL", "http://localhost:8123")?,
+            url,
             database: env.identifier("CLICKHOUSE_DB", "observability")?,
             user: env.non_empty("CLICKHOUSE_USER", "default")?,
             password: env.string("CLICKHOUSE_PASSWORD", ""),
+            compression,
         })
     }
 }
@@ -266,6 +300,49 @@ mod tests {
         assert_eq!(
             QueryConfig::from(&env(&[])).unwrap().tail_heartbeat,
             Duration::from_secs(15)
+        );
+    }
+
+    #[test]
+    fn compression_is_lz4_unless_clickhouse_is_on_this_machine() {
+        let with = |pairs: &[(&str, &str)]| {
+            QueryConfig::from(&env(pairs))
+                .map(|config| config.clickhouse.compression)
+                .map_err(|err| err.to_string())
+        };
+        assert_eq!(with(&[]), Ok(Compression::None));
+        for local in [
+            "http://127.0.0.1:8123",
+            "http://[::1]:8123",
+            "https://LocalHost",
+        ] {
+            assert_eq!(
+                with(&[("CLICKHOUSE_URL", local)]),
+                Ok(Compression::None),
+                "{local}"
+            );
+        }
+        for remote in ["http://clickhouse:8123", "https://10.0.0.5:8443"] {
+            assert_eq!(
+                with(&[("CLICKHOUSE_URL", remote)]),
+                Ok(Compression::Lz4),
+                "{remote}"
+            );
+        }
+        assert_eq!(
+            with(&[("CLICKHOUSE_COMPRESSION", "LZ4")]),
+            Ok(Compression::Lz4)
+        );
+        assert_eq!(
+            with(&[
+                ("CLICKHOUSE_URL", "http://clickhouse:8123"),
+                ("CLICKHOUSE_COMPRESSION", "none")
+            ]),
+            Ok(Compression::None)
+        );
+        assert_eq!(
+            with(&[("CLICKHOUSE_COMPRESSION", "gzip")]),
+            Err("CLICKHOUSE_COMPRESSION: expected one of auto, lz4, none, got \"gzip\"".to_owned())
         );
     }
 

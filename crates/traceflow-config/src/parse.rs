@@ -63,6 +63,27 @@ impl Env {
         Ok(value)
     }
 
+    /// One of `choices` (any case); the first is the default.
+    pub(crate) fn one_of(
+        &self,
+        variable: &'static str,
+        choices: &[&'static str],
+    ) -> Result<&'static str, ConfigError> {
+        let Some(raw) = self.get(variable) else {
+            return Ok(choices[0]);
+        };
+        choices
+            .iter()
+            .find(|choice| choice.eq_ignore_ascii_case(raw))
+            .copied()
+            .ok_or_else(|| {
+                Self::error(
+                    variable,
+                    format!("expected one of {}, got {raw:?}", choices.join(", ")),
+                )
+            })
+    }
+
     pub(crate) fn port(&self, variable: &'static str, default: u16) -> Result<u16, ConfigError> {
         match self.get(variable) {
             None => Ok(default),

@@ -17,7 +17,9 @@ mod event;
 mod producer;
 
 pub use consumer::{Consumer, DeadLetter};
-pub use event::{ENTRY_MAX_EVENTS, Level, LogEvent, WireError, encode_entry, entry_lines};
+pub use event::{
+    ENTRY_MAX_EVENTS, Event, Level, LogEvent, Metadata, Text, WireError, encode_entry, entry_lines,
+};
 pub use producer::{Producer, Pushed};
 
 use std::time::Duration;

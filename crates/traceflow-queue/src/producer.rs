@@ -1,6 +1,6 @@
 //! The ingestion side: push accepted events onto the queue.
 
-use crate::{ENTRY_MAX_EVENTS, LogEvent, QueueError, depth_key, encode_entry};
+use crate::{ENTRY_MAX_EVENTS, Event, QueueError, depth_key, encode_entry};
 use redis::{Script, aio::ConnectionManager};
 
 /// LPUSHes the entries ARGV[3..], holding ARGV[2] events, onto the queue KEYS[1] unless its
@@ -54,7 +54,7 @@ impl Producer {
 
     /// Queues the events atomically in one round trip, oldest first, so the consumer
     /// (taking from the right) sees them in order: all of them, or none when full.
-    pub async fn push(&self, events: &[LogEvent]) -> Result<Pushed, QueueError> {
+    pub async fn push(&self, events: &[Event<'_>]) -> Result<Pushed, QueueError> {
         let mut invocation = self.push.key(&self.queue_key);
         invocation.key(&self.depth_key);
         invocation.arg(self.max_depth).arg(events.len());

@@ -31,8 +31,8 @@ use clickhouse::Client;
 use hyper_util::{client::legacy::connect::HttpConnector, rt::TokioExecutor};
 use std::time::Duration;
 use tokio::time::Instant;
-use traceflow_config::ClickHouseConfig;
-use traceflow_queue::LogEvent;
+use traceflow_config::{ClickHouseConfig, Compression};
+use traceflow_queue::{Event, LogEvent};
 
 /// How often a deletion checks whether ClickHouse has finished it.
 const MUTATION_POLL: Duration = Duration::from_millis(100);
@@ -91,7 +91,7 @@ fn error_code(message: &str) -> Option<u32> {
 
 /// Identifies a batch by its events: the same events in the same order give the same token.
 /// Event ids are UUIDv7s made at ingestion, so first, last and count pin a batch down.
-fn deduplication_token(events: &[LogEvent]) -> Option<String> {
+fn deduplication_token(events: &[Event<'_>]) -> Option<String> {
     let (first, last) = (events.first()?, events.last()?);
     Some(format!(
         "{}-{}-{}",
@@ -136,7 +136,11 @@ impl Storage {
             // 18.16 has no RowBinaryWithNamesAndTypes, which validation needs. It stays off on
             // every version so the path tested against 18.16 is the one that runs everywhere;
             // the integration tests check the row types against the real schema instead.
-            .with_validation(false);
+            .with_validation(false)
+            .with_compression(match config.compression {
+                Compression::Lz4 => clickhouse::Compression::Lz4,
+                Compression::None => clickhouse::Compression::None,
+            });
         let raw: String = base.query("SELECT version()").fetch_one().await?;
         let version: ServerVersion = raw.parse().map_err(|_| {
             StorageError::Unexpected(format!("unrecognised server version {raw:?}"))
@@ -183,7 +187,7 @@ impl Storage {
     /// Where the server supports it, the INSERT carries a deduplication token derived from
     /// the events' ids, so re-sending the same batch (after a crash between ClickHouse's
     /// acknowledgement and the queue's) stores it once.
-    pub async fn insert(&self, events: &[LogEvent]) -> Result<(), StorageError> {
+    pub async fn insert(&self, events: &[Event<'_>]) -> Result<(), StorageError> {
         let mut insert = self.client().insert::<LogRow<'_>>("logs").await?;
         if Requirement::InsertDeduplicationToken.met_by(self.version)
             && let Some(token) = deduplication_token(events)

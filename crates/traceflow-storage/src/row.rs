@@ -1,10 +1,9 @@
-//! The `logs` table's rows and their mapping to and from [`LogEvent`].
+//! The `logs` table's rows and their mapping to and from [`Event`].
 
 use chrono::{DateTime, Timelike, Utc};
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use traceflow_queue::LogEvent;
+use traceflow_queue::{Event, LogEvent, Metadata};
 use uuid::Uuid;
 
 /// A row as inserted: every column of `logs`, borrowing the event's text rather than
@@ -39,12 +38,12 @@ pub struct StoredLogRow {
     pub metadata: String,
 }
 
-impl<'a> From<&'a LogEvent> for LogRow<'a> {
-    fn from(event: &'a LogEvent) -> Self {
+impl<'a> From<&'a Event<'_>> for LogRow<'a> {
+    fn from(event: &'a Event<'_>) -> Self {
         let (metadata_keys, metadata_values) = event
             .metadata
             .iter()
-            .map(|(key, value)| (key.as_str(), value.as_str()))
+            .map(|(key, value)| (key.as_ref(), value.as_ref()))
             .unzip();
         Self {
             // Ingestion only accepts times the DateTime column can hold.
@@ -75,8 +74,8 @@ impl TryFrom<StoredLogRow> for LogEvent {
             .level
             .parse()
             .map_err(|err| format!("event {}: level {err}", row.event_id))?;
-        let metadata: BTreeMap<String, String> = if row.metadata.is_empty() {
-            BTreeMap::new()
+        let metadata: Metadata<'static> = if row.metadata.is_empty() {
+            Metadata::new()
         } else {
             serde_json::from_str(&row.metadata).map_err(|err| {
                 format!(
@@ -88,10 +87,10 @@ impl TryFrom<StoredLogRow> for LogEvent {
         Ok(LogEvent {
             id: row.event_id,
             timestamp,
-            service: row.service,
+            service: row.service.into(),
             level,
-            message: row.message,
-            trace_id: row.trace_id,
+            message: row.message.into(),
+            trace_id: row.trace_id.into(),
             metadata,
         })
     }
@@ -100,6 +99,7 @@ impl TryFrom<StoredLogRow> for LogEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
     use traceflow_queue::Level;
 
     #[test]

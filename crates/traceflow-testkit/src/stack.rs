@@ -416,7 +416,11 @@ impl TestStack {
             .iter()
             .rev()
             .flat_map(|entry| traceflow_queue::entry_lines(entry))
-            .map(|line| traceflow_queue::LogEvent::from_wire(line).expect("a valid wire entry"))
+            .map(|line| {
+                traceflow_queue::Event::from_wire(line)
+                    .expect("a valid wire entry")
+                    .into_owned()
+            })
             .collect()
     }
 

@@ -11,7 +11,7 @@ use std::{
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use traceflow_queue::{Consumer, DeadLetter, LogEvent, entry_lines};
+use traceflow_queue::{Consumer, DeadLetter, Event, entry_lines};
 use traceflow_runtime::Backoff;
 use traceflow_storage::Storage;
 
@@ -131,7 +131,7 @@ impl ConsumerLoop {
         let mut events = Vec::new();
         let mut dead = Vec::new();
         for line in entries.iter().flat_map(|entry| entry_lines(entry)) {
-            match LogEvent::from_wire(line) {
+            match Event::from_wire(line) {
                 Ok(event) => events.push(event),
                 Err(error) => dead.push(DeadLetter::new(line, error.to_string())),
             }
@@ -164,7 +164,7 @@ impl ConsumerLoop {
     /// Inserts `events`; rows ClickHouse refuses as data come back as dead letters.
     async fn insert_isolating_bad_rows(
         &self,
-        events: &[LogEvent],
+        events: &[Event<'_>],
         stop: &CancellationToken,
     ) -> Result<Vec<DeadLetter>, Cancelled> {
         let mut dead = Vec::new();
@@ -192,7 +192,7 @@ impl ConsumerLoop {
     /// (`Ok(Err(reason))`).
     async fn insert_until_stored(
         &self,
-        events: &[LogEvent],
+        events: &[Event<'_>],
         stop: &CancellationToken,
     ) -> Result<Result<(), String>, Cancelled> {
         let mut backoff = retry_backoff();

@@ -180,11 +180,14 @@ fn map_record(
     Ok(LogEvent {
         id: Uuid::now_v7(),
         timestamp,
-        service,
+        service: service.into(),
         level,
-        message,
-        trace_id,
-        metadata,
+        message: message.into(),
+        trace_id: trace_id.into(),
+        metadata: metadata
+            .into_iter()
+            .map(|(key, value)| (key.into(), value.into()))
+            .collect(),
     })
 }
 
@@ -536,7 +539,7 @@ mod tests {
         let metadata: Vec<(&str, &str)> = event
             .metadata
             .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .map(|(k, v)| (k.as_ref(), v.as_ref()))
             .collect();
         assert_eq!(
             metadata,

@@ -150,8 +150,8 @@ async fn measure(bench: &mut Bench, run: usize) -> anyhow::Result<Run> {
     let bodies: Arc<[Bytes]> = (0..total)
         .map(|i| {
             let mut event = events::event(i, wall_due(i));
-            event.service.clone_from(&service);
-            event.message = format!("lag probe {i}");
+            event.service = service.clone().into();
+            event.message = format!("lag probe {i}").into();
             events::ingest_body(&event)
         })
         .collect();

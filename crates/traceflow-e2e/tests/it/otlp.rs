@@ -753,7 +753,7 @@ async fn size_limits_count_decompressed_bytes_and_records() {
     assert_eq!(
         queued
             .iter()
-            .map(|event| event.message.as_str())
+            .map(|event| event.message.as_ref())
             .collect::<Vec<_>>(),
         ["r0", "r1", "r2"]
     );

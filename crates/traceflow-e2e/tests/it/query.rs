@@ -1,12 +1,11 @@
 //! `GET /logs`: every parameter, clamping, ordering, paging and hostile values, over rows
 //! written straight into this stack's table.
 
+use crate::stored::storage;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use traceflow_config::ClickHouseConfig;
 use traceflow_queue::{Level, LogEvent};
-use traceflow_storage::Storage;
 use traceflow_testkit::{TestStack, messages};
 use uuid::Uuid;
 
@@ -14,23 +13,12 @@ fn event(service: &str, level: Level, at: DateTime<Utc>, message: &str) -> LogEv
     LogEvent {
         id: Uuid::now_v7(),
         timestamp: at,
-        service: service.to_owned(),
+        service: service.to_owned().into(),
         level,
-        message: message.to_owned(),
-        trace_id: format!("trace-{message}"),
-        metadata: BTreeMap::from([("k".to_owned(), message.to_owned())]),
+        message: message.to_owned().into(),
+        trace_id: format!("trace-{message}").into(),
+        metadata: BTreeMap::from([("k".into(), message.to_owned().into())]),
     }
-}
-
-async fn storage(stack: &TestStack) -> Storage {
-    Storage::connect(&ClickHouseConfig {
-        url: stack.clickhouse_url.clone(),
-        database: stack.database.clone(),
-        user: "default".into(),
-        password: String::new(),
-    })
-    .await
-    .unwrap()
 }
 
 fn at(raw: &str) -> DateTime<Utc> {

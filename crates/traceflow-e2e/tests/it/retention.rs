@@ -62,7 +62,7 @@ async fn the_worker_drops_expired_days_at_start_and_a_new_limit_applies_at_the_n
             now - TimeDelta::days(days) - TimeDelta::hours(1),
             message,
         );
-        event.trace_id = format!("trace-{days}");
+        event.trace_id = format!("trace-{days}").into();
         event
     })
     .collect();

@@ -7,14 +7,14 @@ use traceflow_queue::{Level, LogEvent};
 use traceflow_testkit::{TestStack, messages};
 
 fn traced(mut event: LogEvent, trace_id: &str) -> LogEvent {
-    event.trace_id = trace_id.to_owned();
+    event.trace_id = trace_id.to_owned().into();
     event
 }
 
 fn with_metadata(mut event: LogEvent, pairs: &[(&str, &str)]) -> LogEvent {
     event.metadata = pairs
         .iter()
-        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .map(|(key, value)| (key.to_string().into(), value.to_string().into()))
         .collect::<BTreeMap<_, _>>();
     event
 }

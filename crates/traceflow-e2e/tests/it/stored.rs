@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use traceflow_config::ClickHouseConfig;
+use traceflow_config::{ClickHouseConfig, Compression};
 use traceflow_queue::{Level, LogEvent};
 use traceflow_storage::Storage;
 use traceflow_testkit::TestStack;
@@ -19,22 +19,24 @@ pub fn event(service: &str, level: Level, at: DateTime<Utc>, message: &str) -> L
     LogEvent {
         id: Uuid::now_v7(),
         timestamp: at,
-        service: service.to_owned(),
+        service: service.to_owned().into(),
         level,
-        message: message.to_owned(),
-        trace_id: String::new(),
+        message: message.to_owned().into(),
+        trace_id: "".into(),
         metadata: BTreeMap::new(),
     }
 }
 
 /// The stack's tables, through the storage crate, on the ClickHouse at `url` (the stack's
-/// own unless a test put something in between).
+/// own unless a test put something in between). With LZ4, as a worker on another machine
+/// would use it; the stack's own services, on this machine, send uncompressed.
 pub async fn storage_at(stack: &TestStack, url: &str) -> Storage {
     Storage::connect(&ClickHouseConfig {
         url: url.to_owned(),
         database: stack.database.clone(),
         user: "default".into(),
         password: String::new(),
+        compression: Compression::Lz4,
     })
     .await
     .unwrap()
