@@ -1,19 +1,22 @@
 //! The ingestion side: push accepted events onto the queue.
 
 use crate::{ENTRY_MAX_EVENTS, Event, QueueError, depth_key, encode_entry};
-use redis::{Script, aio::ConnectionManager};
+use redis::aio::ConnectionManager;
 
-/// LPUSHes the entries ARGV[3..], holding ARGV[2] events, onto the queue KEYS[1] unless its
-/// depth (KEYS[2], in events) would exceed ARGV[1]. Returns {1, depth after} when queued,
-/// {0, depth} when refused. Pushes in chunks because Lua's `unpack` has a limit on the
-/// number of values.
-const PUSH_UNLESS_FULL: &str = r"
+/// Runs in the transaction right after the LPUSH of ARGV[3] entries, holding ARGV[2] events,
+/// onto the queue KEYS[1]: keeps them unless the queue's depth (KEYS[2], in events) would
+/// exceed ARGV[1], in which case it trims them off again. The entries themselves never pass
+/// through Lua: handing a value to Lua costs about 1 ns per byte, several times the LPUSH.
+/// Returns {1, depth after} when queued, {0, depth} when refused. A depth found while the
+/// queue held nothing else counts as 0, so a queue emptied by hand leaves no stale count.
+const ADMIT: &str = r"
+local pushed = tonumber(ARGV[3])
 local depth = 0
-if redis.call('LLEN', KEYS[1]) > 0 then depth = tonumber(redis.call('GET', KEYS[2]) or '0') end
+if redis.call('LLEN', KEYS[1]) > pushed then depth = tonumber(redis.call('GET', KEYS[2]) or '0') end
 local count = tonumber(ARGV[2])
-if depth + count > tonumber(ARGV[1]) then return {0, depth} end
-for first = 3, #ARGV, 1000 do
-  redis.call('LPUSH', KEYS[1], unpack(ARGV, first, math.min(first + 999, #ARGV)))
+if depth + count > tonumber(ARGV[1]) then
+  redis.call('LTRIM', KEYS[1], pushed, -1)
+  return {0, depth}
 end
 redis.call('SET', KEYS[2], depth + count)
 return {1, depth + count}
@@ -35,7 +38,6 @@ pub struct Producer {
     queue_key: String,
     depth_key: String,
     max_depth: u64,
-    push: Script,
 }
 
 impl Producer {
@@ -48,21 +50,30 @@ impl Producer {
             queue_key: queue_key.to_owned(),
             depth_key: depth_key(queue_key),
             max_depth,
-            push: Script::new(PUSH_UNLESS_FULL),
         })
     }
 
     /// Queues the events atomically in one round trip, oldest first, so the consumer
     /// (taking from the right) sees them in order: all of them, or none when full.
     pub async fn push(&self, events: &[Event<'_>]) -> Result<Pushed, QueueError> {
-        let mut invocation = self.push.key(&self.queue_key);
-        invocation.key(&self.depth_key);
-        invocation.arg(self.max_depth).arg(events.len());
-        for chunk in events.chunks(ENTRY_MAX_EVENTS) {
-            invocation.arg(encode_entry(chunk));
-        }
-        let (queued, depth): (u8, u64) = invocation
-            .invoke_async(&mut self.connection.clone())
+        let entries: Vec<Vec<u8>> = events.chunks(ENTRY_MAX_EVENTS).map(encode_entry).collect();
+        let mut transaction = redis::pipe();
+        transaction
+            .atomic()
+            .lpush(&self.queue_key, &entries)
+            .ignore()
+            // EVAL rather than EVALSHA: a script Redis forgot (a restart) cannot fail the
+            // transaction after its LPUSH ran.
+            .cmd("EVAL")
+            .arg(ADMIT)
+            .arg(2)
+            .arg(&self.queue_key)
+            .arg(&self.depth_key)
+            .arg(self.max_depth)
+            .arg(events.len())
+            .arg(entries.len());
+        let ((queued, depth),): ((u8, u64),) = transaction
+            .query_async(&mut self.connection.clone())
             .await?;
         Ok(if queued == 1 {
             Pushed::Queued { depth }

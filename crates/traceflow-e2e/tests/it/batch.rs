@@ -187,15 +187,24 @@ async fn a_batch_is_queued_as_entries_of_1000_events_and_the_depth_counts_events
     let depth: u64 = redis.get(&depth_key).await.unwrap();
     assert_eq!(depth, 2500);
 
-    // MAX_QUEUE_DEPTH counts events, not entries: 2,500 + 501 > 3,000.
-    let events: Vec<Value> = (0..501).map(|n| event("over", n)).collect();
-    let (status, body) = post(&stack, "application/json", Value::from(events).to_string()).await;
-    assert_eq!(status, 503, "{body}");
+    // MAX_QUEUE_DEPTH counts events, not entries: 2,500 + 501 > 3,000. A refused request
+    // (here two entries) leaves nothing of itself behind.
+    for over in [501, 1001] {
+        let events: Vec<Value> = (0..over).map(|n| event("over", n)).collect();
+        let (status, body) =
+            post(&stack, "application/json", Value::from(events).to_string()).await;
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(stack.queued().await.len(), 2500);
+    }
     let events: Vec<Value> = (0..500).map(|n| event("fits", n)).collect();
     let (status, _) = post(&stack, "application/json", Value::from(events).to_string()).await;
     assert_eq!(status, 202);
     let depth: u64 = redis.get(&depth_key).await.unwrap();
     assert_eq!(depth, 3000);
+    let queued = stack.queued().await;
+    assert_eq!(queued.len(), 3000);
+    assert_eq!(queued[2500].message, "fits 0");
+    assert!(queued.iter().all(|event| event.service != "over"));
 
     // A queue emptied by hand leaves a stale count behind; the next push starts afresh.
     let _: () = redis.del(&stack.queue_key).await.unwrap();
