@@ -162,10 +162,10 @@ impl RedisConfig {
 
 /// Whether the (already validated) URL's host is this machine.
 fn is_loopback(url: &str) -> bool {
-    match url::Url::parse(url)
-        .ok()
-        .and_then(|url| url.host().map(|host| host.to_owned()))
-    {
+    let Ok(url) = url::Url::parse(url) else {
+        return false;
+    };
+    match url.host() {
         Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
