@@ -1,14 +1,17 @@
 //! The ingestion service as a library: [`Application`] binds, then serves until told to stop.
+//!
+//! Each protocol (`ingest`: our JSON and NDJSON; `otlp`: OTLP/HTTP) decodes its requests
+//! into the event crate's drafts, checks them there, hands the events to `accept`, and
+//! renders a `Rejection` in its own format.
 
+mod accept;
 mod app;
-mod body;
-mod error;
-mod event;
+mod ingest;
 mod otlp;
+mod rejection;
 mod signal;
 
 pub use app::Application;
-pub use body::{BodyError, BodyFormat, Events, parse_body};
-pub use error::ApiError;
-pub use event::{FieldLimits, parse_event};
 pub use signal::WorkerSignal;
+
+use rejection::Rejection;

@@ -14,7 +14,7 @@ use axum::{
 };
 use serde::Serialize;
 use std::time::Duration;
-use traceflow_queue::LogEvent;
+use traceflow_event::LogEvent;
 
 /// How long `DELETE` waits for ClickHouse to finish removing the events before answering
 /// 202 instead (the deletion carries on).

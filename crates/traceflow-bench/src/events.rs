@@ -9,7 +9,7 @@
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
-use traceflow_queue::{Level, LogEvent, Metadata};
+use traceflow_event::{Level, LogEvent, Metadata};
 use traceflow_storage::LogRow;
 use uuid::Uuid;
 

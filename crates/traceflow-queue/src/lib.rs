@@ -1,6 +1,5 @@
-//! The queue between ingestion and the worker: the log event type, its wire format, and
-//! the Redis producer and consumer. Both sides use this crate, so the format lives in one
-//! place.
+//! The queue between ingestion and the worker: its wire format, and the Redis producer and
+//! consumer. Both sides use this crate, so the format lives in one place.
 //!
 //! Keys, for a queue key `Q` (default `logs_queue`):
 //! - `Q`: a list of entries, each one request's events (one JSON object per line, at most
@@ -13,14 +12,12 @@
 //! - `Q:dead`: dead-lettered entries with the reason, newest first.
 
 mod consumer;
-mod event;
 mod producer;
+mod wire;
 
 pub use consumer::{Consumer, DeadLetter};
-pub use event::{
-    ENTRY_MAX_EVENTS, Event, Level, LogEvent, Metadata, Text, WireError, encode_entry, entry_lines,
-};
 pub use producer::{Producer, Pushed};
+pub use wire::{ENTRY_MAX_EVENTS, WireError, decode_line, encode_entry, entry_lines};
 
 use std::time::Duration;
 

@@ -1,7 +1,8 @@
 //! The ingestion side: push accepted events onto the queue.
 
-use crate::{ENTRY_MAX_EVENTS, Event, QueueError, depth_key, encode_entry};
+use crate::{ENTRY_MAX_EVENTS, QueueError, depth_key, encode_entry};
 use redis::aio::ConnectionManager;
+use traceflow_event::Event;
 
 /// Runs in the transaction right after the LPUSH of ARGV[3] entries, holding ARGV[2] events,
 /// onto the queue KEYS[1]: keeps them unless the queue's depth (KEYS[2], in events) would

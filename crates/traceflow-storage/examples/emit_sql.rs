@@ -30,7 +30,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use clickhouse::{Client, Row, query::Query};
 use serde_json::{Value, json};
-use traceflow_queue::Level;
+use traceflow_event::Level;
 use traceflow_storage::{
     LogFilter, LogQuery, LogRow, MAX_LIMIT, Migration, Order, Page, Position, Requirement,
     StoredLogRow, delete, newest_timestamp_query, retention,

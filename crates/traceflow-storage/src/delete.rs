@@ -50,7 +50,7 @@ pub fn pending_mutations_query(database: &str, table: &str, client: &Client) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use traceflow_queue::Level;
+    use traceflow_event::Level;
 
     #[test]
     fn the_mutation_compares_the_trace_id_directly() {

@@ -3,7 +3,7 @@
 
 use crate::sql::{Param, Sql};
 use chrono::{DateTime, Timelike, Utc};
-use traceflow_queue::Level;
+use traceflow_event::Level;
 
 /// Conditions on events; all must hold. Time bounds are inclusive, to the millisecond.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]

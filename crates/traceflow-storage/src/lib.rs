@@ -32,7 +32,7 @@ use hyper_util::{client::legacy::connect::HttpConnector, rt::TokioExecutor};
 use std::time::Duration;
 use tokio::time::Instant;
 use traceflow_config::{ClickHouseConfig, Compression};
-use traceflow_queue::{Event, LogEvent};
+use traceflow_event::{Event, LogEvent};
 
 /// How often a deletion checks whether ClickHouse has finished it.
 const MUTATION_POLL: Duration = Duration::from_millis(100);

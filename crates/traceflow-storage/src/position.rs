@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Timelike, Utc};
 use std::cmp::Ordering;
-use traceflow_queue::LogEvent;
+use traceflow_event::LogEvent;
 use uuid::Uuid;
 
 /// Newest first or oldest first.

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Timelike, Utc};
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};
-use traceflow_queue::{Event, LogEvent, Metadata};
+use traceflow_event::{Event, LogEvent, Metadata};
 use uuid::Uuid;
 
 /// A row as inserted: every column of `logs`, borrowing the event's text rather than
@@ -100,7 +100,7 @@ impl TryFrom<StoredLogRow> for LogEvent {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
-    use traceflow_queue::Level;
+    use traceflow_event::Level;
 
     #[test]
     fn an_event_survives_the_row_mapping() {

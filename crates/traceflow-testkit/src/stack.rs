@@ -404,7 +404,7 @@ impl TestStack {
 
     /// The events waiting in this stack's queue, oldest first (the order the worker takes
     /// them).
-    pub async fn queued(&self) -> Vec<traceflow_queue::LogEvent> {
+    pub async fn queued(&self) -> Vec<traceflow_event::LogEvent> {
         use redis::AsyncCommands;
         let entries: Vec<Vec<u8>> = self
             .redis()
@@ -417,7 +417,7 @@ impl TestStack {
             .rev()
             .flat_map(|entry| traceflow_queue::entry_lines(entry))
             .map(|line| {
-                traceflow_queue::Event::from_wire(line)
+                traceflow_queue::decode_line(line)
                     .expect("a valid wire entry")
                     .into_owned()
             })

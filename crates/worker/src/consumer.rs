@@ -11,7 +11,8 @@ use std::{
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use traceflow_queue::{Consumer, DeadLetter, Event, entry_lines};
+use traceflow_event::Event;
+use traceflow_queue::{Consumer, DeadLetter, decode_line, encode_entry, entry_lines};
 use traceflow_runtime::Backoff;
 use traceflow_storage::Storage;
 
@@ -131,7 +132,7 @@ impl ConsumerLoop {
         let mut events = Vec::new();
         let mut dead = Vec::new();
         for line in entries.iter().flat_map(|entry| entry_lines(entry)) {
-            match Event::from_wire(line) {
+            match decode_line(line) {
                 Ok(event) => events.push(event),
                 Err(error) => dead.push(DeadLetter::new(line, error.to_string())),
             }
@@ -176,7 +177,7 @@ impl ConsumerLoop {
             match self.insert_until_stored(chunk, stop).await? {
                 Ok(()) => {}
                 Err(reason) if chunk.len() == 1 => {
-                    dead.push(DeadLetter::new(chunk[0].to_wire().as_bytes(), reason));
+                    dead.push(DeadLetter::new(&encode_entry(&chunk[..1]), reason));
                 }
                 Err(_) => {
                     let (left, right) = chunk.split_at(chunk.len() / 2);

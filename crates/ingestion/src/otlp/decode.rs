@@ -1,6 +1,7 @@
 //! An OTLP/HTTP request body to an `ExportLogsServiceRequest`: its encoding from
 //! `Content-Type`, gzip undone under the size limit, then protobuf or OTLP/JSON.
 
+use crate::Rejection;
 use axum::http::{HeaderMap, header::CONTENT_ENCODING};
 use flate2::read::MultiGzDecoder;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -32,24 +33,13 @@ impl Encoding {
     }
 }
 
-/// Why a body could not be read.
-#[derive(Debug, PartialEq, Eq)]
-pub enum BodyError {
-    /// A `Content-Encoding` other than gzip or identity.
-    UnsupportedEncoding(String),
-    /// Larger than the limit once decompressed.
-    TooLarge,
-    /// Not valid gzip.
-    BadGzip(String),
-}
-
 /// The body with its `Content-Encoding` undone, at most `limit` bytes once decompressed:
 /// reading stops one byte past the limit, so a gzip bomb costs no more than that.
 pub fn decompress<'a>(
     headers: &HeaderMap,
     body: &'a [u8],
     limit: usize,
-) -> Result<Cow<'a, [u8]>, BodyError> {
+) -> Result<Cow<'a, [u8]>, Rejection> {
     let coding = match headers.get(CONTENT_ENCODING) {
         None => "identity".to_owned(),
         Some(value) => value
@@ -61,7 +51,7 @@ pub fn decompress<'a>(
     match coding.as_str() {
         "" | "identity" => {
             if body.len() > limit {
-                return Err(BodyError::TooLarge);
+                return Err(Rejection::TooLarge { limit });
             }
             Ok(Cow::Borrowed(body))
         }
@@ -70,13 +60,17 @@ pub fn decompress<'a>(
             MultiGzDecoder::new(body)
                 .take(limit as u64 + 1)
                 .read_to_end(&mut out)
-                .map_err(|error| BodyError::BadGzip(error.to_string()))?;
+                .map_err(|error| {
+                    Rejection::Invalid(format!("the body is not valid gzip: {error}"))
+                })?;
             if out.len() > limit {
-                return Err(BodyError::TooLarge);
+                return Err(Rejection::TooLarge { limit });
             }
             Ok(Cow::Owned(out))
         }
-        other => Err(BodyError::UnsupportedEncoding(other.to_owned())),
+        other => Err(Rejection::UnsupportedMediaType(format!(
+            "Content-Encoding {other:?} is not supported; use gzip or none"
+        ))),
     }
 }
 
@@ -132,19 +126,23 @@ mod tests {
         let zipped = gzip(&plain);
         let gz = headers(&[("content-encoding", "gzip")]);
         assert_eq!(*decompress(&gz, &zipped, 500).unwrap(), plain[..]);
-        assert_eq!(decompress(&gz, &zipped, 499), Err(BodyError::TooLarge));
-        assert_eq!(
+        assert!(matches!(
+            decompress(&gz, &zipped, 499),
+            Err(Rejection::TooLarge { limit: 499 })
+        ));
+        assert!(matches!(
             decompress(&HeaderMap::new(), &plain, 499),
-            Err(BodyError::TooLarge)
-        );
+            Err(Rejection::TooLarge { limit: 499 })
+        ));
         assert!(matches!(
             decompress(&gz, b"not gzip", 500),
-            Err(BodyError::BadGzip(_))
+            Err(Rejection::Invalid(message)) if message.starts_with("the body is not valid gzip: ")
         ));
-        assert_eq!(
+        assert!(matches!(
             decompress(&headers(&[("content-encoding", "br")]), &plain, 500),
-            Err(BodyError::UnsupportedEncoding("br".into()))
-        );
+            Err(Rejection::UnsupportedMediaType(message))
+                if message == "Content-Encoding \"br\" is not supported; use gzip or none"
+        ));
     }
 
     #[test]
@@ -154,7 +152,10 @@ mod tests {
         let member = gzip(&vec![0u8; 1 << 20]);
         let bomb = member.repeat(1024);
         let gz = headers(&[("content-encoding", "gzip")]);
-        assert_eq!(decompress(&gz, &bomb, 1 << 20), Err(BodyError::TooLarge));
+        assert!(matches!(
+            decompress(&gz, &bomb, 1 << 20),
+            Err(Rejection::TooLarge { .. })
+        ));
     }
 
     /// The OTLP/JSON rules the crate's serde support must follow: lowerCamelCase names,

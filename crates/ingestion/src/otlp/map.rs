@@ -1,5 +1,6 @@
-//! OTLP log records to [`LogEvent`]s, record by record: a record that breaks a field limit
-//! is rejected on its own (the answer's `partial_success` counts it), the rest are kept.
+//! OTLP log records to events, record by record: each record becomes a [`Draft`] checked by
+//! the event crate's rules; one that breaks a rule is rejected on its own (the answer's
+//! `partial_success` counts it), the rest are kept.
 //!
 //! - `service`: the resource attribute `service.name`, else `unknown_service`.
 //! - `level`: `severityText` when it names one of our levels (any case), else the
@@ -17,9 +18,8 @@
 //!   `http.request.header.host`); arrays become JSON text, bytes base64, numbers and
 //!   booleans their text.
 
-use crate::FieldLimits;
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::DateTime;
 use opentelemetry_proto::tonic::{
     collector::logs::v1::ExportLogsServiceRequest,
     common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value::Value},
@@ -27,8 +27,9 @@ use opentelemetry_proto::tonic::{
 };
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
-use traceflow_queue::{Level, LogEvent};
-use uuid::Uuid;
+use traceflow_event::{
+    Defaults, Draft, Field, Level, Limits, LogEvent, Time, Violation, Wording, quoted_key,
+};
 
 /// The service of records whose resource has no `service.name`.
 pub const UNKNOWN_SERVICE: &str = "unknown_service";
@@ -48,6 +49,39 @@ pub struct Mapped {
     pub rejected: Vec<Rejected>,
 }
 
+/// The event's fields as OTLP names them, for the reasons of rejected records.
+struct OtlpWording;
+
+impl Wording for OtlpWording {
+    fn name(&self, field: &Field) -> String {
+        match field {
+            Field::Service => "resource attribute service.name".to_owned(),
+            Field::Level => "severityText".to_owned(),
+            Field::Message => "body".to_owned(),
+            Field::Timestamp => {
+                "the record's time (timeUnixNano, else observedTimeUnixNano)".to_owned()
+            }
+            Field::TraceId => "traceId".to_owned(),
+            Field::Metadata => {
+                "the attributes (of the record, its scope and its resource together)".to_owned()
+            }
+            Field::MetadataKey(key) => format!("attribute key {}", quoted_key(key)),
+            Field::MetadataValue(key) => format!("attribute {key}"),
+        }
+    }
+}
+
+/// Why a record was rejected, in OTLP's terms.
+fn reason(violation: &Violation) -> String {
+    match violation {
+        // The body is required unless the event name stands in for it.
+        Violation::Missing(Field::Message) | Violation::Blank(Field::Message) => {
+            "the log record has no body (and no event name to stand for it)".to_owned()
+        }
+        other => other.describe(&OtlpWording),
+    }
+}
+
 /// How many log records a request holds.
 pub fn record_count(request: &ExportLogsServiceRequest) -> usize {
     request
@@ -58,13 +92,12 @@ pub fn record_count(request: &ExportLogsServiceRequest) -> usize {
         .sum()
 }
 
-/// Maps every record of `request`. `request_trace_id` stands in for a missing trace id,
-/// `now` for a missing time.
+/// Maps every record of `request` and checks it; `defaults` stand in for a missing trace id
+/// and time.
 pub fn map_request(
     request: ExportLogsServiceRequest,
-    request_trace_id: &str,
-    now: DateTime<Utc>,
-    limits: &FieldLimits,
+    defaults: Defaults<'_>,
+    limits: &Limits,
 ) -> Mapped {
     let mut mapped = Mapped::default();
     for (r, resource_logs) in request.resource_logs.into_iter().enumerate() {
@@ -72,28 +105,19 @@ pub fn map_request(
             .resource
             .map(|resource| resource.attributes)
             .unwrap_or_default();
-        let service = service(&resource_attributes, limits);
+        let service = service(&resource_attributes);
         let mut resource_metadata = BTreeMap::new();
         flatten_attributes(&resource_attributes, &mut resource_metadata);
         for (s, scope_logs) in resource_logs.scope_logs.into_iter().enumerate() {
             let mut scope_metadata = resource_metadata.clone();
             scope_metadata_into(scope_logs.scope.as_ref(), &mut scope_metadata);
             for (l, record) in scope_logs.log_records.into_iter().enumerate() {
-                let event = service.clone().and_then(|service| {
-                    map_record(
-                        record,
-                        service,
-                        scope_metadata.clone(),
-                        request_trace_id,
-                        now,
-                        limits,
-                    )
-                });
-                match event {
-                    Ok(event) => mapped.events.push(event),
-                    Err(reason) => mapped.rejected.push(Rejected {
+                let draft = draft(record, service.clone(), scope_metadata.clone());
+                match draft.check(defaults, limits) {
+                    Ok(event) => mapped.events.push(event.into_owned()),
+                    Err(violation) => mapped.rejected.push(Rejected {
                         location: format!("resourceLogs[{r}].scopeLogs[{s}].logRecords[{l}]"),
-                        reason,
+                        reason: reason(&violation),
                     }),
                 }
             }
@@ -102,25 +126,15 @@ pub fn map_request(
     mapped
 }
 
-/// The resource's `service.name`, checked like `/ingest`'s `service`.
-fn service(attributes: &[KeyValue], limits: &FieldLimits) -> Result<String, String> {
-    let name = attributes
+/// The resource's `service.name`, else [`UNKNOWN_SERVICE`].
+fn service(attributes: &[KeyValue]) -> String {
+    attributes
         .iter()
         .rev()
         .find(|attribute| attribute.key == "service.name")
-        .map(|attribute| text(value_of(attribute)).trim().to_owned())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| UNKNOWN_SERVICE.to_owned());
-    if name.chars().count() > limits.service_chars {
-        return Err(format!(
-            "resource attribute service.name is longer than {} characters",
-            limits.service_chars
-        ));
-    }
-    if name.chars().any(char::is_control) {
-        return Err("resource attribute service.name must not contain control characters".into());
-    }
-    Ok(name)
+        .map(|attribute| text(value_of(attribute)))
+        .filter(|name| !name.trim().is_empty())
+        .unwrap_or_else(|| UNKNOWN_SERVICE.to_owned())
 }
 
 fn scope_metadata_into(
@@ -138,57 +152,36 @@ fn scope_metadata_into(
     flatten_attributes(&scope.attributes, metadata);
 }
 
-fn map_record(
+fn draft(
     record: LogRecord,
     service: String,
     mut metadata: BTreeMap<String, String>,
-    request_trace_id: &str,
-    now: DateTime<Utc>,
-    limits: &FieldLimits,
-) -> Result<LogEvent, String> {
+) -> Draft<'static> {
     let level = level(&record.severity_text, record.severity_number);
-    let timestamp = timestamp(&record, now)?;
-
-    let mut message = message(record.body.as_ref());
-    if message.trim().is_empty() {
-        if record.event_name.trim().is_empty() {
-            return Err("the log record has no body (and no event name to stand for it)".into());
-        }
-        message = record.event_name;
-    }
-    if message.len() > limits.message_bytes {
-        return Err(format!(
-            "body is longer than {} bytes",
-            limits.message_bytes
-        ));
-    }
-
-    let trace_id = hex_id(&record.trace_id).unwrap_or_else(|| request_trace_id.to_owned());
-    if trace_id.chars().count() > limits.trace_id_chars {
-        return Err(format!(
-            "traceId is longer than {} hex digits",
-            limits.trace_id_chars
-        ));
-    }
-
+    let timestamp = time(&record).map(Time::At);
+    let body = message(record.body.as_ref());
+    let message = if !body.trim().is_empty() {
+        Some(body)
+    } else if !record.event_name.trim().is_empty() {
+        Some(record.event_name)
+    } else {
+        None
+    };
     flatten_attributes(&record.attributes, &mut metadata);
     if let Some(span_id) = hex_id(&record.span_id) {
         metadata.insert("span_id".to_owned(), span_id);
     }
-    check_metadata(&metadata, limits)?;
-
-    Ok(LogEvent {
-        id: Uuid::now_v7(),
+    Draft {
+        service: Some(service.into()),
+        level: Some(level.as_str().into()),
+        message: message.map(Into::into),
         timestamp,
-        service: service.into(),
-        level,
-        message: message.into(),
-        trace_id: trace_id.into(),
+        trace_id: hex_id(&record.trace_id).map(Into::into),
         metadata: metadata
             .into_iter()
             .map(|(key, value)| (key.into(), value.into()))
             .collect(),
-    })
+    }
 }
 
 /// `severityText` when it is one of ours, else the `severityNumber` range, else INFO.
@@ -208,32 +201,15 @@ pub fn level(severity_text: &str, severity_number: i32) -> Level {
     }
 }
 
-/// The latest time the `timestamp` column holds, as `/ingest` checks it.
-fn latest() -> DateTime<Utc> {
-    "2105-12-31T23:59:59.999Z"
-        .parse()
-        .expect("a valid constant")
-}
-
-fn timestamp(record: &LogRecord, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
-    let (field, nanos) = if record.time_unix_nano != 0 {
-        ("timeUnixNano", record.time_unix_nano)
-    } else if record.observed_time_unix_nano != 0 {
-        ("observedTimeUnixNano", record.observed_time_unix_nano)
-    } else {
-        return Ok(now
-            .duration_trunc(TimeDelta::milliseconds(1))
-            .unwrap_or(now));
-    };
-    // Milliseconds, as the table keeps them.
-    let time = i64::try_from(nanos / 1_000_000)
-        .ok()
-        .and_then(DateTime::from_timestamp_millis)
-        .filter(|time| *time <= latest())
-        .ok_or_else(|| {
-            format!("{field} {nanos} is after 2105-12-31T23:59:59Z, the latest time stored")
-        })?;
-    Ok(time)
+/// `timeUnixNano`, else `observedTimeUnixNano`; `None` when neither is set. Nanoseconds
+/// past what a time can hold (about the year 2262) are read to the millisecond.
+fn time(record: &LogRecord) -> Option<DateTime<chrono::Utc>> {
+    let nanos = [record.time_unix_nano, record.observed_time_unix_nano]
+        .into_iter()
+        .find(|nanos| *nanos != 0)?;
+    let millis = i64::try_from(nanos / 1_000_000).ok()?;
+    let time = DateTime::from_timestamp_millis(millis)?;
+    Some(time + chrono::TimeDelta::nanoseconds((nanos % 1_000_000) as i64))
 }
 
 /// The body as text: a string as is, anything else as JSON.
@@ -343,44 +319,10 @@ fn to_json(value: Option<&Value>) -> Json {
     }
 }
 
-/// The metadata rules of `/ingest`, worded for attributes.
-fn check_metadata(metadata: &BTreeMap<String, String>, limits: &FieldLimits) -> Result<(), String> {
-    if metadata.len() > limits.metadata_keys {
-        return Err(format!(
-            "the record's resource, scope and record attributes make {} metadata keys, more than the limit of {}",
-            metadata.len(),
-            limits.metadata_keys
-        ));
-    }
-    for (key, value) in metadata {
-        if key.is_empty() {
-            return Err("an attribute key is empty".to_owned());
-        }
-        if key.chars().count() > limits.metadata_key_chars {
-            let start: String = key.chars().take(32).collect();
-            return Err(format!(
-                "attribute key {start:?}... is longer than {} characters",
-                limits.metadata_key_chars
-            ));
-        }
-        if key.chars().any(char::is_control) {
-            return Err(format!(
-                "attribute key {key:?} must not contain control characters"
-            ));
-        }
-        if value.len() > limits.metadata_value_bytes {
-            return Err(format!(
-                "attribute {key} is longer than {} bytes",
-                limits.metadata_value_bytes
-            ));
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Utc;
     use opentelemetry_proto::tonic::{
         common::v1::{ArrayValue, KeyValueList},
         logs::v1::{ResourceLogs, ScopeLogs},
@@ -429,7 +371,11 @@ mod tests {
     }
 
     fn map(request: ExportLogsServiceRequest) -> Mapped {
-        map_request(request, TRACE, now(), &FieldLimits::default())
+        let defaults = Defaults {
+            trace_id: TRACE,
+            now: now(),
+        };
+        map_request(request, defaults, &Limits::default())
     }
 
     fn record(body: &str) -> LogRecord {
@@ -654,7 +600,7 @@ mod tests {
 
     #[test]
     fn records_breaking_limits_are_rejected_one_by_one() {
-        let limits = FieldLimits::default();
+        let limits = Limits::default();
         let mut long_body = record(&"x".repeat(limits.message_bytes + 1));
         long_body.severity_number = 9;
         let mut long_value = record("m");
@@ -697,10 +643,10 @@ mod tests {
                 "body is longer than 262144 bytes",
                 "attribute big is longer than 16384 bytes",
                 "attribute key \"a\\nb\" must not contain control characters",
-                "an attribute key is empty",
-                "the record's resource, scope and record attributes make 129 metadata keys, more than the limit of 128",
-                "timeUnixNano 18446744073709551615 is after 2105-12-31T23:59:59Z, the latest time stored",
-                "traceId is longer than 128 hex digits",
+                "the attributes (of the record, its scope and its resource together) must not have an empty key",
+                "the attributes (of the record, its scope and its resource together) must not have more than 128 keys, got 129",
+                "the record's time (timeUnixNano, else observedTimeUnixNano) must be between 1970-01-01T00:00:00Z and 2105-12-31T23:59:59Z, got \"2554-07-21T23:34:33.709551615Z\"",
+                "traceId is longer than 128 characters",
             ]
         );
         assert_eq!(
@@ -729,7 +675,8 @@ mod tests {
 
     #[test]
     fn the_latest_time_is_kept_and_the_next_millisecond_is_not() {
-        let latest_nanos = latest().timestamp_millis() as u64 * 1_000_000 + 999_999;
+        let latest_nanos =
+            traceflow_event::latest().timestamp_millis() as u64 * 1_000_000 + 999_999;
         let mut last = record("last");
         last.time_unix_nano = latest_nanos;
         let mut after = record("after");

@@ -5,123 +5,81 @@
 //! `ExportLogsServiceResponse` in the request's encoding, whose `partial_success` counts the
 //! records that were rejected and says why; every error a `google.rpc.Status` in the
 //! request's encoding (JSON when the content type is not one of the two). The records
-//! become [`LogEvent`](traceflow_queue::LogEvent)s (see [`map`]) and are queued like
+//! become [`LogEvent`](traceflow_event::LogEvent)s (see [`map`]) and are queued like
 //! `/ingest` events: one Redis round trip, backpressure as `503` with `Retry-After`.
 
 mod decode;
 mod map;
 
-use decode::Encoding;
-
 use crate::{
-    ApiError,
-    app::{AppState, enqueue},
+    Rejection,
+    accept::{accept, read_body},
+    app::AppState,
+    rejection::{Reason, with_retry_after},
 };
 use axum::{
     body::Bytes,
     extract::{State, rejection::BytesRejection},
-    http::{
-        HeaderMap, HeaderValue, StatusCode,
-        header::{CONTENT_TYPE, RETRY_AFTER},
-    },
+    http::{HeaderMap, StatusCode, header::CONTENT_TYPE},
     response::{IntoResponse, Response},
 };
-use decode::BodyError;
+use decode::Encoding;
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceResponse,
 };
 use prost::Message;
 use serde_json::json;
+use traceflow_event::Defaults;
 use traceflow_http::TraceId;
 
 /// Where OTLP/HTTP exporters send logs.
 pub const LOGS_PATH: &str = "/v1/logs";
 
-/// Seconds a client is told to wait before retrying under backpressure.
-const RETRY_AFTER_SECONDS: &str = "2";
-
 /// How many rejection reasons `partial_success.error_message` spells out.
 const LISTED_REJECTIONS: usize = 5;
 
-/// A refused request: its HTTP status, a `google.rpc.Code`, and what is wrong.
-#[derive(Debug)]
-struct OtlpError {
-    status: StatusCode,
-    code: tonic::Code,
-    message: String,
-    /// The `reason` label of `traceflow_ingest_events_rejected_total`.
-    reason: &'static str,
-    /// Records refused with it, when known.
-    records: usize,
+/// The `google.rpc.Code` of each reason.
+fn grpc_code(reason: Reason) -> tonic::Code {
+    match reason {
+        Reason::UnsupportedMediaType | Reason::Invalid => tonic::Code::InvalidArgument,
+        Reason::TooLarge | Reason::TooManyEvents => tonic::Code::ResourceExhausted,
+        Reason::QueueUnavailable | Reason::QueueFull => tonic::Code::Unavailable,
+    }
 }
 
-impl OtlpError {
-    fn new(status: StatusCode, code: tonic::Code, reason: &'static str, message: String) -> Self {
-        Self {
-            status,
+/// A refused request as OTLP/HTTP answers it: a `google.rpc.Status` in `encoding`.
+fn status_response(rejection: Rejection, events: usize, encoding: Encoding) -> Response {
+    rejection.record("otlp", events);
+    let reason = rejection.reason();
+    let message = match &rejection {
+        Rejection::TooManyEvents { count, limit } => {
+            format!("the request holds {count} log records, more than the limit of {limit}")
+        }
+        // The limit applies to the body once gzip is undone.
+        Rejection::TooLarge { .. } => format!("{rejection} (after decompression)"),
+        other => other.to_string(),
+    };
+    let code = grpc_code(reason) as i32;
+    let body = match encoding {
+        Encoding::Protobuf => tonic_types::Status {
             code,
             message,
-            reason,
-            records: 1,
+            details: Vec::new(),
         }
-    }
-
-    fn invalid(message: String) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            tonic::Code::InvalidArgument,
-            "invalid",
-            message,
+        .encode_to_vec(),
+        Encoding::Json => json!({"code": code, "message": message})
+            .to_string()
+            .into_bytes(),
+    };
+    with_retry_after(
+        reason,
+        (
+            reason.status(),
+            [(CONTENT_TYPE, encoding.content_type())],
+            body,
         )
-    }
-
-    fn too_large(limit: usize) -> Self {
-        Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            tonic::Code::ResourceExhausted,
-            "too_large",
-            format!("request body is larger than the limit of {limit} bytes (after decompression)"),
-        )
-    }
-
-    fn unsupported(message: String) -> Self {
-        Self::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            tonic::Code::InvalidArgument,
-            "unsupported_media_type",
-            message,
-        )
-    }
-
-    /// The answer, a `google.rpc.Status` in `encoding`.
-    fn into_response(self, encoding: Encoding) -> Response {
-        metrics::counter!("traceflow_ingest_events_rejected_total", "reason" => self.reason)
-            .increment(self.records as u64);
-        if self.status.is_server_error() {
-            tracing::warn!(error = %self.message, "OTLP export refused");
-        } else {
-            tracing::debug!(error = %self.message, status = %self.status, "OTLP export refused");
-        }
-        let body = match encoding {
-            Encoding::Protobuf => tonic_types::Status {
-                code: self.code as i32,
-                message: self.message,
-                details: Vec::new(),
-            }
-            .encode_to_vec(),
-            Encoding::Json => json!({"code": self.code as i32, "message": self.message})
-                .to_string()
-                .into_bytes(),
-        };
-        let mut response =
-            (self.status, [(CONTENT_TYPE, encoding.content_type())], body).into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
-        }
-        response
-    }
+            .into_response(),
+    )
 }
 
 /// OTLP/HTTP logs export: an `ExportLogsServiceRequest` (protobuf or JSON, gzip allowed).
@@ -153,11 +111,11 @@ pub(crate) async fn export_logs(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let Some(encoding) = Encoding::of(&headers) else {
-        return OtlpError::unsupported(
+        let rejection = Rejection::UnsupportedMediaType(
             "Content-Type must be application/x-protobuf or application/json (OTLP/HTTP)"
                 .to_owned(),
-        )
-        .into_response(Encoding::Json);
+        );
+        return status_response(rejection, 1, Encoding::Json);
     };
     match export(&state, &request_trace_id, encoding, &headers, body).await {
         Ok(answer) => {
@@ -172,9 +130,12 @@ pub(crate) async fn export_logs(
             )
                 .into_response()
         }
-        Err(error) => error.into_response(encoding),
+        Err((rejection, records)) => status_response(rejection, records, encoding),
     }
 }
+
+/// The records refused with a rejection: all of the request's once it is decoded.
+type Refused = (Rejection, usize);
 
 async fn export(
     state: &AppState,
@@ -182,66 +143,40 @@ async fn export(
     encoding: Encoding,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<ExportLogsServiceResponse, OtlpError> {
+) -> Result<ExportLogsServiceResponse, Refused> {
     let limit = state.max_body_bytes;
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => OtlpError::too_large(limit),
-        _ => OtlpError::invalid(rejection.body_text()),
-    })?;
-    let body = decode::decompress(headers, &body, limit).map_err(|error| match error {
-        BodyError::TooLarge => OtlpError::too_large(limit),
-        BodyError::BadGzip(error) => {
-            OtlpError::invalid(format!("the body is not valid gzip: {error}"))
-        }
-        BodyError::UnsupportedEncoding(coding) => OtlpError::unsupported(format!(
-            "Content-Encoding {coding:?} is not supported; use gzip or none"
-        )),
-    })?;
-    let request = decode::decode(encoding, &body).map_err(OtlpError::invalid)?;
+    let one = |rejection| (rejection, 1);
+    let body = read_body(body, limit).map_err(one)?;
+    let body = decode::decompress(headers, &body, limit).map_err(one)?;
+    let request = decode::decode(encoding, &body)
+        .map_err(Rejection::Invalid)
+        .map_err(one)?;
 
     let total = map::record_count(&request);
     if total > state.max_batch_events {
-        return Err(OtlpError {
-            records: total,
-            ..OtlpError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                tonic::Code::ResourceExhausted,
-                "too_many_events",
-                format!(
-                    "the request holds {total} log records, more than the limit of {}",
-                    state.max_batch_events
-                ),
-            )
-        });
+        let rejection = Rejection::TooManyEvents {
+            count: total,
+            limit: state.max_batch_events,
+        };
+        return Err((rejection, total));
     }
-    let mapped = map::map_request(request, request_trace_id, chrono::Utc::now(), &state.limits);
+    let defaults = Defaults {
+        trace_id: request_trace_id,
+        now: chrono::Utc::now(),
+    };
+    let mapped = map::map_request(request, defaults, &state.limits);
 
     if !mapped.events.is_empty() {
-        enqueue(state, request_trace_id, &mapped.events)
+        accept(state, request_trace_id, &mapped.events)
             .await
-            .map_err(|error| {
-                let reason = match error {
-                    ApiError::QueueFull { .. } => "queue_full",
-                    _ => "queue_unavailable",
-                };
-                OtlpError {
-                    records: mapped.events.len(),
-                    ..OtlpError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        tonic::Code::Unavailable,
-                        reason,
-                        error.to_string(),
-                    )
-                }
-            })?;
+            .map_err(|rejection| (rejection, mapped.events.len()))?;
     }
 
     if mapped.rejected.is_empty() {
         return Ok(ExportLogsServiceResponse::default());
     }
     let rejected = mapped.rejected.len();
-    metrics::counter!("traceflow_ingest_events_rejected_total", "reason" => "invalid")
-        .increment(rejected as u64);
+    Reason::Invalid.count(rejected);
     let listed: Vec<String> = mapped
         .rejected
         .iter()

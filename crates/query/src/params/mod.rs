@@ -12,7 +12,7 @@ mod value;
 use crate::cursor::Cursor;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::BTreeMap;
-use traceflow_queue::Level;
+use traceflow_event::Level;
 use traceflow_storage::{
     LogFilter, LogQuery, Page, Position,
     stats::{GroupBy, MAX_BUCKETS, StatsQuery, bucket_count},

@@ -26,7 +26,7 @@ use std::convert::Infallible;
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
-use traceflow_queue::LogEvent;
+use traceflow_event::LogEvent;
 use traceflow_storage::{LogFilter, LogQuery, MAX_LIMIT, Order, Page, Position, Storage};
 
 /// SSE messages waiting for a slow client before its follower stops reading its reader

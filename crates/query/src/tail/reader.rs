@@ -23,7 +23,7 @@ use tokio::{
     time::MissedTickBehavior,
 };
 use tokio_util::sync::CancellationToken;
-use traceflow_queue::LogEvent;
+use traceflow_event::LogEvent;
 use traceflow_storage::{
     LogFilter, LogQuery, MAX_LIMIT, Order, Page, Position, Storage, StorageError,
 };

@@ -36,7 +36,7 @@ pub struct RedisBenchmarkRun {
 fn payload_size() -> usize {
     let now = chrono::Utc::now();
     let total: usize = (0..1000)
-        .map(|n| events::event(n, now).to_wire().len())
+        .map(|n| traceflow_queue::encode_entry(&[events::event(n, now)]).len())
         .sum();
     total / 1000
 }
@@ -115,7 +115,7 @@ impl DirectInsert {
     /// Creates the table and encodes `events` as JSONEachRow, 10,000 rows per body.
     pub async fn prepare(
         bench: &Bench,
-        events: &[traceflow_queue::LogEvent],
+        events: &[traceflow_event::LogEvent],
     ) -> anyhow::Result<Self> {
         let table = format!("{}.bench_anchor", bench.stack.database);
         let ch = &bench.clickhouse;

@@ -28,7 +28,7 @@ use clickhouse::Row;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde::Serialize;
 use std::time::{Duration, Instant};
-use traceflow_queue::Level;
+use traceflow_event::Level;
 use traceflow_storage::StoredLogRow;
 
 pub const SERVICE_P50: &str = "GET /logs latency p50";

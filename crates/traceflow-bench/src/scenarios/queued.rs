@@ -1,5 +1,5 @@
 //! Worker memory with a deep queue: with the worker stopped, 1,000,000 valid queue entries
-//! (`LogEvent::to_wire`, what ingestion pushes) go straight into Redis, pipelined; then the
+//! (`traceflow_queue::encode_entry`, what ingestion pushes) go straight into Redis, pipelined; then the
 //! worker starts and its resident memory is sampled every 100 ms while it drains the queue.
 //! The figure is the kernel's peak (`VmHWM`), which also catches spikes between samples.
 //! How fast it drains is reported alongside (no target: the batch scenario is the
@@ -46,8 +46,8 @@ pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
     while n < queued {
         let mut pipe = redis::pipe();
         for _ in 0..PUSHES_PER_PIPELINE {
-            let chunk: Vec<String> = (n..(n + PER_PUSH).min(queued))
-                .map(|i| events::event(i, now).to_wire())
+            let chunk: Vec<Vec<u8>> = (n..(n + PER_PUSH).min(queued))
+                .map(|i| traceflow_queue::encode_entry(&[events::event(i, now)]))
                 .collect();
             n += chunk.len() as u64;
             if !chunk.is_empty() {

@@ -13,7 +13,7 @@ use std::{
     },
     time::Duration,
 };
-use traceflow_queue::{Level, LogEvent};
+use traceflow_event::{Level, LogEvent};
 use traceflow_testkit::TestStack;
 
 /// The ids and the next cursor of one page.

@@ -4,7 +4,7 @@
 use crate::stored::{at, encode, event, get, storage};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use traceflow_queue::{Level, LogEvent};
+use traceflow_event::{Level, LogEvent};
 use traceflow_testkit::{TestStack, messages};
 
 const DAY: &str = "from=2026-05-05T00:00:00Z&to=2026-05-05T23:59:59Z";

@@ -216,8 +216,7 @@ async fn rows_clickhouse_refuses_are_dead_lettered_with_its_message_and_the_rest
         reason.contains("Code: 395") && reason.contains("throwIf"),
         "{reason}"
     );
-    let entry =
-        traceflow_queue::Event::from_wire(letter["entry"].as_str().unwrap().as_bytes()).unwrap();
+    let entry = traceflow_queue::decode_line(letter["entry"].as_str().unwrap().as_bytes()).unwrap();
     assert_eq!(
         entry.message, "poison",
         "the dead letter holds the event, ready to replay"

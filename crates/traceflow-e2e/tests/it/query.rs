@@ -5,7 +5,7 @@ use crate::stored::storage;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use traceflow_queue::{Level, LogEvent};
+use traceflow_event::{Level, LogEvent};
 use traceflow_testkit::{TestStack, messages};
 use uuid::Uuid;
 

@@ -6,7 +6,7 @@
 use crate::stored::{event, get, storage};
 use chrono::{TimeDelta, Utc};
 use std::time::{Duration, Instant};
-use traceflow_queue::{Level, LogEvent};
+use traceflow_event::{Level, LogEvent};
 use traceflow_testkit::{StackOptions, TestStack};
 
 /// Waits until `GET /logs/count` answers `count`; returns the messages then stored.

@@ -3,7 +3,7 @@
 
 use crate::stored::{at, encode, event, get, storage};
 use std::collections::BTreeMap;
-use traceflow_queue::{Level, LogEvent};
+use traceflow_event::{Level, LogEvent};
 use traceflow_testkit::{TestStack, messages};
 
 fn traced(mut event: LogEvent, trace_id: &str) -> LogEvent {

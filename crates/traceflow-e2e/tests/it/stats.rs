@@ -3,7 +3,7 @@
 use crate::stored::{at, event, get, storage};
 use chrono::{TimeDelta, Utc};
 use serde_json::json;
-use traceflow_queue::{Level, LogEvent};
+use traceflow_event::{Level, LogEvent};
 use traceflow_testkit::TestStack;
 
 /// Minute 0: 2 ERROR + 1 INFO (api), minute 1: nothing, minute 2: 1 WARN (auth),

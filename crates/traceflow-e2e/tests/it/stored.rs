@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use traceflow_config::{ClickHouseConfig, Compression};
-use traceflow_queue::{Level, LogEvent};
+use traceflow_event::{Level, LogEvent};
 use traceflow_storage::Storage;
 use traceflow_testkit::TestStack;
 use uuid::Uuid;

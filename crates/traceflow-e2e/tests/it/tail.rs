@@ -19,7 +19,7 @@ use std::{
     },
     time::{Duration, Instant},
 };
-use traceflow_queue::{Level, LogEvent};
+use traceflow_event::{Level, LogEvent};
 use traceflow_testkit::{StackOptions, TestStack, shared_clickhouse_url};
 
 /// One message of the stream.

@@ -1,40 +1,14 @@
-//! Turning a request body into an [`Event`], or a message naming what is wrong. The event
-//! borrows its text from the body wherever the JSON has no escapes, so accepting it copies
-//! nothing until its queue entry is written.
+//! A `/ingest` body to a [`Draft`]: the JSON decoding and its error messages. The rules are
+//! the event crate's ([`Draft::check`]). The event borrows its text from the body wherever
+//! the JSON has no escapes, so accepting it copies nothing until its queue entry is written.
 
-use chrono::{DateTime, DurationRound, TimeDelta, Timelike, Utc};
 use serde::{
     Deserialize, Deserializer,
     de::{self, MapAccess, Unexpected},
 };
 use serde_json::value::RawValue;
 use std::{borrow::Cow, fmt};
-use traceflow_queue::{Event, Level, Metadata, Text};
-use uuid::Uuid;
-
-/// Size limits on single fields, so one event cannot bloat a batch or the table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FieldLimits {
-    pub service_chars: usize,
-    pub message_bytes: usize,
-    pub trace_id_chars: usize,
-    pub metadata_keys: usize,
-    pub metadata_key_chars: usize,
-    pub metadata_value_bytes: usize,
-}
-
-impl Default for FieldLimits {
-    fn default() -> Self {
-        Self {
-            service_chars: 256,
-            message_bytes: 256 * 1024,
-            trace_id_chars: 128,
-            metadata_keys: 128,
-            metadata_key_chars: 256,
-            metadata_value_bytes: 16 * 1024,
-        }
-    }
-}
+use traceflow_event::{Defaults, Draft, Event, Limits, Metadata, Text, Time};
 
 /// What a client sends. Every field is optional here so that a missing one gets a message
 /// of ours ("service is required") rather than serde's.
@@ -198,18 +172,11 @@ impl<'de> Deserialize<'de> for MetadataValue<'de> {
     }
 }
 
-/// The range the `timestamp` column (DateTime, unsigned seconds) can hold: from the epoch
-/// to 2105-12-31T23:59:59.999Z.
-const EARLIEST: DateTime<Utc> = DateTime::UNIX_EPOCH;
-const LATEST_SECONDS: i64 = 4_291_747_199;
-
-/// Parses and validates one event. `request_trace_id` fills a missing `trace_id`; `now` a
-/// missing `timestamp`.
-pub fn parse_event<'a>(
+/// Parses one event and checks it; the error says what is wrong, naming the field.
+pub(crate) fn parse_event<'a>(
     body: &'a [u8],
-    request_trace_id: &'a str,
-    now: DateTime<Utc>,
-    limits: &FieldLimits,
+    defaults: Defaults<'a>,
+    limits: &Limits,
 ) -> Result<Event<'a>, String> {
     match body.iter().find(|byte| !byte.is_ascii_whitespace()) {
         None => return Err("malformed JSON: the body is empty".to_owned()),
@@ -220,7 +187,10 @@ pub fn parse_event<'a>(
         Some(_) => return Err("invalid event: the body must be a JSON object".to_owned()),
     }
     let incoming: IncomingEvent<'a> = parse_incoming(body)?;
-    incoming.validate(request_trace_id, now, limits)
+    incoming
+        .into_draft()
+        .check(defaults, limits)
+        .map_err(|violation| violation.to_string())
 }
 
 /// `body` as events not yet validated: one object, or (`T` a `Vec`) an array of them.
@@ -267,143 +237,33 @@ fn explain_parse_failure<'a, T: Deserialize<'a>>(
     }
 }
 
-fn required<'a>(field: &str, value: Option<Cow<'a, str>>) -> Result<Cow<'a, str>, String> {
-    let value = value.ok_or_else(|| format!("{field} is required"))?;
-    if value.trim().is_empty() {
-        return Err(format!("{field} must not be blank"));
-    }
-    Ok(value)
-}
-
-/// `text` without leading and trailing whitespace, still borrowed if it was.
-fn trimmed(text: Cow<'_, str>) -> Cow<'_, str> {
-    match text {
-        Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
-        Cow::Owned(text) if text.trim().len() == text.len() => Cow::Owned(text),
-        Cow::Owned(text) => Cow::Owned(text.trim().to_owned()),
-    }
-}
-
-fn at_most_chars(field: &str, value: &str, limit: usize) -> Result<(), String> {
-    // Counting characters is only needed when the bytes could exceed the limit.
-    if value.len() > limit && value.chars().count() > limit {
-        return Err(format!("{field} is longer than {limit} characters"));
-    }
-    Ok(())
-}
-
-/// Names (service, trace id, metadata keys) are filtered and shown on terminals; control
-/// characters (NUL, newline, escape sequences, C1) there are refused. Free text (message,
-/// metadata values) keeps them verbatim.
-fn no_control_chars(field: &str, value: &str) -> Result<(), String> {
-    if value.chars().any(char::is_control) {
-        return Err(format!("{field} must not contain control characters"));
-    }
-    Ok(())
-}
-
 impl<'a> IncomingEvent<'a> {
-    pub(crate) fn validate(
-        self,
-        request_trace_id: &'a str,
-        now: DateTime<Utc>,
-        limits: &FieldLimits,
-    ) -> Result<Event<'a>, String> {
-        let service = trimmed(required("service", self.service)?);
-        at_most_chars("service", &service, limits.service_chars)?;
-        no_control_chars("service", &service)?;
-        let level = required("level", self.level)?
-            .trim()
-            .parse::<Level>()
-            .map_err(|err| format!("level {err}"))?;
-        let message = required("message", self.message)?;
-        if message.len() > limits.message_bytes {
-            return Err(format!(
-                "message is longer than {} bytes",
-                limits.message_bytes
-            ));
+    /// The event as the rules see it.
+    pub(crate) fn into_draft(self) -> Draft<'a> {
+        Draft {
+            service: self.service,
+            level: self.level,
+            message: self.message,
+            timestamp: self.timestamp.map(Time::Text),
+            trace_id: self.trace_id,
+            metadata: self.metadata.unwrap_or_default(),
         }
-        let timestamp = match self.timestamp {
-            None => now,
-            Some(raw) => parse_timestamp(&raw)?,
-        };
-        let trace_id = match self.trace_id.map(trimmed) {
-            Some(id) if !id.is_empty() => id,
-            _ => Cow::Borrowed(request_trace_id),
-        };
-        at_most_chars("trace_id", &trace_id, limits.trace_id_chars)?;
-        no_control_chars("trace_id", &trace_id)?;
-        let metadata = self.metadata.unwrap_or_default();
-        if metadata.len() > limits.metadata_keys {
-            return Err(format!(
-                "metadata has more than {} keys",
-                limits.metadata_keys
-            ));
-        }
-        for (key, value) in &metadata {
-            if key.is_empty() {
-                return Err("metadata keys must not be empty".to_owned());
-            }
-            at_most_chars("metadata key", key, limits.metadata_key_chars)?;
-            if key.chars().any(char::is_control) {
-                return Err(format!(
-                    "metadata key {key:?} must not contain control characters"
-                ));
-            }
-            if value.len() > limits.metadata_value_bytes {
-                return Err(format!(
-                    "metadata.{key} is longer than {} bytes",
-                    limits.metadata_value_bytes
-                ));
-            }
-        }
-        Ok(Event {
-            id: Uuid::now_v7(),
-            timestamp: truncate_to_millis(timestamp),
-            service,
-            level,
-            message,
-            trace_id,
-            metadata,
-        })
     }
-}
-
-fn truncate_to_millis(time: DateTime<Utc>) -> DateTime<Utc> {
-    // A leap second (`23:59:60`) has no place in the column: it becomes the last
-    // millisecond before it, so the queued event and the stored row agree.
-    let time = if time.nanosecond() >= 1_000_000_000 {
-        time.with_nanosecond(999_999_999).unwrap_or(time)
-    } else {
-        time
-    };
-    time.duration_trunc(TimeDelta::milliseconds(1))
-        .unwrap_or(time)
-}
-
-fn parse_timestamp(raw: &str) -> Result<DateTime<Utc>, String> {
-    let time = DateTime::parse_from_rfc3339(raw.trim())
-        .map_err(|_| {
-            format!("timestamp must be an RFC 3339 time such as 2026-05-05T10:00:00Z, got {raw:?}")
-        })?
-        .with_timezone(&Utc);
-    if time < EARLIEST || time.timestamp() > LATEST_SECONDS {
-        return Err(format!(
-            "timestamp must be between 1970-01-01T00:00:00Z and 2105-12-31T23:59:59Z, got {raw:?}"
-        ));
-    }
-    Ok(time)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use traceflow_event::Level;
 
     const TRACE: &str = "0123456789abcdef0123456789abcdef";
 
     fn parse(body: &str) -> Result<Event<'_>, String> {
-        let now = "2026-05-05T12:00:00.123456Z".parse().unwrap();
-        parse_event(body.as_bytes(), TRACE, now, &FieldLimits::default())
+        let defaults = Defaults {
+            trace_id: TRACE,
+            now: "2026-05-05T12:00:00.123456Z".parse().unwrap(),
+        };
+        parse_event(body.as_bytes(), defaults, &Limits::default())
     }
 
     #[test]
@@ -441,54 +301,20 @@ mod tests {
     }
 
     #[test]
-    fn a_leap_second_becomes_the_last_millisecond_before_it() {
-        let event = parse(
-            r#"{"service":"a","level":"INFO","message":"m","timestamp":"2016-12-31T23:59:60.5Z"}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            event.timestamp.to_rfc3339(),
-            "2016-12-31T23:59:59.999+00:00"
-        );
-    }
-
-    #[test]
-    fn defaults_fill_timestamp_and_trace_id() {
-        let event = parse(r#"{"service":"a","level":"INFO","message":"m"}"#).unwrap();
-        assert_eq!(event.trace_id, TRACE);
-        // Truncated to the millisecond the table keeps.
-        assert_eq!(
-            event.timestamp.to_rfc3339(),
-            "2026-05-05T12:00:00.123+00:00"
-        );
-        assert!(event.metadata.is_empty());
-    }
-
-    #[test]
-    fn each_rule_names_its_field() {
+    fn the_event_rules_apply_in_the_events_words() {
         let cases = [
             (r#"{"level":"INFO","message":"m"}"#, "service is required"),
             (
-                r#"{"service":"  ","level":"INFO","message":"m"}"#,
-                "service must not be blank",
-            ),
-            (r#"{"service":"a","message":"m"}"#, "level is required"),
-            (
                 r#"{"service":"a","level":"LOUD","message":"m"}"#,
                 "level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (any case), got \"LOUD\"",
-            ),
-            (r#"{"service":"a","level":"INFO"}"#, "message is required"),
-            (
-                r#"{"service":"a","level":"INFO","message":""}"#,
-                "message must not be blank",
             ),
             (
                 r#"{"service":"a","level":"INFO","message":"m","timestamp":"yesterday"}"#,
                 "timestamp must be an RFC 3339 time such as 2026-05-05T10:00:00Z, got \"yesterday\"",
             ),
             (
-                r#"{"service":"a","level":"INFO","message":"m","timestamp":"1969-12-31T23:59:59Z"}"#,
-                "timestamp must be between 1970-01-01T00:00:00Z and 2105-12-31T23:59:59Z, got \"1969-12-31T23:59:59Z\"",
+                r#"{"service":"a","level":"INFO","message":"m","metadata":{"a\nb":"x"}}"#,
+                r#"metadata key "a\nb" must not contain control characters"#,
             ),
         ];
         for (body, expected) in cases {
@@ -519,28 +345,7 @@ mod tests {
     }
 
     #[test]
-    fn names_refuse_control_characters_free_text_keeps_them() {
-        let cases = [
-            (
-                r#"{"service":"a\u0000b","level":"INFO","message":"m"}"#,
-                "service must not contain control characters",
-            ),
-            (
-                r#"{"service":"a\u0085b","level":"INFO","message":"m"}"#,
-                "service must not contain control characters",
-            ),
-            (
-                r#"{"service":"a","level":"INFO","message":"m","trace_id":"x\ty"}"#,
-                "trace_id must not contain control characters",
-            ),
-            (
-                r#"{"service":"a","level":"INFO","message":"m","metadata":{"a\nb":"x"}}"#,
-                r#"metadata key "a\nb" must not contain control characters"#,
-            ),
-        ];
-        for (body, expected) in cases {
-            assert_eq!(parse(body).unwrap_err(), expected, "body: {body}");
-        }
+    fn escaped_control_characters_in_free_text_are_kept() {
         let event = parse(
             r#"{"service":"a","level":"INFO","message":"a\u0000b\u001b[31m",
                 "metadata":{"k":"\u0000\r\n"}}"#,

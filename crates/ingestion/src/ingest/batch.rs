@@ -1,24 +1,21 @@
 //! A request body: one event (a JSON object), a batch (a JSON array of them), or NDJSON
 //! (one event per line). A batch is all-or-nothing.
 
-use crate::{
-    FieldLimits,
-    event::{IncomingEvent, parse_event, parse_incoming},
-};
-use chrono::{DateTime, Utc};
+use super::decode::{IncomingEvent, parse_event, parse_incoming};
+use crate::Rejection;
 use serde_json::value::RawValue;
-use traceflow_queue::Event;
+use traceflow_event::{Defaults, Event, Limits};
 
 /// How the body is encoded, from its Content-Type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyFormat {
+pub(crate) enum BodyFormat {
     Json,
     Ndjson,
 }
 
 /// What a request carried, borrowing from its body.
 #[derive(Debug)]
-pub enum Events<'a> {
+pub(crate) enum Events<'a> {
     /// A JSON object: answered as the seed did.
     One(Event<'a>),
     /// A JSON array or NDJSON: answered with a count.
@@ -26,7 +23,7 @@ pub enum Events<'a> {
 }
 
 impl<'a> Events<'a> {
-    pub fn as_slice(&self) -> &[Event<'a>] {
+    pub(crate) fn as_slice(&self) -> &[Event<'a>] {
         match self {
             Events::One(event) => std::slice::from_ref(event),
             Events::Batch(events) => events,
@@ -34,35 +31,21 @@ impl<'a> Events<'a> {
     }
 }
 
-/// Why a body was refused; nothing of it is queued.
-#[derive(Debug, PartialEq, Eq)]
-pub enum BodyError {
-    /// The body as a whole is unusable.
-    Invalid(String),
-    /// Some events of a batch broke a rule: `(index, reason)` for each, in order.
-    InvalidEvents {
-        total: usize,
-        failures: Vec<(usize, String)>,
-    },
-    /// More events than one request may carry.
-    TooManyEvents { count: usize, limit: usize },
-}
-
-/// Parses a body of `format`. `max_events` bounds a batch.
-pub fn parse_body<'a>(
+/// Parses a body of `format` and checks its events; nothing of a refused body is queued.
+/// `max_events` bounds a batch.
+pub(crate) fn parse_body<'a>(
     format: BodyFormat,
     body: &'a [u8],
-    request_trace_id: &'a str,
-    now: DateTime<Utc>,
-    limits: &FieldLimits,
+    defaults: Defaults<'a>,
+    limits: &Limits,
     max_events: usize,
-) -> Result<Events<'a>, BodyError> {
+) -> Result<Events<'a>, Rejection> {
     let counted = |count: usize| {
         if count == 0 {
-            return Err(BodyError::Invalid("the request holds no events".to_owned()));
+            return Err(Rejection::Invalid("the request holds no events".to_owned()));
         }
         if count > max_events {
-            return Err(BodyError::TooManyEvents {
+            return Err(Rejection::TooManyEvents {
                 count,
                 limit: max_events,
             });
@@ -73,7 +56,7 @@ pub fn parse_body<'a>(
         counted(items.len())?;
         all_or_nothing(items.into_iter().map(|item| {
             if item.trim_ascii_start().starts_with(b"{") {
-                parse_event(item, request_trace_id, now, limits)
+                parse_event(item, defaults, limits)
             } else {
                 Err("an event must be a JSON object".to_owned())
             }
@@ -91,26 +74,27 @@ pub fn parse_body<'a>(
             // named with its index.
             if let Ok(incoming) = parse_incoming::<Vec<IncomingEvent<'a>>>(body) {
                 counted(incoming.len())?;
-                return all_or_nothing(
-                    incoming
-                        .into_iter()
-                        .map(|event| event.validate(request_trace_id, now, limits)),
-                );
+                return all_or_nothing(incoming.into_iter().map(|event| {
+                    event
+                        .into_draft()
+                        .check(defaults, limits)
+                        .map_err(|violation| violation.to_string())
+                }));
             }
             let items: Vec<&RawValue> = serde_json::from_slice(body)
-                .map_err(|err| BodyError::Invalid(format!("malformed JSON: {err}")))?;
+                .map_err(|err| Rejection::Invalid(format!("malformed JSON: {err}")))?;
             parse_each(items.iter().map(|item| item.get().as_bytes()).collect())
         }
-        BodyFormat::Json => parse_event(body, request_trace_id, now, limits)
+        BodyFormat::Json => parse_event(body, defaults, limits)
             .map(Events::One)
-            .map_err(BodyError::Invalid),
+            .map_err(Rejection::Invalid),
     }
 }
 
 /// The batch of every event, or the failures of those that are not.
 fn all_or_nothing<'a>(
     parsed: impl ExactSizeIterator<Item = Result<Event<'a>, String>>,
-) -> Result<Events<'a>, BodyError> {
+) -> Result<Events<'a>, Rejection> {
     let total = parsed.len();
     let mut events = Vec::with_capacity(total);
     let mut failures = Vec::new();
@@ -123,7 +107,7 @@ fn all_or_nothing<'a>(
     if failures.is_empty() {
         Ok(Events::Batch(events))
     } else {
-        Err(BodyError::InvalidEvents { total, failures })
+        Err(Rejection::InvalidEvents { total, failures })
     }
 }
 
@@ -131,16 +115,24 @@ fn all_or_nothing<'a>(
 mod tests {
     use super::*;
 
-    fn parse(format: BodyFormat, body: &str) -> Result<Events<'_>, BodyError> {
-        let now = "2026-05-05T12:00:00Z".parse().unwrap();
-        parse_body(
-            format,
-            body.as_bytes(),
-            "t",
-            now,
-            &FieldLimits::default(),
-            3,
-        )
+    fn parse(format: BodyFormat, body: &str) -> Result<Events<'_>, Rejection> {
+        let defaults = Defaults {
+            trace_id: "t",
+            now: "2026-05-05T12:00:00Z".parse().unwrap(),
+        };
+        parse_body(format, body.as_bytes(), defaults, &Limits::default(), 3)
+    }
+
+    /// The failures of a refused batch, or what else refused it.
+    fn failures(format: BodyFormat, body: &str) -> Vec<(usize, String)> {
+        match parse(format, body) {
+            Err(Rejection::InvalidEvents { failures, .. }) => failures,
+            other => panic!("expected a batch of failures, got {other:?}"),
+        }
+    }
+
+    fn refusal(format: BodyFormat, body: &str) -> String {
+        parse(format, body).unwrap_err().to_string()
     }
 
     const EVENT: &str = r#"{"service":"a","level":"INFO","message":"m"}"#;
@@ -169,14 +161,15 @@ mod tests {
             r#"[{{"service":"a","message":"m"}}, {EVENT}, {{"service":" ","level":"INFO","message":"m"}}]"#
         );
         assert_eq!(
-            parse(BodyFormat::Json, &body).unwrap_err(),
-            BodyError::InvalidEvents {
-                total: 3,
-                failures: vec![
-                    (0, "level is required".to_owned()),
-                    (2, "service must not be blank".to_owned())
-                ],
-            }
+            failures(BodyFormat::Json, &body),
+            [
+                (0, "level is required".to_owned()),
+                (2, "service must not be blank".to_owned())
+            ]
+        );
+        assert_eq!(
+            refusal(BodyFormat::Json, &body),
+            "2 of 3 events are invalid, nothing was accepted; first: event 0: level is required"
         );
     }
 
@@ -184,18 +177,12 @@ mod tests {
     fn an_event_must_be_an_object_not_an_array_of_its_fields() {
         let body = format!(r#"[{EVENT}, ["a", "INFO", "m"]]"#);
         assert_eq!(
-            parse(BodyFormat::Json, &body).unwrap_err(),
-            BodyError::InvalidEvents {
-                total: 2,
-                failures: vec![(1, "an event must be a JSON object".to_owned())],
-            }
+            failures(BodyFormat::Json, &body),
+            [(1, "an event must be a JSON object".to_owned())]
         );
         assert_eq!(
-            parse(BodyFormat::Ndjson, r#"["a", "INFO", "m"]"#).unwrap_err(),
-            BodyError::InvalidEvents {
-                total: 1,
-                failures: vec![(0, "an event must be a JSON object".to_owned())],
-            }
+            failures(BodyFormat::Ndjson, r#"["a", "INFO", "m"]"#),
+            [(0, "an event must be a JSON object".to_owned())]
         );
     }
 
@@ -203,39 +190,33 @@ mod tests {
     fn one_bad_event_refuses_the_batch_naming_each_failure() {
         let body = format!(r#"[{EVENT}, {{"service":"a","message":"m"}}, 7]"#);
         assert_eq!(
-            parse(BodyFormat::Json, &body).unwrap_err(),
-            BodyError::InvalidEvents {
-                total: 3,
-                failures: vec![
-                    (1, "level is required".to_owned()),
-                    (2, "an event must be a JSON object".to_owned())
-                ],
-            }
+            failures(BodyFormat::Json, &body),
+            [
+                (1, "level is required".to_owned()),
+                (2, "an event must be a JSON object".to_owned())
+            ]
         );
-        let err = parse(BodyFormat::Ndjson, &format!("{EVENT}\nnot json\n")).unwrap_err();
-        assert!(
-            matches!(&err, BodyError::InvalidEvents { failures, .. } if failures[0].0 == 1),
-            "{err:?}"
+        assert_eq!(
+            failures(BodyFormat::Ndjson, &format!("{EVENT}\nnot json\n")),
+            [(1, "an event must be a JSON object".to_owned())]
         );
     }
 
     #[test]
     fn empty_and_oversized_batches_are_refused() {
         assert_eq!(
-            parse(BodyFormat::Json, "[]").unwrap_err(),
-            BodyError::Invalid("the request holds no events".to_owned())
+            refusal(BodyFormat::Json, "[]"),
+            "the request holds no events"
         );
         assert_eq!(
-            parse(BodyFormat::Ndjson, "\n\n").unwrap_err(),
-            BodyError::Invalid("the request holds no events".to_owned())
+            refusal(BodyFormat::Ndjson, "\n\n"),
+            "the request holds no events"
         );
         let four = [EVENT; 4].join("\n");
-        assert_eq!(
-            parse(BodyFormat::Ndjson, &four).unwrap_err(),
-            BodyError::TooManyEvents { count: 4, limit: 3 }
-        );
-        assert!(
-            matches!(parse(BodyFormat::Json, "[1,"), Err(BodyError::Invalid(m)) if m.starts_with("malformed JSON: "))
-        );
+        assert!(matches!(
+            parse(BodyFormat::Ndjson, &four),
+            Err(Rejection::TooManyEvents { count: 4, limit: 3 })
+        ));
+        assert!(refusal(BodyFormat::Json, "[1,").starts_with("malformed JSON: "));
     }
 }

@@ -1,0 +1,207 @@
+//! Why a request, or some of its events, was not accepted: one vocabulary (the reason, its
+//! status, whether to retry, its metric label) for every protocol. Each protocol renders a
+//! rejection in its own format: `/ingest` as the JSON error here, OTLP as a
+//! `google.rpc.Status` (see `otlp`).
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header::RETRY_AFTER},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+use traceflow_http::json_error;
+use traceflow_queue::QueueError;
+
+/// A request refused whole (or, for `InvalidEvents`, a batch refused for some of its events).
+#[derive(Debug, thiserror::Error)]
+pub enum Rejection {
+    /// The body's Content-Type (or Content-Encoding) is not one the route reads.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("request body is larger than the limit of {limit} bytes")]
+    TooLarge { limit: usize },
+    /// Malformed or breaking a rule; the message names the field.
+    #[error("{0}")]
+    Invalid(String),
+    /// Events of a batch broke rules; `(index, reason)` for each, in order. Nothing was
+    /// queued. Never empty.
+    #[error("{} of {total} events are invalid, nothing was accepted{}", failures.len(), first_failure(failures))]
+    InvalidEvents {
+        total: usize,
+        failures: Vec<(usize, String)>,
+    },
+    #[error("the request holds {count} events, more than the limit of {limit}")]
+    TooManyEvents { count: usize, limit: usize },
+    #[error("queue unavailable, the event was not accepted: {0}")]
+    QueueUnavailable(#[from] QueueError),
+    /// Backpressure: the worker is behind; the client should retry later.
+    #[error("queue is full ({depth} events waiting), the event was not accepted; retry later")]
+    QueueFull { depth: u64 },
+}
+
+fn first_failure(failures: &[(usize, String)]) -> String {
+    match failures.first() {
+        Some((index, reason)) => format!("; first: event {index}: {reason}"),
+        None => String::new(),
+    }
+}
+
+/// Why events were refused, as `/metrics` counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    UnsupportedMediaType,
+    TooLarge,
+    Invalid,
+    TooManyEvents,
+    QueueUnavailable,
+    QueueFull,
+}
+
+/// Seconds a client is told to wait before retrying a refusal it may retry.
+pub const RETRY_AFTER_SECONDS: u32 = 2;
+
+impl Reason {
+    /// The `reason` label of `traceflow_ingest_events_rejected_total`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Reason::UnsupportedMediaType => "unsupported_media_type",
+            Reason::TooLarge => "too_large",
+            Reason::Invalid => "invalid",
+            Reason::TooManyEvents => "too_many_events",
+            Reason::QueueUnavailable => "queue_unavailable",
+            Reason::QueueFull => "queue_full",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Reason::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Reason::TooLarge | Reason::TooManyEvents => StatusCode::PAYLOAD_TOO_LARGE,
+            Reason::Invalid => StatusCode::BAD_REQUEST,
+            Reason::QueueUnavailable | Reason::QueueFull => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// Whether the same request may succeed later (the queue is down or full).
+    pub fn retryable(self) -> bool {
+        matches!(self, Reason::QueueUnavailable | Reason::QueueFull)
+    }
+
+    /// Counts `events` refused for this reason.
+    pub fn count(self, events: usize) {
+        metrics::counter!("traceflow_ingest_events_rejected_total", "reason" => self.label())
+            .increment(events as u64);
+    }
+}
+
+impl Rejection {
+    pub fn reason(&self) -> Reason {
+        match self {
+            Rejection::UnsupportedMediaType(_) => Reason::UnsupportedMediaType,
+            Rejection::TooLarge { .. } => Reason::TooLarge,
+            Rejection::Invalid(_) | Rejection::InvalidEvents { .. } => Reason::Invalid,
+            Rejection::TooManyEvents { .. } => Reason::TooManyEvents,
+            Rejection::QueueUnavailable(_) => Reason::QueueUnavailable,
+            Rejection::QueueFull { .. } => Reason::QueueFull,
+        }
+    }
+
+    /// How many events it refuses, where known (else the request counts as one).
+    pub fn events(&self) -> usize {
+        match self {
+            Rejection::InvalidEvents { total, .. } => *total,
+            Rejection::TooManyEvents { count, .. } => *count,
+            _ => 1,
+        }
+    }
+
+    /// Counts and logs the rejection of `events` events: every renderer calls this once.
+    pub fn record(&self, protocol: &'static str, events: usize) {
+        let reason = self.reason();
+        reason.count(events);
+        if reason.status().is_server_error() {
+            tracing::warn!(protocol, reason = reason.label(), error = %self, "ingest refused");
+        } else {
+            tracing::debug!(protocol, reason = reason.label(), error = %self, "ingest refused");
+        }
+    }
+}
+
+/// Adds `Retry-After` to the answer of a retryable refusal.
+pub fn with_retry_after(reason: Reason, mut response: Response) -> Response {
+    if reason.retryable() {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+    }
+    response
+}
+
+/// How many of a batch's failures an answer lists.
+const LISTED_FAILURES: usize = 20;
+
+/// `/ingest`'s answer: `{"error": "..."}`, with the first failures of a batch as `errors`.
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        self.record("ingest", self.events());
+        let reason = self.reason();
+        let response = match &self {
+            Rejection::InvalidEvents { failures, .. } => {
+                let listed: Vec<_> = failures
+                    .iter()
+                    .take(LISTED_FAILURES)
+                    .map(|(index, error)| json!({"index": index, "error": error}))
+                    .collect();
+                (
+                    reason.status(),
+                    Json(json!({"error": self.to_string(), "errors": listed})),
+                )
+                    .into_response()
+            }
+            _ => json_error(reason.status(), self.to_string()),
+        };
+        with_retry_after(reason, response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_refusal_names_its_first_failure() {
+        let rejection = Rejection::InvalidEvents {
+            total: 3,
+            failures: vec![(1, "level is required".into()), (2, "x".into())],
+        };
+        assert_eq!(
+            rejection.to_string(),
+            "2 of 3 events are invalid, nothing was accepted; first: event 1: level is required"
+        );
+        let empty = Rejection::InvalidEvents {
+            total: 3,
+            failures: vec![],
+        };
+        assert_eq!(
+            empty.to_string(),
+            "0 of 3 events are invalid, nothing was accepted"
+        );
+    }
+
+    #[test]
+    fn only_queue_refusals_are_retried() {
+        let retried: Vec<&str> = [
+            Reason::UnsupportedMediaType,
+            Reason::TooLarge,
+            Reason::Invalid,
+            Reason::TooManyEvents,
+            Reason::QueueUnavailable,
+            Reason::QueueFull,
+        ]
+        .into_iter()
+        .filter(|reason| reason.retryable())
+        .map(Reason::label)
+        .collect();
+        assert_eq!(retried, ["queue_unavailable", "queue_full"]);
+    }
+}

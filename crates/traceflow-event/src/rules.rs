@@ -1,0 +1,571 @@
+//! The rules every event obeys, whatever protocol brought it: [`Draft::check`] turns what a
+//! decoder read into an [`Event`] or the one [`Violation`] that stops it. A protocol renders
+//! a violation in its own words by naming the fields its way ([`Wording`]).
+
+use chrono::{DateTime, DurationRound, TimeDelta, Timelike, Utc};
+use std::{borrow::Cow, fmt};
+use uuid::Uuid;
+
+use crate::{Event, Level, Metadata, UnknownLevel};
+
+/// Size limits on single fields, so one event cannot bloat a batch or the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub service_chars: usize,
+    pub message_bytes: usize,
+    pub trace_id_chars: usize,
+    pub metadata_keys: usize,
+    pub metadata_key_chars: usize,
+    pub metadata_value_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            service_chars: 256,
+            message_bytes: 256 * 1024,
+            trace_id_chars: 128,
+            metadata_keys: 128,
+            metadata_key_chars: 256,
+            metadata_value_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// The earliest time the `timestamp` column (DateTime, unsigned seconds) holds.
+pub const EARLIEST: DateTime<Utc> = DateTime::UNIX_EPOCH;
+
+/// The latest time the `timestamp` column holds: 2105-12-31T23:59:59.999Z.
+pub fn latest() -> DateTime<Utc> {
+    DateTime::from_timestamp(4_291_747_199, 999_999_999).expect("a valid constant")
+}
+
+/// An event's time as a decoder found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Time<'a> {
+    /// Text to be read as RFC 3339.
+    Text(Cow<'a, str>),
+    /// Already a point in time (a protocol's nanoseconds since the epoch, say).
+    At(DateTime<Utc>),
+}
+
+/// An event as a protocol decoded it, before any rule is applied: every field may be
+/// missing, text is borrowed where the input allows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Draft<'a> {
+    pub service: Option<Cow<'a, str>>,
+    /// A level's name, any case.
+    pub level: Option<Cow<'a, str>>,
+    pub message: Option<Cow<'a, str>>,
+    /// Missing: the time it is accepted.
+    pub timestamp: Option<Time<'a>>,
+    /// Missing (or blank): the request's trace id.
+    pub trace_id: Option<Cow<'a, str>>,
+    pub metadata: Metadata<'a>,
+}
+
+/// What stands in for the fields a draft leaves out.
+#[derive(Debug, Clone, Copy)]
+pub struct Defaults<'a> {
+    /// The trace id of the request that carried the event.
+    pub trace_id: &'a str,
+    /// When the event was accepted.
+    pub now: DateTime<Utc>,
+}
+
+/// A field of the event, as a rule names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Field {
+    Service,
+    Level,
+    Message,
+    Timestamp,
+    TraceId,
+    /// The metadata as a whole.
+    Metadata,
+    /// One metadata key (the key itself).
+    MetadataKey(String),
+    /// The value of a metadata key.
+    MetadataValue(String),
+}
+
+/// What a length limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Characters,
+    Bytes,
+}
+
+impl fmt::Display for Unit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Unit::Characters => "characters",
+            Unit::Bytes => "bytes",
+        })
+    }
+}
+
+/// The rule an event broke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Violation {
+    Missing(Field),
+    Blank(Field),
+    TooLong {
+        field: Field,
+        limit: usize,
+        unit: Unit,
+    },
+    /// Names (service, trace id, metadata keys) are filtered on and shown on terminals.
+    ControlCharacters(Field),
+    UnknownLevel(String),
+    /// Time text that is not RFC 3339.
+    UnreadableTime(String),
+    /// Outside what the table can hold; the time as given.
+    TimeOutOfRange(String),
+    TooManyMetadataKeys {
+        count: usize,
+        limit: usize,
+    },
+    EmptyMetadataKey,
+}
+
+/// How a protocol names the event's fields in its answers (`body` for the message in
+/// OTLP, say); the sentences around the names are the same everywhere.
+pub trait Wording {
+    fn name(&self, field: &Field) -> String;
+}
+
+/// The event's own field names, as `/ingest` takes them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EventWording;
+
+impl Wording for EventWording {
+    fn name(&self, field: &Field) -> String {
+        match field {
+            Field::Service => "service".to_owned(),
+            Field::Level => "level".to_owned(),
+            Field::Message => "message".to_owned(),
+            Field::Timestamp => "timestamp".to_owned(),
+            Field::TraceId => "trace_id".to_owned(),
+            Field::Metadata => "metadata".to_owned(),
+            Field::MetadataKey(key) => format!("metadata key {}", quoted_key(key)),
+            Field::MetadataValue(key) => format!("metadata.{key}"),
+        }
+    }
+}
+
+/// A key as an answer quotes it: escaped, and cut to its first 32 characters when longer.
+pub fn quoted_key(key: &str) -> String {
+    const SHOWN: usize = 32;
+    match key.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{:?}...", &key[..cut]),
+        None => format!("{key:?}"),
+    }
+}
+
+impl Violation {
+    /// The violation as a sentence, with fields named by `wording`.
+    pub fn describe(&self, wording: &impl Wording) -> String {
+        let name = |field: &Field| wording.name(field);
+        match self {
+            Violation::Missing(field) => format!("{} is required", name(field)),
+            Violation::Blank(field) => format!("{} must not be blank", name(field)),
+            Violation::TooLong { field, limit, unit } => {
+                format!("{} is longer than {limit} {unit}", name(field))
+            }
+            Violation::ControlCharacters(field) => {
+                format!("{} must not contain control characters", name(field))
+            }
+            Violation::UnknownLevel(raw) => {
+                format!("{} {}", name(&Field::Level), UnknownLevel(raw.clone()))
+            }
+            Violation::UnreadableTime(raw) => format!(
+                "{} must be an RFC 3339 time such as 2026-05-05T10:00:00Z, got {raw:?}",
+                name(&Field::Timestamp)
+            ),
+            Violation::TimeOutOfRange(got) => format!(
+                "{} must be between 1970-01-01T00:00:00Z and 2105-12-31T23:59:59Z, got {got:?}",
+                name(&Field::Timestamp)
+            ),
+            Violation::TooManyMetadataKeys { count, limit } => format!(
+                "{} must not have more than {limit} keys, got {count}",
+                name(&Field::Metadata)
+            ),
+            Violation::EmptyMetadataKey => {
+                format!("{} must not have an empty key", name(&Field::Metadata))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe(&EventWording))
+    }
+}
+
+impl std::error::Error for Violation {}
+
+fn required<'a>(field: Field, value: Option<Cow<'a, str>>) -> Result<Cow<'a, str>, Violation> {
+    let value = value.ok_or_else(|| Violation::Missing(field.clone()))?;
+    if value.trim().is_empty() {
+        return Err(Violation::Blank(field));
+    }
+    Ok(value)
+}
+
+/// `text` without leading and trailing whitespace, still borrowed if it was.
+fn trimmed(text: Cow<'_, str>) -> Cow<'_, str> {
+    match text {
+        Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
+        Cow::Owned(text) if text.trim().len() == text.len() => Cow::Owned(text),
+        Cow::Owned(text) => Cow::Owned(text.trim().to_owned()),
+    }
+}
+
+/// A name: at most `limit` characters, none of them a control character (NUL, newline,
+/// escape sequences, C1). Free text (message, metadata values) keeps control characters.
+fn check_name(field: Field, value: &str, limit: usize) -> Result<(), Violation> {
+    // Counting characters is only needed when the bytes could exceed the limit.
+    if value.len() > limit && value.chars().count() > limit {
+        return Err(Violation::TooLong {
+            field,
+            limit,
+            unit: Unit::Characters,
+        });
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Violation::ControlCharacters(field));
+    }
+    Ok(())
+}
+
+fn check_bytes(field: Field, value: &str, limit: usize) -> Result<(), Violation> {
+    if value.len() > limit {
+        return Err(Violation::TooLong {
+            field,
+            limit,
+            unit: Unit::Bytes,
+        });
+    }
+    Ok(())
+}
+
+fn check_metadata(metadata: &Metadata<'_>, limits: &Limits) -> Result<(), Violation> {
+    if metadata.len() > limits.metadata_keys {
+        return Err(Violation::TooManyMetadataKeys {
+            count: metadata.len(),
+            limit: limits.metadata_keys,
+        });
+    }
+    for (key, value) in metadata {
+        if key.is_empty() {
+            return Err(Violation::EmptyMetadataKey);
+        }
+        check_name(
+            Field::MetadataKey(key.to_string()),
+            key,
+            limits.metadata_key_chars,
+        )?;
+        check_bytes(
+            Field::MetadataValue(key.to_string()),
+            value,
+            limits.metadata_value_bytes,
+        )?;
+    }
+    Ok(())
+}
+
+fn timestamp(time: Time<'_>) -> Result<DateTime<Utc>, Violation> {
+    let (time, given) = match time {
+        Time::Text(raw) => {
+            let time = DateTime::parse_from_rfc3339(raw.trim())
+                .map_err(|_| Violation::UnreadableTime(raw.to_string()))?
+                .with_timezone(&Utc);
+            (time, raw)
+        }
+        Time::At(time) => (
+            time,
+            Cow::Owned(time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+        ),
+    };
+    if time < EARLIEST || time > latest() {
+        return Err(Violation::TimeOutOfRange(given.into_owned()));
+    }
+    Ok(truncate_to_millis(time))
+}
+
+/// The time as the table keeps it: to the millisecond. A leap second (`23:59:60`) has no
+/// place in the column: it becomes the last millisecond before it, so the queued event and
+/// the stored row agree.
+fn truncate_to_millis(time: DateTime<Utc>) -> DateTime<Utc> {
+    let time = if time.nanosecond() >= 1_000_000_000 {
+        time.with_nanosecond(999_999_999).unwrap_or(time)
+    } else {
+        time
+    };
+    time.duration_trunc(TimeDelta::milliseconds(1))
+        .unwrap_or(time)
+}
+
+impl<'a> Draft<'a> {
+    /// The event, with a new id and `defaults` for what is missing, or the first rule it
+    /// breaks (fields in the order service, level, message, timestamp, trace id, metadata).
+    pub fn check(self, defaults: Defaults<'a>, limits: &Limits) -> Result<Event<'a>, Violation> {
+        let service = trimmed(required(Field::Service, self.service)?);
+        check_name(Field::Service, &service, limits.service_chars)?;
+        let level = required(Field::Level, self.level)?
+            .trim()
+            .parse::<Level>()
+            .map_err(|UnknownLevel(raw)| Violation::UnknownLevel(raw))?;
+        let message = required(Field::Message, self.message)?;
+        check_bytes(Field::Message, &message, limits.message_bytes)?;
+        let timestamp = match self.timestamp {
+            None => truncate_to_millis(defaults.now),
+            Some(time) => timestamp(time)?,
+        };
+        let trace_id = match self.trace_id.map(trimmed) {
+            Some(id) if !id.is_empty() => id,
+            _ => Cow::Borrowed(defaults.trace_id),
+        };
+        check_name(Field::TraceId, &trace_id, limits.trace_id_chars)?;
+        check_metadata(&self.metadata, limits)?;
+        Ok(Event {
+            id: Uuid::now_v7(),
+            timestamp,
+            service,
+            level,
+            message,
+            trace_id,
+            metadata: self.metadata,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TRACE: &str = "0123456789abcdef0123456789abcdef";
+
+    fn defaults() -> Defaults<'static> {
+        Defaults {
+            trace_id: TRACE,
+            now: "2026-05-05T12:00:00.123456Z".parse().unwrap(),
+        }
+    }
+
+    fn draft() -> Draft<'static> {
+        Draft {
+            service: Some("auth".into()),
+            level: Some("info".into()),
+            message: Some("m".into()),
+            ..Draft::default()
+        }
+    }
+
+    fn check(draft: Draft<'static>) -> Result<Event<'static>, Violation> {
+        draft.check(defaults(), &Limits::default())
+    }
+
+    fn refused(draft: Draft<'static>) -> String {
+        check(draft).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_fill_the_time_and_trace_id_and_names_are_trimmed() {
+        let event = check(Draft {
+            service: Some(" auth ".into()),
+            trace_id: Some("  ".into()),
+            ..draft()
+        })
+        .unwrap();
+        assert_eq!(event.service, "auth");
+        assert_eq!(event.level, Level::Info);
+        assert_eq!(event.trace_id, TRACE);
+        assert_eq!(
+            event.timestamp.to_rfc3339(),
+            "2026-05-05T12:00:00.123+00:00"
+        );
+        assert!(matches!(event.service, Cow::Borrowed("auth")));
+    }
+
+    #[test]
+    fn each_field_has_its_rule() {
+        let limits = Limits::default();
+        let cases = [
+            (
+                Draft {
+                    service: None,
+                    ..draft()
+                },
+                "service is required",
+            ),
+            (
+                Draft {
+                    service: Some(" ".into()),
+                    ..draft()
+                },
+                "service must not be blank",
+            ),
+            (
+                Draft {
+                    service: Some("a\u{85}b".into()),
+                    ..draft()
+                },
+                "service must not contain control characters",
+            ),
+            (
+                Draft {
+                    service: Some("s".repeat(257).into()),
+                    ..draft()
+                },
+                "service is longer than 256 characters",
+            ),
+            (
+                Draft {
+                    level: Some("LOUD".into()),
+                    ..draft()
+                },
+                "level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (any case), got \"LOUD\"",
+            ),
+            (
+                Draft {
+                    message: Some("".into()),
+                    ..draft()
+                },
+                "message must not be blank",
+            ),
+            (
+                Draft {
+                    message: Some("x".repeat(limits.message_bytes + 1).into()),
+                    ..draft()
+                },
+                "message is longer than 262144 bytes",
+            ),
+            (
+                Draft {
+                    timestamp: Some(Time::Text("yesterday".into())),
+                    ..draft()
+                },
+                "timestamp must be an RFC 3339 time such as 2026-05-05T10:00:00Z, got \"yesterday\"",
+            ),
+            (
+                Draft {
+                    timestamp: Some(Time::Text("1969-12-31T23:59:59Z".into())),
+                    ..draft()
+                },
+                "timestamp must be between 1970-01-01T00:00:00Z and 2105-12-31T23:59:59Z, got \"1969-12-31T23:59:59Z\"",
+            ),
+            (
+                Draft {
+                    trace_id: Some("x\ty".into()),
+                    ..draft()
+                },
+                "trace_id must not contain control characters",
+            ),
+            (
+                Draft {
+                    metadata: Metadata::from([("".into(), "v".into())]),
+                    ..draft()
+                },
+                "metadata must not have an empty key",
+            ),
+            (
+                Draft {
+                    metadata: Metadata::from([("a\nb".into(), "v".into())]),
+                    ..draft()
+                },
+                r#"metadata key "a\nb" must not contain control characters"#,
+            ),
+            (
+                Draft {
+                    metadata: Metadata::from([("k".repeat(257).into(), "v".into())]),
+                    ..draft()
+                },
+                r#"metadata key "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"... is longer than 256 characters"#,
+            ),
+            (
+                Draft {
+                    metadata: Metadata::from([("big".into(), "v".repeat(16 * 1024 + 1).into())]),
+                    ..draft()
+                },
+                "metadata.big is longer than 16384 bytes",
+            ),
+            (
+                Draft {
+                    metadata: (0..=128)
+                        .map(|i| (format!("k{i}").into(), "v".into()))
+                        .collect(),
+                    ..draft()
+                },
+                "metadata must not have more than 128 keys, got 129",
+            ),
+        ];
+        for (draft, expected) in cases {
+            assert_eq!(refused(draft), expected);
+        }
+    }
+
+    #[test]
+    fn the_time_is_kept_to_the_millisecond_a_leap_second_just_before_it() {
+        let at = |raw: &'static str| {
+            check(Draft {
+                timestamp: Some(Time::Text(raw.into())),
+                ..draft()
+            })
+            .unwrap()
+            .timestamp
+            .to_rfc3339()
+        };
+        assert_eq!(
+            at("2026-05-05T12:00:00.5+02:00"),
+            "2026-05-05T10:00:00.500+00:00"
+        );
+        assert_eq!(
+            at("2016-12-31T23:59:60.5Z"),
+            "2016-12-31T23:59:59.999+00:00"
+        );
+        assert_eq!(
+            at("2105-12-31T23:59:59.9999Z"),
+            "2105-12-31T23:59:59.999+00:00"
+        );
+        let after = latest() + TimeDelta::nanoseconds(1);
+        assert_eq!(
+            refused(Draft {
+                timestamp: Some(Time::At(after)),
+                ..draft()
+            }),
+            "timestamp must be between 1970-01-01T00:00:00Z and 2105-12-31T23:59:59Z, got \"2106-01-01T00:00:00Z\""
+        );
+    }
+
+    #[test]
+    fn a_protocol_names_the_fields_its_way() {
+        struct Otlp;
+        impl Wording for Otlp {
+            fn name(&self, field: &Field) -> String {
+                match field {
+                    Field::Message => "body".to_owned(),
+                    other => EventWording.name(other),
+                }
+            }
+        }
+        let violation = check(Draft {
+            message: None,
+            ..draft()
+        })
+        .unwrap_err();
+        assert_eq!(violation.describe(&Otlp), "body is required");
+        assert_eq!(violation.to_string(), "message is required");
+    }
+
+    #[test]
+    fn long_keys_are_quoted_by_their_start() {
+        assert_eq!(quoted_key("a\"b"), r#""a\"b""#);
+        assert_eq!(
+            quoted_key(&"é".repeat(40)),
+            format!("{:?}...", "é".repeat(32))
+        );
+    }
+}

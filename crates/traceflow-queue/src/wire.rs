@@ -1,0 +1,95 @@
+//! The queue's wire format: an entry is one request's events, one JSON object per line.
+
+use traceflow_event::Event;
+
+/// Most events one queue entry carries; a larger request is split over several entries, so
+/// a worker's batch can be made close to its size out of whole entries.
+pub const ENTRY_MAX_EVENTS: usize = 1000;
+
+/// A line of a queue entry that is not a valid event.
+#[derive(Debug, thiserror::Error)]
+#[error("not a valid queued event: {0}")]
+pub struct WireError(#[from] serde_json::Error);
+
+/// A queue entry: the events' JSON, one per line (`\n` between them, none after; JSON
+/// escapes any newline inside a string). A request's events travel as one entry, so Redis
+/// handles one value per request rather than one per event; an entry of one event is just
+/// that event's JSON.
+pub fn encode_entry(events: &[Event<'_>]) -> Vec<u8> {
+    let mut entry = Vec::with_capacity(events.len() * 320);
+    for (index, event) in events.iter().enumerate() {
+        if index > 0 {
+            entry.push(b'\n');
+        }
+        serde_json::to_writer(&mut entry, event).expect("an Event always serializes");
+    }
+    entry
+}
+
+/// The events' lines of a queue entry, in order (blank lines skipped).
+pub fn entry_lines(entry: &[u8]) -> impl Iterator<Item = &[u8]> {
+    entry
+        .split(|byte| *byte == b'\n')
+        .filter(|line| !line.trim_ascii().is_empty())
+}
+
+/// The event of one line of a queue entry, borrowing its text from the line.
+pub fn decode_line(line: &[u8]) -> Result<Event<'_>, WireError> {
+    Ok(serde_json::from_slice(line)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use traceflow_event::{Level, LogEvent};
+    use uuid::Uuid;
+
+    fn sample() -> LogEvent {
+        LogEvent {
+            id: Uuid::now_v7(),
+            timestamp: "2026-05-05T10:00:00.123Z".parse().unwrap(),
+            service: "auth-service".into(),
+            level: Level::Error,
+            message: "DB connection failed".into(),
+            trace_id: "0123456789abcdef0123456789abcdef".into(),
+            metadata: BTreeMap::from([("user_id".into(), "42".into())]),
+        }
+    }
+
+    #[test]
+    fn an_entry_holds_its_events_one_per_line_in_order() {
+        let events = [sample(), sample(), sample()];
+        let entry = encode_entry(&events);
+        assert_eq!(entry.iter().filter(|byte| **byte == b'\n').count(), 2);
+        let decoded: Vec<Event> = entry_lines(&entry)
+            .map(|line| decode_line(line).unwrap())
+            .collect();
+        assert_eq!(decoded, events);
+        // One event's entry is that event's JSON.
+        assert_eq!(
+            encode_entry(&events[..1]),
+            serde_json::to_vec(&events[0]).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_newline_inside_a_field_stays_inside_its_line() {
+        let mut event = sample();
+        event.message = "two\nlines".into();
+        let entry = encode_entry(&[event.clone(), sample()]);
+        let lines: Vec<&[u8]> = entry_lines(&entry).collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(decode_line(lines[0]).unwrap(), event);
+    }
+
+    #[test]
+    fn garbage_is_a_wire_error() {
+        let err = decode_line(b"{not json").unwrap_err();
+        assert!(
+            err.to_string().starts_with("not a valid queued event: "),
+            "{err}"
+        );
+        assert!(decode_line(br#"{"id":"x"}"#).is_err());
+    }
+}
