@@ -5,20 +5,13 @@ use crate::{
     ingest::{self, Accepted, IngestBody},
     otlp,
 };
-use axum::{
-    Router,
-    extract::{DefaultBodyLimit, State},
-    response::Response,
-    routing::post,
-};
+use axum::{Router, extract::DefaultBodyLimit, routing::post};
 use std::{future::Future, net::SocketAddr};
 use tokio::net::TcpListener;
-use traceflow_config::ApiKeys;
-use traceflow_config::IngestionConfig;
+use traceflow_config::{ApiKeys, IngestionConfig};
 use traceflow_event::Limits;
 use traceflow_http::{
-    DependencyDown, HealthBody, health_response, propagate_trace_id, require_api_key, with_metrics,
-    with_openapi,
+    DependencyDown, HealthCheck, propagate_trace_id, require_api_key, service_router, with_metrics,
 };
 use traceflow_queue::Producer;
 use utoipa::OpenApi;
@@ -140,21 +133,17 @@ struct IngestionApi;
 
 /// The main port's routes, each documented in the OpenAPI document it serves.
 fn router(state: AppState, api_keys: &ApiKeys) -> Router {
-    let body_limit = state.max_body_bytes;
-    let (ingest, mut document) = OpenApiRouter::with_openapi(IngestionApi::openapi())
+    let routes = OpenApiRouter::with_openapi(IngestionApi::openapi())
         .routes(routes!(ingest::ingest))
         .routes(routes!(otlp::export_logs))
-        .split_for_parts();
-    let (open, open_document) = OpenApiRouter::new()
-        .routes(routes!(health))
-        .split_for_parts();
-    document.merge(open_document);
-    let routes = require_api_key(ingest, api_keys, "ingestion")
-        // /health, /metrics and /openapi.json stay open for probes, scrapers and tools.
-        .merge(open)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(state);
-    propagate_trace_id(with_openapi(with_metrics(routes), document))
+        .layer(DefaultBodyLimit::max(state.max_body_bytes));
+    let health = HealthCheck::new(state.queue.clone(), |queue: Producer| async move {
+        queue.ping().await.map_err(|error| DependencyDown {
+            dependency: "redis",
+            error: error.to_string(),
+        })
+    });
+    service_router("ingestion", api_keys, routes, state, health)
 }
 
 /// The `OTLP_PORT` listener: the OTLP receiver alone.
@@ -166,21 +155,4 @@ fn otlp_router(state: AppState, api_keys: &ApiKeys) -> Router {
             .layer(DefaultBodyLimit::max(body_limit))
             .with_state(state),
     ))
-}
-
-/// Whether the service and Redis answer.
-#[utoipa::path(
-    get,
-    path = "/health",
-    tag = "operations",
-    responses(
-        (status = 200, description = "Up", body = HealthBody),
-        (status = 503, description = "Redis is down", body = HealthBody),
-    )
-)]
-async fn health(State(state): State<AppState>) -> Response {
-    health_response(state.queue.ping().await.map_err(|error| DependencyDown {
-        dependency: "redis",
-        error: error.to_string(),
-    }))
 }

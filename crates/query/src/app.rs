@@ -2,16 +2,13 @@
 
 use crate::openapi::QueryApi;
 use crate::{clickhouse::LazyStorage, logs, stats, tail};
-use axum::{Router, extract::State, response::Response};
+use axum::Router;
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use traceflow_config::ApiKeys;
 use traceflow_config::QueryConfig;
-use traceflow_http::{
-    DependencyDown, HealthBody, health_response, propagate_trace_id, require_api_key, with_metrics,
-    with_openapi,
-};
+use traceflow_http::{DependencyDown, HealthCheck, service_router};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -75,41 +72,21 @@ impl Application {
 
 /// The routes, each documented in the OpenAPI document the service serves.
 fn router(state: AppState, api_keys: &ApiKeys) -> Router {
-    let (queries, mut document) = OpenApiRouter::with_openapi(QueryApi::openapi())
+    let routes = OpenApiRouter::with_openapi(QueryApi::openapi())
         .routes(routes!(logs::search, logs::delete))
         .routes(routes!(logs::count))
         .routes(routes!(stats::stats))
         .routes(routes!(tail::tail))
-        .routes(routes!(stats::services))
-        .split_for_parts();
-    let (open, open_document) = OpenApiRouter::new()
-        .routes(routes!(health))
-        .split_for_parts();
-    document.merge(open_document);
-    let routes = require_api_key(queries, api_keys, "query")
-        // /health, /metrics and /openapi.json stay open for probes, scrapers and tools.
-        .merge(open)
-        .with_state(state);
-    propagate_trace_id(with_openapi(with_metrics(routes), document))
-}
-
-/// Whether the service and ClickHouse answer.
-#[utoipa::path(
-    get,
-    path = "/health",
-    tag = "operations",
-    responses(
-        (status = 200, description = "Up", body = HealthBody),
-        (status = 503, description = "ClickHouse is down", body = HealthBody),
-    )
-)]
-async fn health(State(state): State<AppState>) -> Response {
-    let check = match state.storage.get().await {
-        Ok(storage) => storage.ping().await,
-        Err(error) => Err(error),
-    };
-    health_response(check.map_err(|error| DependencyDown {
-        dependency: "clickhouse",
-        error: error.to_string(),
-    }))
+        .routes(routes!(stats::services));
+    let health = HealthCheck::new(state.storage.clone(), |storage: LazyStorage| async move {
+        let check = match storage.get().await {
+            Ok(storage) => storage.ping().await,
+            Err(error) => Err(error),
+        };
+        check.map_err(|error| DependencyDown {
+            dependency: "clickhouse",
+            error: error.to_string(),
+        })
+    });
+    service_router("query", api_keys, routes, state, health)
 }

@@ -4,7 +4,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use traceflow_http::json_error;
+use traceflow_http::{internal_error, json_error};
 use traceflow_storage::StorageError;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,11 +30,16 @@ impl ApiError {
     }
 }
 
+/// Client mistakes and outages are answered as they are; anything else is a failure of
+/// ours, logged with ClickHouse's text and answered without it.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         if status.is_server_error() {
             tracing::warn!(error = %self, "query failed");
+        }
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            return internal_error();
         }
         json_error(status, self.to_string())
     }

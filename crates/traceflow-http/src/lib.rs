@@ -3,16 +3,20 @@
 //! and serving stops cleanly on a shutdown signal.
 
 mod auth;
+mod health;
 mod metrics;
 mod openapi;
+mod router;
 mod serve;
 mod trace_id;
 
 pub use auth::require_api_key;
+pub use health::{DependencyDown, HealthCheck, health_response};
 pub use metrics::{prometheus, with_metrics};
 pub use openapi::{ErrorBody, HealthBody, with_openapi};
+pub use router::service_router;
 pub use serve::{HttpTimeouts, serve, serve_with_timeouts};
-pub use trace_id::{TRACE_ID_HEADER, TraceId, propagate_trace_id};
+pub use trace_id::{TRACE_ID_HEADER, TraceId, internal_error, propagate_trace_id};
 
 use axum::{
     Json,
@@ -34,30 +38,4 @@ pub fn media_type(headers: &axum::http::HeaderMap) -> Option<String> {
 /// The JSON error answer every service gives: `{"error": "<what is wrong>"}`.
 pub fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
-}
-
-/// A dependency that did not answer a health check.
-#[derive(Debug)]
-pub struct DependencyDown {
-    pub dependency: &'static str,
-    pub error: String,
-}
-
-/// `200 {"status":"ok"}`, or `503` naming the dependency that is down.
-pub fn health_response(check: Result<(), DependencyDown>) -> Response {
-    match check {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok" }))).into_response(),
-        Err(down) => {
-            tracing::warn!(dependency = down.dependency, error = %down.error, "health check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({
-                    "status": "unavailable",
-                    "error": format!("{} is down: {}", down.dependency, down.error),
-                    "down": [down.dependency],
-                })),
-            )
-                .into_response()
-        }
-    }
 }

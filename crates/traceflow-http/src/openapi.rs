@@ -24,7 +24,7 @@ pub struct HealthBody {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(crate::metrics::render, openapi_json),
+    paths(crate::metrics::render, crate::health::health, openapi_json),
     components(schemas(ErrorBody, HealthBody))
 )]
 struct SharedRoutes;

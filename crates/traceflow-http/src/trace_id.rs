@@ -2,8 +2,10 @@
 
 use axum::{
     Router,
-    extract::FromRequestParts,
-    http::{HeaderMap, HeaderName, HeaderValue, Request, request::Parts},
+    extract::{FromRequestParts, Request as AxumRequest},
+    http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, request::Parts},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
 };
 use std::convert::Infallible;
 use tower_http::{
@@ -47,6 +49,7 @@ where
     // The last layer added runs first: the id is set, then the span sees it, then the
     // propagation layer copies it onto the response.
     router
+        .layer(middleware::from_fn(answer_internal_errors))
         .layer(PropagateRequestIdLayer::new(TRACE_ID_HEADER))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -64,6 +67,46 @@ where
             }),
         )
         .layer(SetRequestIdLayer::new(TRACE_ID_HEADER, MakeTraceId))
+}
+
+/// Marks a response as a failure of ours whose detail went to the log (see
+/// [`internal_error`]).
+#[derive(Debug, Clone, Copy)]
+struct InternalError;
+
+/// `500` for a failure of ours (a statement a dependency refused, an answer that could not be
+/// read): the caller logs the detail; the client gets a stable message and the request's
+/// trace id to quote, never a dependency's own text. The body is written by
+/// [`propagate_trace_id`], which knows the id.
+pub fn internal_error() -> Response {
+    let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    response.extensions_mut().insert(InternalError);
+    response
+}
+
+async fn answer_internal_errors(request: AxumRequest, next: Next) -> Response {
+    let trace_id = request
+        .headers()
+        .get(TRACE_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let response = next.run(request).await;
+    if response.extensions().get::<InternalError>().is_none() {
+        return response;
+    }
+    let message = format!(
+        "internal error: the request could not be answered; the service's log has the detail under trace id {trace_id}"
+    );
+    let mut answer = crate::json_error(StatusCode::INTERNAL_SERVER_ERROR, message);
+    answer.headers_mut().extend(
+        response
+            .headers()
+            .iter()
+            .filter(|(name, _)| *name != axum::http::header::CONTENT_TYPE)
+            .map(|(name, value)| (name.clone(), value.clone())),
+    );
+    answer
 }
 
 /// The current request's trace id, as set by [`propagate_trace_id`].

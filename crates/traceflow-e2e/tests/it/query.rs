@@ -214,3 +214,26 @@ fn url_encode(raw: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn a_statement_clickhouse_refuses_is_a_500_without_its_text_but_with_the_trace_id() {
+    let stack = TestStack::spawn().await;
+    // A table gone from under the service: ClickHouse refuses every search.
+    stack.clickhouse("DROP TABLE logs").await;
+    let answer = stack
+        .http
+        .get(format!("{}/logs?service=auth", stack.query_url))
+        .header("X-Trace-ID", "trace-of-a-failure")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 500);
+    assert_eq!(answer.headers()["x-trace-id"], "trace-of-a-failure");
+    assert_eq!(answer.headers()["content-type"], "application/json");
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(
+        body["error"],
+        "internal error: the request could not be answered; the service's log has the detail \
+         under trace id trace-of-a-failure"
+    );
+}

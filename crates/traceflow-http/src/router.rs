@@ -1,0 +1,26 @@
+//! How a service's routes are put together, the same way in every service.
+
+use crate::{HealthCheck, propagate_trace_id, require_api_key, with_metrics, with_openapi};
+use axum::Router;
+use traceflow_config::ApiKeys;
+use utoipa_axum::router::OpenApiRouter;
+
+/// A service's HTTP surface: `routes` behind its API keys and described in the OpenAPI
+/// document served at `/openapi.json`; `/health`, `/metrics` and `/openapi.json` open for
+/// probes, scrapers and tools; trace ids on every route.
+pub fn service_router<S>(
+    service: &'static str,
+    api_keys: &ApiKeys,
+    routes: OpenApiRouter<S>,
+    state: S,
+    health: HealthCheck,
+) -> Router
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let (routes, document) = routes.split_for_parts();
+    let routes = require_api_key(routes, api_keys, service)
+        .with_state(state)
+        .merge(health.route());
+    propagate_trace_id(with_openapi(with_metrics(routes), document))
+}
