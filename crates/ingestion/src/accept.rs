@@ -1,20 +1,64 @@
-//! What every protocol shares once it has decoded a request: reading the body under the
-//! size limit, and queueing the checked events.
+//! What every ingest route shares: the request as it reads it, and queueing the checked
+//! events.
 
 use crate::{Rejection, app::AppState};
-use axum::{body::Bytes, extract::rejection::BytesRejection, http::StatusCode};
-use traceflow_event::Event;
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Request, rejection::BytesRejection},
+    http::{HeaderMap, StatusCode},
+};
+use std::convert::Infallible;
+use traceflow_event::{Defaults, Event};
+use traceflow_http::TraceId;
 use traceflow_queue::Pushed;
 
-/// The request body, or the rejection of one over `MAX_BODY_BYTES` or cut short.
-pub(crate) fn read_body(
-    body: Result<Bytes, BytesRejection>,
-    limit: usize,
-) -> Result<Bytes, Rejection> {
-    body.map_err(|rejection| match rejection.status() {
+/// An ingest request: its trace id, headers and body. A body that could not be read (over
+/// `MAX_BODY_BYTES`, cut short) is kept as a rejection for the route to answer in its
+/// protocol's words.
+pub(crate) struct IngestRequest {
+    pub(crate) trace_id: String,
+    pub(crate) headers: HeaderMap,
+    body: Result<Bytes, Rejection>,
+}
+
+impl IngestRequest {
+    /// The body, or why it could not be read.
+    pub(crate) fn body(&mut self) -> Result<Bytes, Rejection> {
+        std::mem::replace(&mut self.body, Ok(Bytes::new()))
+    }
+
+    /// What stands in for the fields its events leave out: its trace id, and now.
+    pub(crate) fn defaults(&self) -> Defaults<'_> {
+        Defaults {
+            trace_id: &self.trace_id,
+            now: chrono::Utc::now(),
+        }
+    }
+}
+
+impl FromRequest<AppState> for IngestRequest {
+    type Rejection = Infallible;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Infallible> {
+        let (mut parts, body) = request.into_parts();
+        let TraceId(trace_id) = TraceId::from_request_parts(&mut parts, state).await?;
+        let headers = parts.headers.clone();
+        let body = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|rejection| body_rejection(rejection, state.max_body_bytes));
+        Ok(Self {
+            trace_id,
+            headers,
+            body,
+        })
+    }
+}
+
+fn body_rejection(rejection: BytesRejection, limit: usize) -> Rejection {
+    match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => Rejection::TooLarge { limit },
         _ => Rejection::Invalid(rejection.body_text()),
-    })
+    }
 }
 
 /// Queues `events` with one Redis round trip, or refuses them all (queue down, or full:

@@ -1,10 +1,14 @@
 //! ClickHouse, connected on first use: the service starts (and reports 503) while
 //! ClickHouse is still down, and needs no restart when it comes up.
 
-use std::sync::Arc;
+use crate::ApiError;
+use std::{sync::Arc, time::Duration};
 use tokio::sync::OnceCell;
 use traceflow_config::ClickHouseConfig;
 use traceflow_storage::{Storage, StorageError};
+
+/// Longest a ClickHouse request may take before the answer is a 503.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 pub(crate) struct LazyStorage {
@@ -24,5 +28,17 @@ impl LazyStorage {
         self.storage
             .get_or_try_init(|| Storage::connect(&self.config))
             .await
+    }
+
+    /// `call` on ClickHouse, or [`ApiError::Timeout`] once it has taken [`QUERY_TIMEOUT`].
+    pub(crate) async fn run<T>(
+        &self,
+        call: impl AsyncFnOnce(&Storage) -> Result<T, StorageError>,
+    ) -> Result<T, ApiError> {
+        let storage = self.get().await?;
+        tokio::time::timeout(QUERY_TIMEOUT, call(storage))
+            .await
+            .map_err(|_| ApiError::Timeout(QUERY_TIMEOUT.as_secs()))?
+            .map_err(ApiError::from)
     }
 }

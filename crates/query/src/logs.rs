@@ -32,23 +32,19 @@ pub(crate) struct SearchAnswer {
 }
 
 /// Matching events, newest first unless `order=asc`, a page at a time.
-#[utoipa::path(
-    get,
-    path = "/logs",
-    tag = "query",
-    params(FilterParams, PageParams),
-    responses(
-        (status = 200, description = "A page of matching events", body = SearchAnswer),
-        crate::openapi::QueryErrors,
-    )
-)]
+#[utoipa::path(get, path = "/logs", tag = "query", params(FilterParams, PageParams), responses(
+    (status = 200, description = "A page of matching events", body = SearchAnswer),
+    crate::openapi::QueryErrors,
+))]
 pub(crate) async fn search(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<SearchAnswer>, ApiError> {
     let query = params::log_query(raw.as_deref()).map_err(ApiError::BadParameter)?;
-    let storage = state.storage.get().await?;
-    let page = crate::within_query_timeout(storage.search(&query)).await?;
+    let page = state
+        .storage
+        .run(async |storage| storage.search(&query).await)
+        .await?;
     Ok(Json(SearchAnswer {
         count: page.logs.len(),
         logs: page.logs,
@@ -68,23 +64,19 @@ pub(crate) struct CountAnswer {
 }
 
 /// How many events match.
-#[utoipa::path(
-    get,
-    path = "/logs/count",
-    tag = "query",
-    params(FilterParams),
-    responses(
-        (status = 200, description = "The number of matching events", body = CountAnswer),
-        crate::openapi::QueryErrors,
-    )
-)]
+#[utoipa::path(get, path = "/logs/count", tag = "query", params(FilterParams), responses(
+    (status = 200, description = "The number of matching events", body = CountAnswer),
+    crate::openapi::QueryErrors,
+))]
 pub(crate) async fn count(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<CountAnswer>, ApiError> {
     let filter = params::count_filter(raw.as_deref()).map_err(ApiError::BadParameter)?;
-    let storage = state.storage.get().await?;
-    let count = crate::within_query_timeout(storage.count(&filter)).await?;
+    let count = state
+        .storage
+        .run(async |storage| storage.count(&filter).await)
+        .await?;
     Ok(Json(CountAnswer { count }))
 }
 
@@ -95,24 +87,20 @@ pub(crate) struct DeleteAnswer {
 
 /// Deletes matching events: `from`, `to` and at least one other filter are required.
 /// 200 once the matching events are gone; 202 if ClickHouse is still removing them.
-#[utoipa::path(
-    delete,
-    path = "/logs",
-    tag = "query",
-    params(FilterParams),
-    responses(
-        (status = 200, description = "Deleted", body = DeleteAnswer),
-        (status = 202, description = "Matched; ClickHouse is still removing them", body = DeleteAnswer),
-        crate::openapi::QueryErrors,
-    )
-)]
+#[utoipa::path(delete, path = "/logs", tag = "query", params(FilterParams), responses(
+    (status = 200, description = "Deleted", body = DeleteAnswer),
+    (status = 202, description = "Matched; ClickHouse is still removing them", body = DeleteAnswer),
+    crate::openapi::QueryErrors,
+))]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<(StatusCode, Json<DeleteAnswer>), ApiError> {
     let filter = params::delete_filter(raw.as_deref()).map_err(ApiError::BadParameter)?;
-    let storage = state.storage.get().await?;
-    let deletion = crate::within_query_timeout(storage.delete(&filter, DELETE_WAIT)).await?;
+    let deletion = state
+        .storage
+        .run(async |storage| storage.delete(&filter, DELETE_WAIT).await)
+        .await?;
     let status = if deletion.finished {
         StatusCode::OK
     } else {

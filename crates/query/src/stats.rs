@@ -37,23 +37,19 @@ struct BucketAnswer {
 
 /// Counts over time (`interval`) and/or per level or service (`group_by`); every bucket of
 /// the range is present, empty ones with zero.
-#[utoipa::path(
-    get,
-    path = "/logs/stats",
-    tag = "query",
-    params(FilterParams, StatsParams),
-    responses(
-        (status = 200, description = "The buckets", body = StatsAnswer),
-        crate::openapi::QueryErrors,
-    )
-)]
+#[utoipa::path(get, path = "/logs/stats", tag = "query", params(FilterParams, StatsParams), responses(
+    (status = 200, description = "The buckets", body = StatsAnswer),
+    crate::openapi::QueryErrors,
+))]
 pub(crate) async fn stats(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<StatsAnswer>, ApiError> {
     let query = params::stats_query(raw.as_deref(), Utc::now()).map_err(ApiError::BadParameter)?;
-    let storage = state.storage.get().await?;
-    let rows = crate::within_query_timeout(storage.stats(&query)).await?;
+    let rows = state
+        .storage
+        .run(async |storage| storage.stats(&query).await)
+        .await?;
     let grouped = query.group_by != stats::GroupBy::default();
     Ok(Json(StatsAnswer {
         from: rfc3339(query.from),
@@ -80,24 +76,20 @@ pub(crate) struct ServicesAnswer {
 }
 
 /// Services seen in a time range (default: the last 24 hours) with their counts by level.
-#[utoipa::path(
-    get,
-    path = "/services",
-    tag = "query",
-    params(FilterParams),
-    responses(
-        (status = 200, description = "The services", body = ServicesAnswer),
-        crate::openapi::QueryErrors,
-    )
-)]
+#[utoipa::path(get, path = "/services", tag = "query", params(FilterParams), responses(
+    (status = 200, description = "The services", body = ServicesAnswer),
+    crate::openapi::QueryErrors,
+))]
 pub(crate) async fn services(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<ServicesAnswer>, ApiError> {
     let query =
         params::services_query(raw.as_deref(), Utc::now()).map_err(ApiError::BadParameter)?;
-    let storage = state.storage.get().await?;
-    let rows = crate::within_query_timeout(storage.stats(&query)).await?;
+    let rows = state
+        .storage
+        .run(async |storage| storage.stats(&query).await)
+        .await?;
     Ok(Json(ServicesAnswer {
         from: rfc3339(query.from),
         to: rfc3339(query.to),

@@ -8,19 +8,17 @@ use batch::{BodyFormat, Events, parse_body};
 
 use crate::{
     Rejection,
-    accept::{accept, read_body},
+    accept::{IngestRequest, accept},
     app::AppState,
 };
 use axum::{
     Json,
-    body::Bytes,
-    extract::{State, rejection::BytesRejection},
+    extract::State,
     http::{HeaderMap, StatusCode},
 };
 use decode::IncomingEvent;
 use serde::Serialize;
-use traceflow_event::Defaults;
-use traceflow_http::{ErrorBody, TraceId};
+use traceflow_http::ErrorBody;
 
 /// The body of `POST /ingest` with `application/json`: one event, or a batch of them.
 #[derive(utoipa::ToSchema)]
@@ -54,10 +52,7 @@ fn body_format(headers: &HeaderMap) -> Option<BodyFormat> {
 /// Queue one event, a JSON array of events, or NDJSON (one event per line).
 ///
 /// A batch is all-or-nothing: one invalid event refuses the request, listing the failures.
-#[utoipa::path(
-    post,
-    path = "/ingest",
-    tag = "ingestion",
+#[utoipa::path(post, path = "/ingest", tag = "ingestion",
     request_body(
         description = "One event or an array of them (`application/json`), or one event per line (`application/x-ndjson`)",
         content((IngestBody = "application/json"), (IncomingEvent = "application/x-ndjson")),
@@ -71,34 +66,28 @@ fn body_format(headers: &HeaderMap) -> Option<BodyFormat> {
         (status = 415, description = "Neither application/json nor application/x-ndjson", body = ErrorBody),
         (status = 503, description = "Redis unreachable or the queue full; nothing was queued, retry", body = ErrorBody,
             headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
-    )
+    ),
 )]
 pub(crate) async fn ingest(
     State(state): State<AppState>,
-    TraceId(request_trace_id): TraceId,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    mut request: IngestRequest,
 ) -> Result<(StatusCode, Json<Accepted>), Rejection> {
-    let format = body_format(&headers).ok_or_else(|| {
+    let format = body_format(&request.headers).ok_or_else(|| {
         Rejection::UnsupportedMediaType(
             "Content-Type must be application/json (one event or an array) or application/x-ndjson"
                 .to_owned(),
         )
     })?;
-    let body = read_body(body, state.max_body_bytes)?;
-    let defaults = Defaults {
-        trace_id: &request_trace_id,
-        now: chrono::Utc::now(),
-    };
+    let body = request.body()?;
     let events = parse_body(
         format,
         &body,
-        defaults,
+        request.defaults(),
         &state.limits,
         state.max_batch_events,
     )?;
 
-    accept(&state, &request_trace_id, events.as_slice()).await?;
+    accept(&state, &request.trace_id, events.as_slice()).await?;
     let answer = match &events {
         Events::One(event) => Accepted {
             status: "accepted",
@@ -108,7 +97,7 @@ pub(crate) async fn ingest(
         Events::Batch(events) => Accepted {
             status: "accepted",
             count: Some(events.len()),
-            trace_id: request_trace_id.clone(),
+            trace_id: request.trace_id.clone(),
         },
     };
     Ok((StatusCode::ACCEPTED, Json(answer)))

@@ -13,14 +13,13 @@ mod map;
 
 use crate::{
     Rejection,
-    accept::{accept, read_body},
+    accept::{IngestRequest, accept},
     app::AppState,
     rejection::{Reason, with_retry_after},
 };
 use axum::{
-    body::Bytes,
-    extract::{State, rejection::BytesRejection},
-    http::{HeaderMap, StatusCode, header::CONTENT_TYPE},
+    extract::State,
+    http::{StatusCode, header::CONTENT_TYPE},
     response::{IntoResponse, Response},
 };
 use decode::Encoding;
@@ -29,8 +28,6 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
 };
 use prost::Message;
 use serde_json::json;
-use traceflow_event::Defaults;
-use traceflow_http::TraceId;
 
 /// Where OTLP/HTTP exporters send logs.
 pub const LOGS_PATH: &str = "/v1/logs";
@@ -86,10 +83,7 @@ fn status_response(rejection: Rejection, events: usize, encoding: Encoding) -> R
 ///
 /// Answers with an `ExportLogsServiceResponse` in the request's encoding, errors as a
 /// `google.rpc.Status`; records that break a rule are reported in `partial_success`.
-#[utoipa::path(
-    post,
-    path = "/v1/logs",
-    tag = "ingestion",
+#[utoipa::path(post, path = "/v1/logs", tag = "ingestion",
     request_body(
         description = "opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest",
         content(("application/x-protobuf"), ("application/json")),
@@ -102,22 +96,17 @@ fn status_response(rejection: Rejection, events: usize, encoding: Encoding) -> R
         (status = 415, description = "Unsupported Content-Type or Content-Encoding (google.rpc.Status)"),
         (status = 503, description = "Queue unavailable or full; retry (google.rpc.Status)",
             headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
-    )
+    ),
 )]
-pub(crate) async fn export_logs(
-    State(state): State<AppState>,
-    TraceId(request_trace_id): TraceId,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let Some(encoding) = Encoding::of(&headers) else {
+pub(crate) async fn export_logs(State(state): State<AppState>, request: IngestRequest) -> Response {
+    let Some(encoding) = Encoding::of(&request.headers) else {
         let rejection = Rejection::UnsupportedMediaType(
             "Content-Type must be application/x-protobuf or application/json (OTLP/HTTP)"
                 .to_owned(),
         );
         return status_response(rejection, 1, Encoding::Json);
     };
-    match export(&state, &request_trace_id, encoding, &headers, body).await {
+    match export(&state, request, encoding).await {
         Ok(answer) => {
             let body = match encoding {
                 Encoding::Protobuf => answer.encode_to_vec(),
@@ -139,20 +128,18 @@ type Refused = (Rejection, usize);
 
 async fn export(
     state: &AppState,
-    request_trace_id: &str,
+    mut request: IngestRequest,
     encoding: Encoding,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
 ) -> Result<ExportLogsServiceResponse, Refused> {
     let limit = state.max_body_bytes;
     let one = |rejection| (rejection, 1);
-    let body = read_body(body, limit).map_err(one)?;
-    let body = decode::decompress(headers, &body, limit).map_err(one)?;
-    let request = decode::decode(encoding, &body)
+    let body = request.body().map_err(one)?;
+    let body = decode::decompress(&request.headers, &body, limit).map_err(one)?;
+    let decoded = decode::decode(encoding, &body)
         .map_err(Rejection::Invalid)
         .map_err(one)?;
 
-    let total = map::record_count(&request);
+    let total = map::record_count(&decoded);
     if total > state.max_batch_events {
         let rejection = Rejection::TooManyEvents {
             count: total,
@@ -160,14 +147,10 @@ async fn export(
         };
         return Err((rejection, total));
     }
-    let defaults = Defaults {
-        trace_id: request_trace_id,
-        now: chrono::Utc::now(),
-    };
-    let mapped = map::map_request(request, defaults, &state.limits);
+    let mapped = map::map_request(decoded, request.defaults(), &state.limits);
 
     if !mapped.events.is_empty() {
-        accept(state, request_trace_id, &mapped.events)
+        accept(state, &request.trace_id, &mapped.events)
             .await
             .map_err(|rejection| (rejection, mapped.events.len()))?;
     }

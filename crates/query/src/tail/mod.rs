@@ -35,16 +35,10 @@ const CLIENT_BUFFER: usize = 64;
 
 /// Server-Sent Events: each new matching event as it is stored; resumes after
 /// `Last-Event-ID`.
-#[utoipa::path(
-    get,
-    path = "/logs/tail",
-    tag = "query",
-    params(crate::openapi::FilterParams, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event (an SSE id sent earlier)")),
-    responses(
-        (status = 200, description = "An event stream: `id` a cursor, `data` the event as GET /logs answers it", content_type = "text/event-stream"),
-        crate::openapi::QueryErrors,
-    )
-)]
+#[utoipa::path(get, path = "/logs/tail", tag = "query", params(crate::openapi::FilterParams, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event (an SSE id sent earlier)")), responses(
+    (status = 200, description = "An event stream: `id` a cursor, `data` the event as GET /logs answers it", content_type = "text/event-stream"),
+    crate::openapi::QueryErrors,
+))]
 pub(crate) async fn tail(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
