@@ -2,6 +2,7 @@
 //! (`GET /logs/stats`), and per service and level (`GET /services`).
 
 use crate::{
+    Storage, StorageError,
     filter::{LogFilter, TraceLookup},
     sql::Sql,
 };
@@ -151,6 +152,14 @@ impl StatsQuery {
                 bucket
             })
             .collect()
+    }
+}
+
+impl Storage {
+    /// Event counts per bucket and group; see [`StatsQuery::buckets`] and [`services`] for
+    /// the answers made of them.
+    pub async fn stats(&self, query: &StatsQuery) -> Result<Vec<StatsRow>, StorageError> {
+        Ok(query.to_query(&self.client()).fetch_all().await?)
     }
 }
 
