@@ -493,15 +493,15 @@ fn deletions() -> Vec<Shape> {
         text: vec!["LOGIN".to_owned()],
         ..LogFilter::default()
     };
+    let table = statements::DELETED_FROM;
     let mut shapes = vec![
         Shape::new(
             "delete/nothing_pending",
-            statements::pending_mutations_query(DATABASE, "logs", &client),
+            statements::pending_mutations_query(DATABASE, table, &client),
         ),
         Shape::new("delete/count", statements::count_query(&filter, &client))
             .with("count", filter_json(&filter)),
     ];
-    let table = statements::DELETED_FROM;
     shapes.push(
         Shape::new("delete/mutation", statements::delete_statement(&filter, &client)).with(
             "mutation",

@@ -8,6 +8,7 @@
 use crate::{
     Storage, StorageError,
     filter::{LogFilter, TraceLookup},
+    schema::LOGS,
     sql::Sql,
 };
 use clickhouse::{Client, query::Query};
@@ -27,11 +28,11 @@ pub struct Deletion {
 }
 
 /// The table a deletion changes.
-pub const DELETED_FROM: &str = "logs";
+pub const DELETED_FROM: &str = LOGS;
 
 /// The mutation that deletes what `filter` matches.
 pub fn delete_statement(filter: &LogFilter, client: &Client) -> Query {
-    let mut sql = Sql::new("ALTER TABLE logs DELETE WHERE 1");
+    let mut sql = Sql::new(&format!("ALTER TABLE {DELETED_FROM} DELETE WHERE 1"));
     sql.append(filter.conditions(TraceLookup::Scan));
     sql.into_query(client)
 }

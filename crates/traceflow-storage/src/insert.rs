@@ -1,7 +1,7 @@
 //! Storing events: the `logs` row they become and the batch INSERT, deduplicated where the
 //! server can.
 
-use crate::{Requirement, Storage, StorageError};
+use crate::{Requirement, Storage, StorageError, schema::LOGS};
 use chrono::Timelike;
 use clickhouse::Row;
 use serde::Serialize;
@@ -68,7 +68,7 @@ impl Storage {
     /// the events' ids, so re-sending the same batch (after a crash between ClickHouse's
     /// acknowledgement and the queue's) stores it once.
     pub async fn insert(&self, events: &[Event<'_>]) -> Result<(), StorageError> {
-        let mut insert = self.client().insert::<LogRow<'_>>("logs").await?;
+        let mut insert = self.client().insert::<LogRow<'_>>(LOGS).await?;
         if Requirement::InsertDeduplicationToken.met_by(self.version)
             && let Some(token) = deduplication_token(events)
         {

@@ -8,7 +8,8 @@
 //! Each feature is one module holding its statements and its `impl Storage` block: `insert`,
 //! `search` (pages, counts, where the stored data ends), `stats`, `delete`, `retention` and
 //! `migrations`. They share `filter` (the conditions every read and deletion takes),
-//! `position` (the sort key) and `sql` (statement text with its bound values).
+//! `position` (the sort key), `sql` (statement text with its bound values) and `schema` (the
+//! table names).
 
 mod delete;
 mod filter;
@@ -16,6 +17,7 @@ mod insert;
 mod migrations;
 mod position;
 mod retention;
+mod schema;
 mod search;
 mod sql;
 mod stats;

@@ -5,7 +5,7 @@
 //! servers that have the feature; on others it is left unapplied (and so applies after an
 //! upgrade). Applied versions are recorded in `{database}.schema_migrations`.
 
-use crate::{ServerVersion, Storage, StorageError};
+use crate::{ServerVersion, Storage, StorageError, schema::SCHEMA_MIGRATIONS};
 use include_dir::{Dir, include_dir};
 
 static MIGRATIONS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../migrations");
@@ -128,7 +128,7 @@ impl Storage {
             .await?;
         client
             .query(&format!(
-                "CREATE TABLE IF NOT EXISTS {database}.schema_migrations \
+                "CREATE TABLE IF NOT EXISTS {database}.{SCHEMA_MIGRATIONS} \
                  (version UInt32, name String, applied_at DateTime DEFAULT now()) \
                  ENGINE = MergeTree ORDER BY version"
             ))
@@ -136,7 +136,7 @@ impl Storage {
             .await?;
         let recorded: Vec<u32> = client
             .query(&format!(
-                "SELECT DISTINCT version FROM {database}.schema_migrations"
+                "SELECT DISTINCT version FROM {database}.{SCHEMA_MIGRATIONS}"
             ))
             .fetch_all()
             .await?;
@@ -160,7 +160,7 @@ impl Storage {
             }
             client
                 .query(&format!(
-                    "INSERT INTO {database}.schema_migrations (version, name) VALUES (?, ?)"
+                    "INSERT INTO {database}.{SCHEMA_MIGRATIONS} (version, name) VALUES (?, ?)"
                 ))
                 .bind(migration.version)
                 .bind(&migration.name)

@@ -1,12 +1,15 @@
 //! RETENTION_DAYS: a table TTL where the server has TTL (19.6+); on older servers (18.16)
 //! whole day partitions are dropped once every event in them is older than the limit.
 
-use crate::{Requirement, Storage, StorageError};
+use crate::{
+    Requirement, Storage, StorageError,
+    schema::{LOGS, LOGS_BY_TRACE},
+};
 use chrono::{DateTime, Datelike, TimeDelta, Utc};
 use clickhouse::{Client, query::Query};
 
 /// The tables that hold events and are partitioned by day, and so expire together.
-pub const EXPIRING_TABLES: [&str; 2] = ["logs", "logs_by_trace"];
+pub const EXPIRING_TABLES: [&str; 2] = [LOGS, LOGS_BY_TRACE];
 
 /// What enforcing the retention did.
 #[derive(Debug, Clone, PartialEq, Eq)]

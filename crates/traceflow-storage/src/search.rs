@@ -6,6 +6,7 @@ use crate::{
     Storage, StorageError,
     filter::{LogFilter, TraceLookup},
     position::{Order, Position},
+    schema::LOGS,
     sql::Sql,
 };
 use chrono::{DateTime, Utc};
@@ -51,7 +52,7 @@ impl LogQuery {
     /// The SELECT for this search. It asks for one row more than the limit: that row's
     /// presence says whether another page exists.
     pub fn to_query(&self, client: &Client) -> Query {
-        let mut sql = Sql::new("SELECT ?fields FROM logs WHERE 1");
+        let mut sql = Sql::new(&format!("SELECT ?fields FROM {LOGS} WHERE 1"));
         sql.append(self.filter.conditions(TraceLookup::Indexed));
         let (direction, beyond, not_beyond) = match self.order {
             Order::Desc => ("DESC", "<", "<="),
@@ -143,7 +144,7 @@ impl TryFrom<StoredLogRow> for LogEvent {
 
 /// `SELECT count()` of the events `filter` matches.
 pub fn count_query(filter: &LogFilter, client: &Client) -> Query {
-    let mut sql = Sql::new("SELECT count() FROM logs WHERE 1");
+    let mut sql = Sql::new(&format!("SELECT count() FROM {LOGS} WHERE 1"));
     sql.append(filter.conditions(TraceLookup::Indexed));
     sql.into_query(client)
 }
@@ -152,7 +153,9 @@ pub fn count_query(filter: &LogFilter, client: &Client) -> Query {
 /// the stored data currently ends, which a live tail follows.
 pub fn newest_timestamp_query(from: u32, to: u32, client: &Client) -> Query {
     client
-        .query("SELECT toUInt32(max(timestamp)) FROM logs WHERE timestamp >= ? AND timestamp <= ?")
+        .query(&format!(
+            "SELECT toUInt32(max(timestamp)) FROM {LOGS} WHERE timestamp >= ? AND timestamp <= ?"
+        ))
         .bind(from)
         .bind(to)
 }

@@ -4,6 +4,7 @@
 use crate::{
     Storage, StorageError,
     filter::{LogFilter, TraceLookup},
+    schema::LOGS,
     sql::Sql,
 };
 use chrono::{DateTime, Utc};
@@ -89,7 +90,7 @@ impl StatsQuery {
         let (service, level) = (self.group_by.service, self.group_by.level);
         sql.push(
             &format!(
-                ", {} AS group_service, {} AS group_level, count() AS events FROM logs WHERE 1",
+                ", {} AS group_service, {} AS group_level, count() AS events FROM {LOGS} WHERE 1",
                 if service { "toString(service)" } else { "''" },
                 if level { "toString(level)" } else { "''" },
             ),
