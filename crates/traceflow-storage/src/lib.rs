@@ -103,9 +103,9 @@ fn error_code(message: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
-/// A ClickHouse client on the crate's default HTTP settings, plus `TCP_NODELAY`. Without it an INSERT's last chunk waits behind Nagle's algorithm for the
-/// server's delayed ACK, about 40 ms per INSERT whatever its size (measured: 57 ms for a
-/// 5,000-row INSERT that ClickHouse logged as taking 8 ms).
+/// A ClickHouse client on the crate's default HTTP settings, plus `TCP_NODELAY`: without it
+/// an INSERT's last chunk waits behind Nagle's algorithm for the server's delayed ACK, which
+/// costs every INSERT the same delay whatever its size (see docs/benchmarks.md).
 fn client_with_nodelay() -> Client {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
