@@ -119,7 +119,7 @@ fn client_with_nodelay() -> Client {
     )
 }
 
-/// A handle on the logs table; cheap to clone.
+/// A handle on the tables; cheap to clone. Each feature module adds its methods.
 #[derive(Clone)]
 pub struct Storage {
     client: Client,
