@@ -32,9 +32,8 @@ use clickhouse::{Client, Row, query::Query};
 use serde_json::{Value, json};
 use traceflow_event::Level;
 use traceflow_storage::{
-    LogFilter, LogQuery, LogRow, MAX_LIMIT, Migration, Order, Page, Position, Requirement,
-    StoredLogRow, delete, newest_timestamp_query, retention,
-    stats::{GroupBy, StatsQuery},
+    GroupBy, LogFilter, LogQuery, LogRow, MAX_LIMIT, Migration, Order, Page, Position, Requirement,
+    StatsQuery, StoredLogRow, statements,
 };
 
 const DATABASE: &str = "observability";
@@ -394,7 +393,7 @@ fn counts() -> Vec<Shape> {
         .map(|(name, filter)| {
             Shape::new(
                 format!("count/{name}"),
-                delete::count_query(&filter, &client),
+                statements::count_query(&filter, &client),
             )
             .with("count", filter_json(&filter))
         })
@@ -414,7 +413,7 @@ fn newest_timestamps() -> Vec<Shape> {
         let seconds = |at: &str| Position::start_of(time(at)).seconds;
         Shape::new(
             format!("newest/{name}"),
-            newest_timestamp_query(seconds(from), seconds(to), &client),
+            statements::newest_timestamp_query(seconds(from), seconds(to), &client),
         )
         .with("newest", json!({"from": from, "to": to}))
     })
@@ -494,28 +493,31 @@ fn deletions() -> Vec<Shape> {
         text: vec!["LOGIN".to_owned()],
         ..LogFilter::default()
     };
+    let table = statements::DELETED_FROM;
     let mut shapes = vec![
         Shape::new(
             "delete/nothing_pending",
-            delete::pending_mutations_query(DATABASE, "logs", &client),
+            statements::pending_mutations_query(DATABASE, table, &client),
         ),
-        Shape::new("delete/count", delete::count_query(&filter, &client))
+        Shape::new("delete/count", statements::count_query(&filter, &client))
             .with("count", filter_json(&filter)),
     ];
-    let table = delete::DELETED_FROM;
     shapes.push(
-        Shape::new("delete/mutation", delete::delete_statement(&filter, &client)).with(
+        Shape::new("delete/mutation", statements::delete_statement(&filter, &client)).with(
             "mutation",
             json!({
                 "table": table,
                 "removes": filter_json(&filter),
-                "pending_sql": delete::pending_mutations_query(DATABASE, table, &client).sql_display().to_string(),
+                "pending_sql": statements::pending_mutations_query(DATABASE, table, &client).sql_display().to_string(),
             }),
         ),
     );
     shapes.push(
-        Shape::new("delete/count_after", delete::count_query(&filter, &client))
-            .with("count", filter_json(&filter)),
+        Shape::new(
+            "delete/count_after",
+            statements::count_query(&filter, &client),
+        )
+        .with("count", filter_json(&filter)),
     );
     shapes
 }
@@ -525,15 +527,15 @@ fn deletions() -> Vec<Shape> {
 fn retention_statements() -> Vec<Shape> {
     let client = Client::default();
     let mut shapes = Vec::new();
-    for table in retention::EXPIRING_TABLES {
+    for table in statements::EXPIRING_TABLES {
         shapes.push(Shape::new(
             format!("retention/partitions/{table}"),
-            retention::partitions_query(DATABASE, table, &client),
+            statements::partitions_query(DATABASE, table, &client),
         ));
         shapes.push(
             Shape::new(
                 format!("retention/drop_partition/{table}"),
-                retention::drop_partition_statement(table, 20260506, &client),
+                statements::drop_partition_statement(table, 20260506, &client),
             )
             .with(
                 "mutation",
@@ -549,20 +551,20 @@ fn retention_statements() -> Vec<Shape> {
         );
     }
     let days = 30;
-    for table in retention::EXPIRING_TABLES {
+    for table in statements::EXPIRING_TABLES {
         shapes.push(
             Shape::new(
                 format!("retention/ttl/{table}"),
-                retention::set_ttl_statement(table, days, &client),
+                statements::set_ttl_statement(table, days, &client),
             )
             .with(
                 "ttl",
                 json!({
                     "table": table,
                     "days": days,
-                    "clause": retention::ttl_clause(days),
-                    "engine_sql": retention::engine_query(DATABASE, table, &client).sql_display().to_string(),
-                    "pending_sql": delete::pending_mutations_query(DATABASE, table, &client).sql_display().to_string(),
+                    "clause": statements::ttl_clause(days),
+                    "engine_sql": statements::engine_query(DATABASE, table, &client).sql_display().to_string(),
+                    "pending_sql": statements::pending_mutations_query(DATABASE, table, &client).sql_display().to_string(),
                 }),
             ),
         );

@@ -1,15 +1,22 @@
-//! `DELETE /logs`: an ALTER ... DELETE mutation (ClickHouse 18.16 has nothing lighter), and
-//! the statements that count what it matches and watch it finish.
+//! `DELETE /logs`: an ALTER ... DELETE mutation (ClickHouse 18.16 has nothing lighter) of
+//! what [`Storage::count`] counts, and the wait for ClickHouse to finish it.
 //!
 //! The trace index (`logs_by_trace`) is left as it is: it says where a trace's events may
 //! be, not which they are, so an entry without events only costs a lookup one granule read
 //! until retention removes it.
 
 use crate::{
+    Storage, StorageError,
     filter::{LogFilter, TraceLookup},
+    schema::LOGS,
     sql::Sql,
 };
 use clickhouse::{Client, query::Query};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How often a deletion checks whether ClickHouse has finished it.
+const MUTATION_POLL: Duration = Duration::from_millis(100);
 
 /// What a deletion did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,18 +28,11 @@ pub struct Deletion {
 }
 
 /// The table a deletion changes.
-pub const DELETED_FROM: &str = "logs";
-
-/// `SELECT count()` of the events `filter` matches.
-pub fn count_query(filter: &LogFilter, client: &Client) -> Query {
-    let mut sql = Sql::new("SELECT count() FROM logs WHERE 1");
-    sql.append(filter.conditions(TraceLookup::Indexed));
-    sql.into_query(client)
-}
+pub const DELETED_FROM: &str = LOGS;
 
 /// The mutation that deletes what `filter` matches.
 pub fn delete_statement(filter: &LogFilter, client: &Client) -> Query {
-    let mut sql = Sql::new("ALTER TABLE logs DELETE WHERE 1");
+    let mut sql = Sql::new(&format!("ALTER TABLE {DELETED_FROM} DELETE WHERE 1"));
     sql.append(filter.conditions(TraceLookup::Scan));
     sql.into_query(client)
 }
@@ -45,6 +45,45 @@ pub fn pending_mutations_query(database: &str, table: &str, client: &Client) -> 
         )
         .bind(database)
         .bind(table)
+}
+
+impl Storage {
+    /// Deletes the events `filter` matches and waits up to `wait` for ClickHouse to finish.
+    pub async fn delete(
+        &self,
+        filter: &LogFilter,
+        wait: Duration,
+    ) -> Result<Deletion, StorageError> {
+        let matched = self.count(filter).await?;
+        if matched == 0 {
+            // Nothing to do, and a mutation would rewrite every part for nothing.
+            return Ok(Deletion {
+                matched,
+                finished: true,
+            });
+        }
+        let deadline = Instant::now() + wait;
+        delete_statement(filter, &self.client()).execute().await?;
+        let finished = self.mutations_done(DELETED_FROM, deadline).await?;
+        tracing::info!(matched, finished, "events deleted");
+        Ok(Deletion { matched, finished })
+    }
+
+    /// Waits until `table` has no running mutation, or `deadline`; says which came first.
+    async fn mutations_done(&self, table: &str, deadline: Instant) -> Result<bool, StorageError> {
+        loop {
+            let pending: u64 = pending_mutations_query(&self.database, table, &self.client)
+                .fetch_one()
+                .await?;
+            if pending == 0 {
+                return Ok(true);
+            }
+            if Instant::now() + MUTATION_POLL > deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(MUTATION_POLL).await;
+        }
+    }
 }
 
 #[cfg(test)]

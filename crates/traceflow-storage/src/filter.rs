@@ -1,7 +1,10 @@
 //! Which events a request is about: the conditions every endpoint shares (`GET /logs`, its
 //! count, stats, tail and `DELETE`), as SQL with bound values.
 
-use crate::sql::{Param, Sql};
+use crate::{
+    schema::LOGS_BY_TRACE,
+    sql::{Param, Sql},
+};
 use chrono::{DateTime, Timelike, Utc};
 use traceflow_event::Level;
 
@@ -98,8 +101,10 @@ impl LogFilter {
             sql.push(" AND trace_id = ?", [trace_id.as_str().into()]);
             if trace_lookup == TraceLookup::Indexed {
                 sql.push(
-                    " AND (timestamp, millisecond) IN \
-                     (SELECT timestamp, millisecond FROM logs_by_trace WHERE trace_id = ?)",
+                    &format!(
+                        " AND (timestamp, millisecond) IN \
+                         (SELECT timestamp, millisecond FROM {LOGS_BY_TRACE} WHERE trace_id = ?)"
+                    ),
                     [trace_id.as_str().into()],
                 );
             }

@@ -4,38 +4,52 @@
 //!
 //! Supported servers range from 18.16 (Debian 12) to current releases. The differences that
 //! matter here are captured by [`ServerVersion`]'s capability checks.
+//!
+//! Each feature is one module holding its statements and its `impl Storage` block: `insert`,
+//! `search` (pages, counts, where the stored data ends), `stats`, `delete`, `retention` and
+//! `migrations`. They share `filter` (the conditions every read and deletion takes),
+//! `position` (the sort key), `sql` (statement text with its bound values) and `schema` (the
+//! table names).
 
-pub mod delete;
+mod delete;
 mod filter;
+mod insert;
 mod migrations;
 mod position;
-mod query;
-pub mod retention;
-mod row;
+mod retention;
+mod schema;
+mod search;
 mod sql;
-pub mod stats;
+mod stats;
 mod version;
 
 pub use delete::Deletion;
 pub use filter::LogFilter;
+pub use insert::LogRow;
 pub use migrations::{Migration, Requirement};
 pub use position::{Order, Position};
-pub use query::{LogQuery, MAX_LIMIT, Page, newest_timestamp_query};
 pub use retention::Retention;
-pub use row::{LogRow, StoredLogRow};
-pub use stats::{StatsQuery, StatsRow};
+pub use search::{LogQuery, MAX_LIMIT, Page, SearchPage, StoredLogRow};
+pub use stats::{
+    Bucket, GroupBy, MAX_BUCKETS, ServiceCounts, StatsQuery, StatsRow, bucket_count, services,
+};
 pub use version::ServerVersion;
 
-use chrono::{DateTime, Utc};
+/// The statements behind [`Storage`]'s methods, for running them elsewhere: the check on
+/// current ClickHouse (`examples/emit_sql.rs`). Services go through [`Storage`].
+pub mod statements {
+    pub use crate::delete::{DELETED_FROM, delete_statement, pending_mutations_query};
+    pub use crate::retention::{
+        EXPIRING_TABLES, drop_partition_statement, engine_query, partitions_query,
+        set_ttl_statement, ttl_clause,
+    };
+    pub use crate::search::{count_query, newest_timestamp_query};
+}
+
 use clickhouse::Client;
 use hyper_util::{client::legacy::connect::HttpConnector, rt::TokioExecutor};
 use std::time::Duration;
-use tokio::time::Instant;
 use traceflow_config::{ClickHouseConfig, Compression};
-use traceflow_event::{Event, LogEvent};
-
-/// How often a deletion checks whether ClickHouse has finished it.
-const MUTATION_POLL: Duration = Duration::from_millis(100);
 
 /// What went wrong talking to ClickHouse, sorted by what a caller can do about it.
 #[derive(Debug, thiserror::Error)]
@@ -89,21 +103,9 @@ fn error_code(message: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
-/// Identifies a batch by its events: the same events in the same order give the same token.
-/// Event ids are UUIDv7s made at ingestion, so first, last and count pin a batch down.
-fn deduplication_token(events: &[Event<'_>]) -> Option<String> {
-    let (first, last) = (events.first()?, events.last()?);
-    Some(format!(
-        "{}-{}-{}",
-        first.id.simple(),
-        last.id.simple(),
-        events.len()
-    ))
-}
-
-/// A ClickHouse client on the crate's default HTTP settings, plus `TCP_NODELAY`. Without it an INSERT's last chunk waits behind Nagle's algorithm for the
-/// server's delayed ACK, about 40 ms per INSERT whatever its size (measured: 57 ms for a
-/// 5,000-row INSERT that ClickHouse logged as taking 8 ms).
+/// A ClickHouse client on the crate's default HTTP settings, plus `TCP_NODELAY`: without it
+/// an INSERT's last chunk waits behind Nagle's algorithm for the server's delayed ACK, which
+/// costs every INSERT the same delay whatever its size (see docs/benchmarks.md).
 fn client_with_nodelay() -> Client {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
@@ -117,7 +119,7 @@ fn client_with_nodelay() -> Client {
     )
 }
 
-/// A handle on the logs table; cheap to clone.
+/// A handle on the tables; cheap to clone. Each feature module adds its methods.
 #[derive(Clone)]
 pub struct Storage {
     client: Client,
@@ -176,156 +178,6 @@ impl Storage {
         self.client.query("SELECT 1").execute().await?;
         Ok(())
     }
-
-    /// Applies the migrations not yet recorded; returns the versions it applied.
-    pub async fn migrate(&self) -> Result<Vec<u32>, StorageError> {
-        migrations::apply(&self.client, &self.database, self.version).await
-    }
-
-    /// Stores the events with one INSERT. Returns once ClickHouse acknowledged it.
-    ///
-    /// Where the server supports it, the INSERT carries a deduplication token derived from
-    /// the events' ids, so re-sending the same batch (after a crash between ClickHouse's
-    /// acknowledgement and the queue's) stores it once.
-    pub async fn insert(&self, events: &[Event<'_>]) -> Result<(), StorageError> {
-        let mut insert = self.client().insert::<LogRow<'_>>("logs").await?;
-        if Requirement::InsertDeduplicationToken.met_by(self.version)
-            && let Some(token) = deduplication_token(events)
-        {
-            insert = insert.with_setting("insert_deduplication_token", token);
-        }
-        for event in events {
-            insert.write(&LogRow::from(event)).await?;
-        }
-        insert.end().await?;
-        Ok(())
-    }
-
-    /// One page of the events matching `query`, in its order.
-    pub async fn search(&self, query: &LogQuery) -> Result<SearchPage, StorageError> {
-        let mut rows: Vec<StoredLogRow> = query.to_query(&self.client()).fetch_all().await?;
-        let limit = query.limit as usize;
-        let more = rows.len() > limit;
-        rows.truncate(limit);
-        let logs = rows
-            .into_iter()
-            .map(|row| LogEvent::try_from(row).map_err(StorageError::Unexpected))
-            .collect::<Result<Vec<_>, _>>()?;
-        let next = logs.last().filter(|_| more).map(Position::of);
-        Ok(SearchPage { logs, next })
-    }
-
-    /// The newest `timestamp` of any event (whatever its service or level) stored between
-    /// `from` and `to`, to the second.
-    pub async fn newest_timestamp(
-        &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Option<DateTime<Utc>>, StorageError> {
-        let seconds = |time: DateTime<Utc>| Position::start_of(time).seconds;
-        let newest: u32 = query::newest_timestamp_query(seconds(from), seconds(to), &self.client())
-            .fetch_one()
-            .await?;
-        Ok((newest > 0)
-            .then(|| DateTime::from_timestamp(i64::from(newest), 0))
-            .flatten())
-    }
-
-    /// How many events `filter` matches.
-    pub async fn count(&self, filter: &LogFilter) -> Result<u64, StorageError> {
-        Ok(delete::count_query(filter, &self.client())
-            .fetch_one()
-            .await?)
-    }
-
-    /// Event counts per bucket and group; see [`StatsQuery::buckets`] and
-    /// [`stats::services`] for the answers made of them.
-    pub async fn stats(&self, query: &StatsQuery) -> Result<Vec<StatsRow>, StorageError> {
-        Ok(query.to_query(&self.client()).fetch_all().await?)
-    }
-
-    /// Deletes the events `filter` matches and waits up to `wait` for ClickHouse to finish.
-    pub async fn delete(
-        &self,
-        filter: &LogFilter,
-        wait: Duration,
-    ) -> Result<Deletion, StorageError> {
-        let matched = self.count(filter).await?;
-        if matched == 0 {
-            // Nothing to do, and a mutation would rewrite every part for nothing.
-            return Ok(Deletion {
-                matched,
-                finished: true,
-            });
-        }
-        let deadline = Instant::now() + wait;
-        delete::delete_statement(filter, &self.client())
-            .execute()
-            .await?;
-        let finished = self.mutations_done(delete::DELETED_FROM, deadline).await?;
-        tracing::info!(matched, finished, "events deleted");
-        Ok(Deletion { matched, finished })
-    }
-
-    /// Waits until `table` has no running mutation, or `deadline`; says which came first.
-    async fn mutations_done(&self, table: &str, deadline: Instant) -> Result<bool, StorageError> {
-        loop {
-            let pending: u64 = delete::pending_mutations_query(&self.database, table, &self.client)
-                .fetch_one()
-                .await?;
-            if pending == 0 {
-                return Ok(true);
-            }
-            if Instant::now() + MUTATION_POLL > deadline {
-                return Ok(false);
-            }
-            tokio::time::sleep(MUTATION_POLL).await;
-        }
-    }
-
-    /// Applies RETENTION_DAYS: sets the TTL where the server has TTL, otherwise drops the day
-    /// partitions that are wholly older than `days`. Safe to repeat.
-    pub async fn enforce_retention(&self, days: u32) -> Result<Retention, StorageError> {
-        if Requirement::Ttl.met_by(self.version) {
-            let mut changed = Vec::new();
-            for table in retention::EXPIRING_TABLES {
-                let engine: String = retention::engine_query(&self.database, table, &self.client)
-                    .fetch_one()
-                    .await?;
-                if !engine.contains(&retention::ttl_clause(days)) {
-                    retention::set_ttl_statement(table, days, &self.client())
-                        .execute()
-                        .await?;
-                    changed.push(table);
-                }
-            }
-            return Ok(Retention::Ttl { changed });
-        }
-        let last_expired = retention::last_expired_partition(Utc::now(), days);
-        let mut dropped = Vec::new();
-        for table in retention::EXPIRING_TABLES {
-            let partitions: Vec<String> =
-                retention::partitions_query(&self.database, table, &self.client)
-                    .fetch_all()
-                    .await?;
-            for partition in partitions.iter().filter_map(|raw| raw.parse::<u32>().ok()) {
-                if partition <= last_expired {
-                    retention::drop_partition_statement(table, partition, &self.client())
-                        .execute()
-                        .await?;
-                    dropped.push((table, partition));
-                }
-            }
-        }
-        Ok(Retention::DroppedPartitions(dropped))
-    }
-}
-
-/// A page of events and, when more match, the position the next page starts after.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SearchPage {
-    pub logs: Vec<LogEvent>,
-    pub next: Option<Position>,
 }
 
 #[cfg(test)]

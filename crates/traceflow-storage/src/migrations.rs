@@ -5,8 +5,7 @@
 //! servers that have the feature; on others it is left unapplied (and so applies after an
 //! upgrade). Applied versions are recorded in `{database}.schema_migrations`.
 
-use crate::{ServerVersion, StorageError};
-use clickhouse::Client;
+use crate::{ServerVersion, Storage, StorageError, schema::SCHEMA_MIGRATIONS};
 use include_dir::{Dir, include_dir};
 
 static MIGRATIONS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../migrations");
@@ -118,56 +117,60 @@ impl Migration {
     }
 }
 
-pub(crate) async fn apply(
-    client: &Client,
-    database: &str,
-    version: ServerVersion,
-) -> Result<Vec<u32>, StorageError> {
-    client
-        .query(&format!("CREATE DATABASE IF NOT EXISTS {database}"))
-        .execute()
-        .await?;
-    client
-        .query(&format!(
-            "CREATE TABLE IF NOT EXISTS {database}.schema_migrations \
-             (version UInt32, name String, applied_at DateTime DEFAULT now()) \
-             ENGINE = MergeTree ORDER BY version"
-        ))
-        .execute()
-        .await?;
-    let recorded: Vec<u32> = client
-        .query(&format!(
-            "SELECT DISTINCT version FROM {database}.schema_migrations"
-        ))
-        .fetch_all()
-        .await?;
-
-    let mut applied = Vec::new();
-    for migration in Migration::all() {
-        if recorded.contains(&migration.version) {
-            continue;
-        }
-        if !migration.applies_to(version) {
-            tracing::info!(migration = %migration.name, %version, "migration skipped: the server lacks what it requires");
-            continue;
-        }
-        for statement in migration.statements(database) {
-            client.query(&statement).execute().await.map_err(|error| {
-                StorageError::Unexpected(format!("migration {} failed: {error}", migration.name))
-            })?;
-        }
+impl Storage {
+    /// Applies the migrations not yet recorded; returns the versions it applied.
+    pub async fn migrate(&self) -> Result<Vec<u32>, StorageError> {
+        // Not bound to the database, which may not exist yet: each statement names it.
+        let (client, database, version) = (&self.client, &self.database, self.version);
         client
-            .query(&format!(
-                "INSERT INTO {database}.schema_migrations (version, name) VALUES (?, ?)"
-            ))
-            .bind(migration.version)
-            .bind(&migration.name)
+            .query(&format!("CREATE DATABASE IF NOT EXISTS {database}"))
             .execute()
             .await?;
-        tracing::info!(migration = %migration.name, "migration applied");
-        applied.push(migration.version);
+        client
+            .query(&format!(
+                "CREATE TABLE IF NOT EXISTS {database}.{SCHEMA_MIGRATIONS} \
+                 (version UInt32, name String, applied_at DateTime DEFAULT now()) \
+                 ENGINE = MergeTree ORDER BY version"
+            ))
+            .execute()
+            .await?;
+        let recorded: Vec<u32> = client
+            .query(&format!(
+                "SELECT DISTINCT version FROM {database}.{SCHEMA_MIGRATIONS}"
+            ))
+            .fetch_all()
+            .await?;
+
+        let mut applied = Vec::new();
+        for migration in Migration::all() {
+            if recorded.contains(&migration.version) {
+                continue;
+            }
+            if !migration.applies_to(version) {
+                tracing::info!(migration = %migration.name, %version, "migration skipped: the server lacks what it requires");
+                continue;
+            }
+            for statement in migration.statements(database) {
+                client.query(&statement).execute().await.map_err(|error| {
+                    StorageError::Unexpected(format!(
+                        "migration {} failed: {error}",
+                        migration.name
+                    ))
+                })?;
+            }
+            client
+                .query(&format!(
+                    "INSERT INTO {database}.{SCHEMA_MIGRATIONS} (version, name) VALUES (?, ?)"
+                ))
+                .bind(migration.version)
+                .bind(&migration.name)
+                .execute()
+                .await?;
+            tracing::info!(migration = %migration.name, "migration applied");
+            applied.push(migration.version);
+        }
+        Ok(applied)
     }
-    Ok(applied)
 }
 
 #[cfg(test)]

@@ -1,11 +1,15 @@
 //! RETENTION_DAYS: a table TTL where the server has TTL (19.6+); on older servers (18.16)
 //! whole day partitions are dropped once every event in them is older than the limit.
 
+use crate::{
+    Requirement, Storage, StorageError,
+    schema::{LOGS, LOGS_BY_TRACE},
+};
 use chrono::{DateTime, Datelike, TimeDelta, Utc};
 use clickhouse::{Client, query::Query};
 
 /// The tables that hold events and are partitioned by day, and so expire together.
-pub const EXPIRING_TABLES: [&str; 2] = ["logs", "logs_by_trace"];
+pub const EXPIRING_TABLES: [&str; 2] = [LOGS, LOGS_BY_TRACE];
 
 /// What enforcing the retention did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +65,44 @@ pub fn last_expired_partition(now: DateTime<Utc>, days: u32) -> u32 {
     let limit = (now - TimeDelta::days(i64::from(days))).date_naive();
     let day = limit.pred_opt().unwrap_or(limit);
     day.year().unsigned_abs() * 10_000 + day.month() * 100 + day.day()
+}
+
+impl Storage {
+    /// Applies RETENTION_DAYS: sets the TTL where the server has TTL, otherwise drops the day
+    /// partitions that are wholly older than `days`. Safe to repeat.
+    pub async fn enforce_retention(&self, days: u32) -> Result<Retention, StorageError> {
+        if Requirement::Ttl.met_by(self.version) {
+            let mut changed = Vec::new();
+            for table in EXPIRING_TABLES {
+                let engine: String = engine_query(&self.database, table, &self.client)
+                    .fetch_one()
+                    .await?;
+                if !engine.contains(&ttl_clause(days)) {
+                    set_ttl_statement(table, days, &self.client())
+                        .execute()
+                        .await?;
+                    changed.push(table);
+                }
+            }
+            return Ok(Retention::Ttl { changed });
+        }
+        let last_expired = last_expired_partition(Utc::now(), days);
+        let mut dropped = Vec::new();
+        for table in EXPIRING_TABLES {
+            let partitions: Vec<String> = partitions_query(&self.database, table, &self.client)
+                .fetch_all()
+                .await?;
+            for partition in partitions.iter().filter_map(|raw| raw.parse::<u32>().ok()) {
+                if partition <= last_expired {
+                    drop_partition_statement(table, partition, &self.client())
+                        .execute()
+                        .await?;
+                    dropped.push((table, partition));
+                }
+            }
+        }
+        Ok(Retention::DroppedPartitions(dropped))
+    }
 }
 
 #[cfg(test)]

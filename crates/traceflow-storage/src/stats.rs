@@ -2,7 +2,9 @@
 //! (`GET /logs/stats`), and per service and level (`GET /services`).
 
 use crate::{
+    Storage, StorageError,
     filter::{LogFilter, TraceLookup},
+    schema::LOGS,
     sql::Sql,
 };
 use chrono::{DateTime, Utc};
@@ -88,7 +90,7 @@ impl StatsQuery {
         let (service, level) = (self.group_by.service, self.group_by.level);
         sql.push(
             &format!(
-                ", {} AS group_service, {} AS group_level, count() AS events FROM logs WHERE 1",
+                ", {} AS group_service, {} AS group_level, count() AS events FROM {LOGS} WHERE 1",
                 if service { "toString(service)" } else { "''" },
                 if level { "toString(level)" } else { "''" },
             ),
@@ -151,6 +153,14 @@ impl StatsQuery {
                 bucket
             })
             .collect()
+    }
+}
+
+impl Storage {
+    /// Event counts per bucket and group; see [`StatsQuery::buckets`] and [`services`] for
+    /// the answers made of them.
+    pub async fn stats(&self, query: &StatsQuery) -> Result<Vec<StatsRow>, StorageError> {
+        Ok(query.to_query(&self.client()).fetch_all().await?)
     }
 }
 

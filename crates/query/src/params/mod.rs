@@ -14,8 +14,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::BTreeMap;
 use traceflow_event::Level;
 use traceflow_storage::{
-    LogFilter, LogQuery, Page, Position,
-    stats::{GroupBy, MAX_BUCKETS, StatsQuery, bucket_count},
+    GroupBy, LogFilter, LogQuery, MAX_BUCKETS, Page, Position, StatsQuery, bucket_count,
 };
 
 /// Stands for every `metadata.<key>` parameter in a list of accepted names.
