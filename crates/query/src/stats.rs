@@ -13,7 +13,7 @@ use axum::{
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use traceflow_storage as stats;
+use traceflow_storage::{GroupBy, ServiceCounts, service_counts};
 
 fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -50,7 +50,7 @@ pub(crate) async fn stats(
         .storage
         .run(async |storage| storage.stats(&query).await)
         .await?;
-    let grouped = query.group_by != stats::GroupBy::default();
+    let grouped = query.group_by != GroupBy::default();
     Ok(Json(StatsAnswer {
         from: rfc3339(query.from),
         to: rfc3339(query.to),
@@ -72,7 +72,7 @@ pub(crate) struct ServicesAnswer {
     to: String,
     /// Each service with its counts by level.
     #[schema(value_type = Vec<Object>)]
-    services: Vec<stats::ServiceCounts>,
+    services: Vec<ServiceCounts>,
 }
 
 /// Services seen in a time range (default: the last 24 hours) with their counts by level.
@@ -93,6 +93,6 @@ pub(crate) async fn services(
     Ok(Json(ServicesAnswer {
         from: rfc3339(query.from),
         to: rfc3339(query.to),
-        services: stats::services(&rows),
+        services: service_counts(&rows),
     }))
 }

@@ -31,7 +31,7 @@ pub use position::{Order, Position};
 pub use retention::Retention;
 pub use search::{LogQuery, MAX_LIMIT, Page, SearchPage, StoredLogRow};
 pub use stats::{
-    Bucket, GroupBy, MAX_BUCKETS, ServiceCounts, StatsQuery, StatsRow, bucket_count, services,
+    Bucket, GroupBy, MAX_BUCKETS, ServiceCounts, StatsQuery, StatsRow, bucket_count, service_counts,
 };
 pub use version::ServerVersion;
 

@@ -165,7 +165,7 @@ impl Storage {
 }
 
 /// Rows grouped by service and level, as one entry per service.
-pub fn services(rows: &[StatsRow]) -> Vec<ServiceCounts> {
+pub fn service_counts(rows: &[StatsRow]) -> Vec<ServiceCounts> {
     let mut services: BTreeMap<&str, ServiceCounts> = BTreeMap::new();
     for row in rows {
         let entry = services
@@ -278,7 +278,7 @@ mod tests {
             row("1970-01-01T00:00:00Z", "api", "INFO", 5),
             row("1970-01-01T00:00:00Z", "auth", "WARN", 1),
         ];
-        let services = services(&rows);
+        let services = service_counts(&rows);
         assert_eq!(services.len(), 2);
         assert_eq!(services[0].service, "api");
         assert_eq!(services[0].count, 7);
