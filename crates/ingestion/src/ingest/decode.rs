@@ -84,7 +84,10 @@ impl<'de> Deserialize<'de> for IncomingEvent<'de> {
                 let mut seen = [false; FIELDS.len()];
                 while let Some(Field(index)) = map.next_key()? {
                     if std::mem::replace(&mut seen[index], true) {
-                        return Err(de::Error::duplicate_field(FIELDS[index]));
+                        return Err(de::Error::custom(format_args!(
+                            "{} is given more than once",
+                            FIELDS[index]
+                        )));
                     }
                     let text = |value: Option<Text<'de>>| value.map(|Text(text)| text);
                     match index {
@@ -122,7 +125,9 @@ impl<'de> Deserialize<'de> for IncomingMetadata<'de> {
                 let mut entries = Metadata::new();
                 while let Some(Text(key)) = map.next_key()? {
                     if entries.contains_key(&key) {
-                        return Err(de::Error::custom(format_args!("duplicate key {key:?}")));
+                        return Err(de::Error::custom(format_args!(
+                            "key {key:?} is given more than once"
+                        )));
                     }
                     let MetadataValue(value) = map.next_value()?;
                     entries.insert(key, value);
@@ -219,9 +224,11 @@ fn explain_parse_failure<'a, T: Deserialize<'a>>(
             let path = err.path().to_string();
             let inner = err.into_inner();
             match inner.classify() {
-                // An error of the whole object (a duplicate field) names the field itself.
-                serde_json::error::Category::Data if path == "." => inner.to_string(),
-                serde_json::error::Category::Data => format!("{path}: {inner}"),
+                // An error of the whole object (a field given twice) names the field itself.
+                serde_json::error::Category::Data if path == "." => without_position(&inner),
+                serde_json::error::Category::Data => {
+                    format!("{path}: {}", without_position(&inner))
+                }
                 _ => format!("malformed JSON: {inner}"),
             }
         });
@@ -235,6 +242,16 @@ fn explain_parse_failure<'a, T: Deserialize<'a>>(
         // Not expected: tracking the path does not change what parses.
         Ok(()) => format!("malformed JSON: {error}"),
     }
+}
+
+/// A data error's message without serde_json's "at line L column C": the path names where.
+fn without_position(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    message
+        .strip_suffix(&position)
+        .map(str::to_owned)
+        .unwrap_or(message)
 }
 
 impl<'a> IncomingEvent<'a> {
@@ -384,12 +401,12 @@ mod tests {
     fn duplicates_and_trailing_data_are_refused() {
         assert_eq!(
             parse(r#"{"service":"a","service":"b","level":"INFO","message":"m"}"#).unwrap_err(),
-            "duplicate field `service` at line 1 column 24"
+            "service is given more than once"
         );
         assert_eq!(
             parse(r#"{"service":"a","level":"INFO","message":"m","metadata":{"k":"1","k":"2"}}"#)
                 .unwrap_err(),
-            r#"metadata: duplicate key "k" at line 1 column 67"#
+            r#"metadata: key "k" is given more than once"#
         );
         assert_eq!(
             parse(r#"{"service":"a","level":"INFO","message":"m"} {"service":"b"}"#).unwrap_err(),

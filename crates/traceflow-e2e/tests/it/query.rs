@@ -1,7 +1,7 @@
 //! `GET /logs`: every parameter, clamping, ordering, paging and hostile values, over rows
 //! written straight into this stack's table.
 
-use crate::stored::storage;
+use crate::stored::{at, encode, storage};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -19,10 +19,6 @@ fn event(service: &str, level: Level, at: DateTime<Utc>, message: &str) -> LogEv
         trace_id: format!("trace-{message}").into(),
         metadata: BTreeMap::from([("k".into(), message.to_owned().into())]),
     }
-}
-
-fn at(raw: &str) -> DateTime<Utc> {
-    raw.parse().unwrap()
 }
 
 async fn get(stack: &TestStack, query: &str) -> (u16, Value) {
@@ -198,21 +194,11 @@ async fn stored_values_with_sql_and_quotes_come_back_verbatim() {
         )])
         .await
         .unwrap();
-    let encoded: String = url_encode(hostile);
-    let (status, body) = get(&stack, &format!("service={encoded}")).await;
+    let (status, body) = get(&stack, &format!("service={}", encode(hostile))).await;
     assert_eq!(status, 200);
     assert_eq!(body["count"], 1);
     assert_eq!(body["logs"][0]["message"], hostile);
     assert_eq!(body["logs"][0]["metadata"]["k"], hostile);
-}
-
-fn url_encode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
 
 #[tokio::test]
