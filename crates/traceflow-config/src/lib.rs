@@ -56,8 +56,8 @@ pub struct ClickHouseConfig {
 
 /// `CLICKHOUSE_COMPRESSION`: `lz4`, `none`, or `auto` (the default): LZ4 unless `CLICKHOUSE_URL`
 /// names this machine. Compression saves network bandwidth (log rows shrink several times);
-/// on one machine there is no network to save, and compressing costs CPU on both ends (a
-/// fifth of the worker's time in a batch INSERT, measured).
+/// on one machine there is no network to save, and compressing costs CPU on both ends (see
+/// docs/benchmarks.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
     Lz4,

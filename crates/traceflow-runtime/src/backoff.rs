@@ -1,4 +1,5 @@
-//! Capped exponential backoff with full jitter, for retrying a dependency that is down.
+//! Capped exponential backoff with equal jitter (half the delay fixed, half random), for
+//! retrying a dependency that is down.
 
 use std::time::Duration;
 

@@ -20,7 +20,7 @@ pub struct LogRow<'a> {
     pub level: &'a str,
     pub message: &'a str,
     pub trace_id: &'a str,
-    /// The metadata as a JSON object, as the seed stored it.
+    /// The metadata as one JSON object, for readers of the table that want it whole.
     pub metadata: String,
     pub metadata_keys: Vec<&'a str>,
     pub metadata_values: Vec<&'a str>,

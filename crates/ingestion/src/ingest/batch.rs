@@ -16,7 +16,7 @@ pub(crate) enum BodyFormat {
 /// What a request carried, borrowing from its body.
 #[derive(Debug)]
 pub(crate) enum Events<'a> {
-    /// A JSON object: answered as the seed did.
+    /// A JSON object: answered with the event's trace id.
     One(Event<'a>),
     /// A JSON array or NDJSON: answered with a count.
     Batch(Vec<Event<'a>>),

@@ -200,7 +200,7 @@ pub(crate) fn parse_event<'a>(
 
 /// `body` as events not yet validated: one object, or (`T` a `Vec`) an array of them.
 pub(crate) fn parse_incoming<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, String> {
-    // Tracking the path costs a third of the parse, so it is only done to explain a failure.
+    // Tracking the path slows every parse down, so it is only done to explain a failure.
     deserialize_whole(body).map_err(|error| explain_parse_failure::<T>(body, &error))
 }
 

@@ -39,7 +39,7 @@ async fn an_event_reads_back_with_every_field_it_was_sent_with() {
         "{log}"
     );
 
-    // The seed's "Inspecting the data" queries still work on the table itself.
+    // The README's "Inspecting the data" queries work on the table itself.
     let seed_query = stack
         .clickhouse("SELECT level, count() FROM logs GROUP BY level FORMAT TSV")
         .await;

@@ -120,7 +120,7 @@ async fn q_needs_every_word_ignoring_case_and_a_quoted_phrase_as_written() {
             "q={q}"
         );
     }
-    // Combined with the seed's filters.
+    // Combined with the service, level and time filters.
     assert_eq!(
         found(&stack, "q=connection&level=WARN").await,
         vec!["connection slow, then failed"]
