@@ -1,7 +1,7 @@
 //! What every ingest route shares: the request as it reads it, and queueing the checked
 //! events.
 
-use crate::{Rejection, app::AppState};
+use crate::{Rejection, app::AppState, rejection::Refusal};
 use axum::{
     body::Bytes,
     extract::{FromRequest, FromRequestParts, Request, rejection::BytesRejection},
@@ -57,7 +57,7 @@ impl FromRequest<AppState> for IngestRequest {
 fn body_rejection(rejection: BytesRejection, limit: usize) -> Rejection {
     match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => Rejection::TooLarge { limit },
-        _ => Rejection::Invalid(rejection.body_text()),
+        _ => Rejection::Invalid(Refusal::malformed(rejection.body_text())),
     }
 }
 

@@ -6,10 +6,11 @@ use crate::{
     otlp,
 };
 use axum::{Router, extract::DefaultBodyLimit, routing::post};
+use chrono::TimeDelta;
 use std::{future::Future, net::SocketAddr};
 use tokio::net::TcpListener;
 use traceflow_config::{ApiKeys, IngestionConfig};
-use traceflow_event::Limits;
+use traceflow_event::{Limits, TimeWindow};
 use traceflow_http::{
     DependencyDown, HealthCheck, propagate_trace_id, require_api_key, service_router, with_metrics,
 };
@@ -49,7 +50,13 @@ impl Application {
             signal: WorkerSignal::spawn(&config.worker_addr)?,
             max_body_bytes: config.max_body_bytes,
             max_batch_events: config.max_batch_events,
-            limits: Limits::default(),
+            limits: Limits {
+                window: TimeWindow {
+                    retention_days: config.retention_days,
+                    max_future_skew: TimeDelta::from_std(config.max_future_skew)?,
+                },
+                ..Limits::default()
+            },
         };
         let listener = TcpListener::bind(SocketAddr::new(config.host, config.port)).await?;
         // The OTLP receiver also listens on its conventional port, unless that is this one.

@@ -9,8 +9,54 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::json;
+use std::fmt;
+use traceflow_event::{EventWording, Violation, Wording};
 use traceflow_http::json_error;
 use traceflow_queue::QueueError;
+
+/// Why one event, or a body as a whole, is unusable: the reason it is counted under, and
+/// what the client is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub reason: Reason,
+    pub message: String,
+}
+
+impl Refusal {
+    /// Not decodable: malformed, or not shaped as the protocol says.
+    pub fn malformed(message: impl Into<String>) -> Self {
+        Self {
+            reason: Reason::Invalid,
+            message: message.into(),
+        }
+    }
+
+    /// A broken event rule, in `wording`'s terms.
+    pub fn of(violation: &Violation, wording: &impl Wording) -> Self {
+        let reason = match violation {
+            Violation::TooOld { .. } => Reason::TooOld,
+            Violation::TooNew { .. } => Reason::TooNew,
+            _ => Reason::Invalid,
+        };
+        Self {
+            reason,
+            message: violation.describe(wording),
+        }
+    }
+}
+
+/// A broken rule in the event's own field names, as `/ingest` takes them.
+impl From<Violation> for Refusal {
+    fn from(violation: Violation) -> Self {
+        Refusal::of(&violation, &EventWording)
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
 
 /// A request refused whole (or, for `InvalidEvents`, a batch refused for some of its events).
 #[derive(Debug, thiserror::Error)]
@@ -22,13 +68,13 @@ pub enum Rejection {
     TooLarge { limit: usize },
     /// Malformed or breaking a rule; the message names the field.
     #[error("{0}")]
-    Invalid(String),
-    /// Events of a batch broke rules; `(index, reason)` for each, in order. Nothing was
-    /// queued. Never empty.
+    Invalid(Refusal),
+    /// Events of a batch broke rules; `(index, refusal)` for each, in order. Nothing was
+    /// queued.
     #[error("{} of {total} events are invalid, nothing was accepted{}", failures.len(), first_failure(failures))]
     InvalidEvents {
         total: usize,
-        failures: Vec<(usize, String)>,
+        failures: Vec<(usize, Refusal)>,
     },
     #[error("the request holds {count} events, more than the limit of {limit}")]
     TooManyEvents { count: usize, limit: usize },
@@ -39,7 +85,7 @@ pub enum Rejection {
     QueueFull { depth: u64 },
 }
 
-fn first_failure(failures: &[(usize, String)]) -> String {
+fn first_failure(failures: &[(usize, Refusal)]) -> String {
     match failures.first() {
         Some((index, reason)) => format!("; first: event {index}: {reason}"),
         None => String::new(),
@@ -52,6 +98,10 @@ pub enum Reason {
     UnsupportedMediaType,
     TooLarge,
     Invalid,
+    /// Older than the retention window.
+    TooOld,
+    /// Further ahead of the server's clock than allowed.
+    TooNew,
     TooManyEvents,
     QueueUnavailable,
     QueueFull,
@@ -67,6 +117,8 @@ impl Reason {
             Reason::UnsupportedMediaType => "unsupported_media_type",
             Reason::TooLarge => "too_large",
             Reason::Invalid => "invalid",
+            Reason::TooOld => "too_old",
+            Reason::TooNew => "too_new",
             Reason::TooManyEvents => "too_many_events",
             Reason::QueueUnavailable => "queue_unavailable",
             Reason::QueueFull => "queue_full",
@@ -77,7 +129,7 @@ impl Reason {
         match self {
             Reason::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Reason::TooLarge | Reason::TooManyEvents => StatusCode::PAYLOAD_TOO_LARGE,
-            Reason::Invalid => StatusCode::BAD_REQUEST,
+            Reason::Invalid | Reason::TooOld | Reason::TooNew => StatusCode::BAD_REQUEST,
             Reason::QueueUnavailable | Reason::QueueFull => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -99,7 +151,11 @@ impl Rejection {
         match self {
             Rejection::UnsupportedMediaType(_) => Reason::UnsupportedMediaType,
             Rejection::TooLarge { .. } => Reason::TooLarge,
-            Rejection::Invalid(_) | Rejection::InvalidEvents { .. } => Reason::Invalid,
+            Rejection::Invalid(refusal) => refusal.reason,
+            // Counted under its first failure's reason.
+            Rejection::InvalidEvents { failures, .. } => failures
+                .first()
+                .map_or(Reason::Invalid, |(_, refusal)| refusal.reason),
             Rejection::TooManyEvents { .. } => Reason::TooManyEvents,
             Rejection::QueueUnavailable(_) => Reason::QueueUnavailable,
             Rejection::QueueFull { .. } => Reason::QueueFull,
@@ -150,7 +206,7 @@ impl IntoResponse for Rejection {
                 let listed: Vec<_> = failures
                     .iter()
                     .take(LISTED_FAILURES)
-                    .map(|(index, error)| json!({"index": index, "error": error}))
+                    .map(|(index, refusal)| json!({"index": index, "error": refusal.message}))
                     .collect();
                 (
                     reason.status(),
@@ -172,7 +228,10 @@ mod tests {
     fn a_batch_refusal_names_its_first_failure() {
         let rejection = Rejection::InvalidEvents {
             total: 3,
-            failures: vec![(1, "level is required".into()), (2, "x".into())],
+            failures: vec![
+                (1, Refusal::malformed("level is required")),
+                (2, Refusal::malformed("x")),
+            ],
         };
         assert_eq!(
             rejection.to_string(),
@@ -194,6 +253,8 @@ mod tests {
             Reason::UnsupportedMediaType,
             Reason::TooLarge,
             Reason::Invalid,
+            Reason::TooOld,
+            Reason::TooNew,
             Reason::TooManyEvents,
             Reason::QueueUnavailable,
             Reason::QueueFull,

@@ -111,6 +111,10 @@ pub struct IngestionConfig {
     pub max_batch_events: usize,
     /// Keys `POST /ingest` requires (`INGEST_API_KEYS`); empty: open.
     pub api_keys: ApiKeys,
+    /// Events older than this many days are refused: they would not be kept.
+    pub retention_days: u32,
+    /// Events further ahead of this server's clock than this are refused.
+    pub max_future_skew: Duration,
 }
 
 /// The worker (`cargo run -p worker`).
@@ -192,6 +196,12 @@ impl ClickHouseConfig {
     }
 }
 
+/// `RETENTION_DAYS`: read by ingestion (which refuses older events) and the worker (which
+/// removes them).
+fn retention_days(env: &Env) -> Result<u32, ConfigError> {
+    env.number("RETENTION_DAYS", 30, 1..=36_500)
+}
+
 impl IngestionConfig {
     /// Reads `.env` if present, then the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -209,6 +219,8 @@ impl IngestionConfig {
             max_queue_depth: env.number("MAX_QUEUE_DEPTH", 1_000_000, 1..=u64::MAX)?,
             max_batch_events: env.number("MAX_BATCH_EVENTS", 10_000, 1..=1_000_000)?,
             api_keys: env.api_keys("INGEST_API_KEYS")?,
+            retention_days: retention_days(env)?,
+            max_future_skew: env.duration("MAX_FUTURE_SKEW", Duration::from_secs(600))?,
         })
     }
 }
@@ -232,7 +244,7 @@ impl WorkerConfig {
             flush_interval: env.duration("FLUSH_INTERVAL", Duration::from_millis(250))?,
             poll_interval: env.duration("POLL_INTERVAL", Duration::from_secs(5))?,
             heartbeat_ttl: env.duration("WORKER_HEARTBEAT_TTL", Duration::from_secs(15))?,
-            retention_days: env.number("RETENTION_DAYS", 30, 1..=36_500)?,
+            retention_days: retention_days(env)?,
         };
         if config.max_batch_size < config.batch_size {
             return Err(ConfigError {
@@ -296,6 +308,8 @@ mod tests {
         assert_eq!(ingestion.max_body_bytes, 1024 * 1024);
         assert_eq!(ingestion.max_queue_depth, 1_000_000);
         assert_eq!(ingestion.max_batch_events, 10_000);
+        assert_eq!(ingestion.retention_days, 30);
+        assert_eq!(ingestion.max_future_skew, Duration::from_secs(600));
         assert_eq!(QueryConfig::from(&env(&[])).unwrap().port, 8081);
         assert_eq!(
             QueryConfig::from(&env(&[])).unwrap().tail_heartbeat,

@@ -10,6 +10,6 @@ mod rules;
 pub use event::{Event, LogEvent, Metadata, Text};
 pub use level::{Level, UnknownLevel};
 pub use rules::{
-    Defaults, Draft, EARLIEST, EventWording, Field, Limits, Time, Unit, Violation, Wording, latest,
-    quoted_key,
+    Defaults, Draft, EARLIEST, EventWording, Field, Limits, Time, TimeWindow, Unit, Violation,
+    Wording, latest, quoted_key,
 };

@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use crate::{Event, Level, Metadata, UnknownLevel};
 
-/// Size limits on single fields, so one event cannot bloat a batch or the table.
+/// Limits on an event: the size of single fields, so one event cannot bloat a batch or the
+/// table, and the window its time must fall in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub service_chars: usize,
@@ -17,6 +18,7 @@ pub struct Limits {
     pub metadata_keys: usize,
     pub metadata_key_chars: usize,
     pub metadata_value_bytes: usize,
+    pub window: TimeWindow,
 }
 
 impl Default for Limits {
@@ -28,7 +30,41 @@ impl Default for Limits {
             metadata_keys: 128,
             metadata_key_chars: 256,
             metadata_value_bytes: 16 * 1024,
+            window: TimeWindow::default(),
         }
+    }
+}
+
+/// The times an event may have, relative to when it is accepted: no older than the data
+/// is kept (an older event would be stored only to be expired at once, or, where
+/// ClickHouse has TTL, not stored at all), and not further ahead than a clock may be wrong
+/// (an event from the future would head every newest-first view for as long as it is kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeWindow {
+    /// `RETENTION_DAYS`.
+    pub retention_days: u32,
+    /// `MAX_FUTURE_SKEW`.
+    pub max_future_skew: TimeDelta,
+}
+
+impl Default for TimeWindow {
+    fn default() -> Self {
+        Self {
+            retention_days: 30,
+            max_future_skew: TimeDelta::minutes(10),
+        }
+    }
+}
+
+impl TimeWindow {
+    /// The earliest time accepted at `now`.
+    pub fn earliest(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now - TimeDelta::days(i64::from(self.retention_days))
+    }
+
+    /// The latest time accepted at `now`.
+    pub fn latest(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + self.max_future_skew
     }
 }
 
@@ -122,6 +158,19 @@ pub enum Violation {
     UnreadableTime(String),
     /// Outside what the table can hold; the time as given.
     TimeOutOfRange(String),
+    /// Older than the retention window: the time as given, and the earliest accepted.
+    TooOld {
+        got: String,
+        earliest: DateTime<Utc>,
+        retention_days: u32,
+    },
+    /// Further ahead of the server's clock than allowed: the time as given, and the latest
+    /// accepted.
+    TooNew {
+        got: String,
+        latest: DateTime<Utc>,
+        max_future_skew: TimeDelta,
+    },
     TooManyMetadataKeys {
         count: usize,
         limit: usize,
@@ -186,6 +235,27 @@ impl Violation {
             Violation::TimeOutOfRange(got) => format!(
                 "{} must be between 1970-01-01T00:00:00Z and 2105-12-31T23:59:59Z, got {got:?}",
                 name(&Field::Timestamp)
+            ),
+            Violation::TooOld {
+                got,
+                earliest,
+                retention_days,
+            } => format!(
+                "{} must be within the retention window of {retention_days} days \
+                 (RETENTION_DAYS): not before {}, got {got:?}",
+                name(&Field::Timestamp),
+                millis(*earliest)
+            ),
+            Violation::TooNew {
+                got,
+                latest,
+                max_future_skew,
+            } => format!(
+                "{} must not be more than {} ahead of the server's clock (MAX_FUTURE_SKEW): \
+                 not after {}, got {got:?}",
+                name(&Field::Timestamp),
+                span(*max_future_skew),
+                millis(*latest)
             ),
             Violation::TooManyMetadataKeys { count, limit } => format!(
                 "{} must not have more than {limit} keys, got {count}",
@@ -276,7 +346,33 @@ fn check_metadata(metadata: &Metadata<'_>, limits: &Limits) -> Result<(), Violat
     Ok(())
 }
 
-fn timestamp(time: Time<'_>) -> Result<DateTime<Utc>, Violation> {
+/// A time as answers show it: UTC, to the second, or the millisecond when it has one.
+fn rfc3339(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// A limit as answers show it: UTC, to the millisecond.
+fn millis(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A span in its largest whole unit: `10m`, `2h`, `90s`, `1d`.
+fn span(span: TimeDelta) -> String {
+    let seconds = span.num_seconds();
+    [(86_400, "d"), (3_600, "h"), (60, "m")]
+        .into_iter()
+        .find(|(unit, _)| seconds != 0 && seconds % unit == 0)
+        .map_or_else(
+            || format!("{seconds}s"),
+            |(unit, name)| format!("{}{name}", seconds / unit),
+        )
+}
+
+fn timestamp(
+    time: Time<'_>,
+    window: &TimeWindow,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, Violation> {
     let (time, given) = match time {
         Time::Text(raw) => {
             let time = DateTime::parse_from_rfc3339(raw.trim())
@@ -284,13 +380,26 @@ fn timestamp(time: Time<'_>) -> Result<DateTime<Utc>, Violation> {
                 .with_timezone(&Utc);
             (time, raw)
         }
-        Time::At(time) => (
-            time,
-            Cow::Owned(time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
-        ),
+        Time::At(time) => (time, Cow::Owned(rfc3339(time))),
     };
     if time < EARLIEST || time > latest() {
         return Err(Violation::TimeOutOfRange(given.into_owned()));
+    }
+    let earliest = window.earliest(now);
+    if time < earliest {
+        return Err(Violation::TooOld {
+            got: given.into_owned(),
+            earliest,
+            retention_days: window.retention_days,
+        });
+    }
+    let latest = window.latest(now);
+    if time > latest {
+        return Err(Violation::TooNew {
+            got: given.into_owned(),
+            latest,
+            max_future_skew: window.max_future_skew,
+        });
     }
     Ok(truncate_to_millis(time))
 }
@@ -322,7 +431,7 @@ impl<'a> Draft<'a> {
         check_bytes(Field::Message, &message, limits.message_bytes)?;
         let timestamp = match self.timestamp {
             None => truncate_to_millis(defaults.now),
-            Some(time) => timestamp(time)?,
+            Some(time) => timestamp(time, &limits.window, defaults.now)?,
         };
         let trace_id = match self.trace_id.map(trimmed) {
             Some(id) if !id.is_empty() => id,
@@ -364,8 +473,19 @@ mod tests {
         }
     }
 
+    /// The default limits, with a window wide enough for any time the table holds.
+    fn limits() -> Limits {
+        Limits {
+            window: TimeWindow {
+                retention_days: 36_500,
+                max_future_skew: TimeDelta::days(36_500),
+            },
+            ..Limits::default()
+        }
+    }
+
     fn check(draft: Draft<'static>) -> Result<Event<'static>, Violation> {
-        draft.check(defaults(), &Limits::default())
+        draft.check(defaults(), &limits())
     }
 
     fn refused(draft: Draft<'static>) -> String {
@@ -538,6 +658,51 @@ mod tests {
             }),
             "timestamp must be between 1970-01-01T00:00:00Z and 2105-12-31T23:59:59Z, got \"2106-01-01T00:00:00Z\""
         );
+    }
+
+    #[test]
+    fn the_time_must_be_inside_the_retention_window_and_not_too_far_ahead() {
+        let window = Limits::default();
+        let at = |raw: &'static str| {
+            Draft {
+                timestamp: Some(Time::Text(raw.into())),
+                ..draft()
+            }
+            .check(defaults(), &window)
+        };
+        // Now is 2026-05-05T12:00:00.123456Z: 30 days back, 10 minutes ahead.
+        assert!(at("2026-04-05T12:00:00.124Z").is_ok());
+        assert!(at("2026-05-05T12:10:00.123Z").is_ok());
+        assert_eq!(
+            at("2026-04-05T12:00:00.123Z").unwrap_err().to_string(),
+            "timestamp must be within the retention window of 30 days (RETENTION_DAYS): \
+             not before 2026-04-05T12:00:00.123Z, got \"2026-04-05T12:00:00.123Z\""
+        );
+        assert_eq!(
+            at("2026-05-05T14:10:01+02:00").unwrap_err().to_string(),
+            "timestamp must not be more than 10m ahead of the server's clock (MAX_FUTURE_SKEW): \
+             not after 2026-05-05T12:10:00.123Z, got \"2026-05-05T14:10:01+02:00\""
+        );
+        assert!(matches!(
+            at("2099-01-01T00:00:00Z"),
+            Err(Violation::TooNew { .. })
+        ));
+        // The time the event is accepted is inside any window.
+        assert!(draft().check(defaults(), &window).is_ok());
+    }
+
+    #[test]
+    fn spans_are_shown_in_their_largest_whole_unit() {
+        let cases = [
+            (600, "10m"),
+            (7200, "2h"),
+            (90, "90s"),
+            (86_400 * 2, "2d"),
+            (0, "0s"),
+        ];
+        for (seconds, shown) in cases {
+            assert_eq!(span(TimeDelta::seconds(seconds)), shown);
+        }
     }
 
     #[test]

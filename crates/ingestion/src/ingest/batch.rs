@@ -2,7 +2,7 @@
 //! (one event per line). A batch is all-or-nothing.
 
 use super::decode::{IncomingEvent, parse_event, parse_incoming};
-use crate::Rejection;
+use crate::{Rejection, rejection::Refusal};
 use serde_json::value::RawValue;
 use traceflow_event::{Defaults, Event, Limits};
 
@@ -42,7 +42,9 @@ pub(crate) fn parse_body<'a>(
 ) -> Result<Events<'a>, Rejection> {
     let counted = |count: usize| {
         if count == 0 {
-            return Err(Rejection::Invalid("the request holds no events".to_owned()));
+            return Err(Rejection::Invalid(Refusal::malformed(
+                "the request holds no events",
+            )));
         }
         if count > max_events {
             return Err(Rejection::TooManyEvents {
@@ -58,7 +60,7 @@ pub(crate) fn parse_body<'a>(
             if item.trim_ascii_start().starts_with(b"{") {
                 parse_event(item, defaults, limits)
             } else {
-                Err("an event must be a JSON object".to_owned())
+                Err(Refusal::malformed("an event must be a JSON object"))
             }
         }))
     };
@@ -74,15 +76,15 @@ pub(crate) fn parse_body<'a>(
             // named with its index.
             if let Ok(incoming) = parse_incoming::<Vec<IncomingEvent<'a>>>(body) {
                 counted(incoming.len())?;
-                return all_or_nothing(incoming.into_iter().map(|event| {
-                    event
-                        .into_draft()
-                        .check(defaults, limits)
-                        .map_err(|violation| violation.to_string())
-                }));
+                return all_or_nothing(
+                    incoming
+                        .into_iter()
+                        .map(|event| Ok(event.into_draft().check(defaults, limits)?)),
+                );
             }
-            let items: Vec<&RawValue> = serde_json::from_slice(body)
-                .map_err(|err| Rejection::Invalid(format!("malformed JSON: {err}")))?;
+            let items: Vec<&RawValue> = serde_json::from_slice(body).map_err(|err| {
+                Rejection::Invalid(Refusal::malformed(format!("malformed JSON: {err}")))
+            })?;
             parse_each(items.iter().map(|item| item.get().as_bytes()).collect())
         }
         BodyFormat::Json => parse_event(body, defaults, limits)
@@ -93,7 +95,7 @@ pub(crate) fn parse_body<'a>(
 
 /// The batch of every event, or the failures of those that are not.
 fn all_or_nothing<'a>(
-    parsed: impl ExactSizeIterator<Item = Result<Event<'a>, String>>,
+    parsed: impl ExactSizeIterator<Item = Result<Event<'a>, Refusal>>,
 ) -> Result<Events<'a>, Rejection> {
     let total = parsed.len();
     let mut events = Vec::with_capacity(total);
@@ -126,7 +128,10 @@ mod tests {
     /// The failures of a refused batch, or what else refused it.
     fn failures(format: BodyFormat, body: &str) -> Vec<(usize, String)> {
         match parse(format, body) {
-            Err(Rejection::InvalidEvents { failures, .. }) => failures,
+            Err(Rejection::InvalidEvents { failures, .. }) => failures
+                .into_iter()
+                .map(|(index, refusal)| (index, refusal.message))
+                .collect(),
             other => panic!("expected a batch of failures, got {other:?}"),
         }
     }

@@ -2,6 +2,7 @@
 //! the event crate's ([`Draft::check`]). The event borrows its text from the body wherever
 //! the JSON has no escapes, so accepting it copies nothing until its queue entry is written.
 
+use crate::rejection::Refusal;
 use serde::{
     Deserialize, Deserializer,
     de::{self, MapAccess, Unexpected},
@@ -182,20 +183,18 @@ pub(crate) fn parse_event<'a>(
     body: &'a [u8],
     defaults: Defaults<'a>,
     limits: &Limits,
-) -> Result<Event<'a>, String> {
+) -> Result<Event<'a>, Refusal> {
+    let malformed = |message: &str| Err(Refusal::malformed(message));
     match body.iter().find(|byte| !byte.is_ascii_whitespace()) {
-        None => return Err("malformed JSON: the body is empty".to_owned()),
+        None => return malformed("malformed JSON: the body is empty"),
         Some(b'{') => {}
         Some(_) if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() => {
-            return Err("malformed JSON: expected an object such as {\"service\": ...}".to_owned());
+            return malformed("malformed JSON: expected an object such as {\"service\": ...}");
         }
-        Some(_) => return Err("invalid event: the body must be a JSON object".to_owned()),
+        Some(_) => return malformed("invalid event: the body must be a JSON object"),
     }
-    let incoming: IncomingEvent<'a> = parse_incoming(body)?;
-    incoming
-        .into_draft()
-        .check(defaults, limits)
-        .map_err(|violation| violation.to_string())
+    let incoming: IncomingEvent<'a> = parse_incoming(body).map_err(Refusal::malformed)?;
+    Ok(incoming.into_draft().check(defaults, limits)?)
 }
 
 /// `body` as events not yet validated: one object, or (`T` a `Vec`) an array of them.
@@ -276,6 +275,10 @@ mod tests {
     const TRACE: &str = "0123456789abcdef0123456789abcdef";
 
     fn parse(body: &str) -> Result<Event<'_>, String> {
+        parse_refused(body).map_err(|refusal| refusal.message)
+    }
+
+    fn parse_refused(body: &str) -> Result<Event<'_>, Refusal> {
         let defaults = Defaults {
             trace_id: TRACE,
             now: "2026-05-05T12:00:00.123456Z".parse().unwrap(),

@@ -1,7 +1,7 @@
 //! An OTLP/HTTP request body to an `ExportLogsServiceRequest`: its encoding from
 //! `Content-Type`, gzip undone under the size limit, then protobuf or OTLP/JSON.
 
-use crate::Rejection;
+use crate::{Rejection, rejection::Refusal};
 use axum::http::{HeaderMap, header::CONTENT_ENCODING};
 use flate2::read::MultiGzDecoder;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -61,7 +61,9 @@ pub fn decompress<'a>(
                 .take(limit as u64 + 1)
                 .read_to_end(&mut out)
                 .map_err(|error| {
-                    Rejection::Invalid(format!("the body is not valid gzip: {error}"))
+                    Rejection::Invalid(Refusal::malformed(format!(
+                        "the body is not valid gzip: {error}"
+                    )))
                 })?;
             if out.len() > limit {
                 return Err(Rejection::TooLarge { limit });
@@ -136,7 +138,7 @@ mod tests {
         ));
         assert!(matches!(
             decompress(&gz, b"not gzip", 500),
-            Err(Rejection::Invalid(message)) if message.starts_with("the body is not valid gzip: ")
+            Err(Rejection::Invalid(refusal)) if refusal.message.starts_with("the body is not valid gzip: ")
         ));
         assert!(matches!(
             decompress(&headers(&[("content-encoding", "br")]), &plain, 500),

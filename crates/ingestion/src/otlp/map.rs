@@ -18,6 +18,7 @@
 //!   `http.request.header.host`); arrays become JSON text, bytes base64, numbers and
 //!   booleans their text.
 
+use crate::rejection::Refusal;
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use chrono::DateTime;
 use opentelemetry_proto::tonic::{
@@ -39,7 +40,7 @@ pub const UNKNOWN_SERVICE: &str = "unknown_service";
 pub struct Rejected {
     /// Where it is in the request, e.g. `resourceLogs[0].scopeLogs[1].logRecords[3]`.
     pub location: String,
-    pub reason: String,
+    pub refusal: Refusal,
 }
 
 /// What became of a request's records.
@@ -72,13 +73,13 @@ impl Wording for OtlpWording {
 }
 
 /// Why a record was rejected, in OTLP's terms.
-fn reason(violation: &Violation) -> String {
+fn refusal(violation: &Violation) -> Refusal {
     match violation {
         // The body is required unless the event name stands in for it.
         Violation::Missing(Field::Message) | Violation::Blank(Field::Message) => {
-            "the log record has no body (and no event name to stand for it)".to_owned()
+            Refusal::malformed("the log record has no body (and no event name to stand for it)")
         }
-        other => other.describe(&OtlpWording),
+        other => Refusal::of(other, &OtlpWording),
     }
 }
 
@@ -117,7 +118,7 @@ pub fn map_request(
                     Ok(event) => mapped.events.push(event.into_owned()),
                     Err(violation) => mapped.rejected.push(Rejected {
                         location: format!("resourceLogs[{r}].scopeLogs[{s}].logRecords[{l}]"),
-                        reason: reason(&violation),
+                        refusal: refusal(&violation),
                     }),
                 }
             }
@@ -322,12 +323,14 @@ fn to_json(value: Option<&Value>) -> Json {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rejection::Reason;
     use chrono::Utc;
     use opentelemetry_proto::tonic::{
         common::v1::{ArrayValue, KeyValueList},
         logs::v1::{ResourceLogs, ScopeLogs},
         resource::v1::Resource,
     };
+    use traceflow_event::TimeWindow;
 
     const TRACE: &str = "0123456789abcdef0123456789abcdef";
 
@@ -370,12 +373,73 @@ mod tests {
         }
     }
 
-    fn map(request: ExportLogsServiceRequest) -> Mapped {
+    /// The default limits, with a window wide enough for any time the table holds (the
+    /// window itself is the event crate's rule; one test below shows it applies here).
+    fn wide() -> Limits {
+        Limits {
+            window: TimeWindow {
+                retention_days: 36_500,
+                max_future_skew: chrono::TimeDelta::days(36_500),
+            },
+            ..Limits::default()
+        }
+    }
+
+    fn map_with(request: ExportLogsServiceRequest, limits: &Limits) -> Mapped {
         let defaults = Defaults {
             trace_id: TRACE,
             now: now(),
         };
-        map_request(request, defaults, &Limits::default())
+        map_request(request, defaults, limits)
+    }
+
+    fn map(request: ExportLogsServiceRequest) -> Mapped {
+        map_with(request, &wide())
+    }
+
+    #[test]
+    fn records_outside_the_time_window_are_rejected_as_too_old_or_too_new() {
+        let at = |time: &str| {
+            let mut record = record(time);
+            let time: DateTime<Utc> = time.parse().unwrap();
+            record.time_unix_nano = time.timestamp_nanos_opt().unwrap() as u64;
+            record
+        };
+        let mapped = map_with(
+            request(
+                vec![],
+                InstrumentationScope::default(),
+                vec![
+                    at("2026-05-05T11:59:00Z"),
+                    at("2026-03-01T00:00:00Z"),
+                    at("2026-05-05T13:00:00Z"),
+                ],
+            ),
+            &Limits::default(),
+        );
+        assert_eq!(mapped.events.len(), 1);
+        let refusals: Vec<(Reason, &str)> = mapped
+            .rejected
+            .iter()
+            .map(|r| (r.refusal.reason, r.refusal.message.as_str()))
+            .collect();
+        assert_eq!(
+            refusals,
+            [
+                (
+                    Reason::TooOld,
+                    "the record's time (timeUnixNano, else observedTimeUnixNano) must be within \
+                     the retention window of 30 days (RETENTION_DAYS): not before \
+                     2026-04-05T12:00:00.123Z, got \"2026-03-01T00:00:00Z\""
+                ),
+                (
+                    Reason::TooNew,
+                    "the record's time (timeUnixNano, else observedTimeUnixNano) must not be \
+                     more than 10m ahead of the server's clock (MAX_FUTURE_SKEW): not after \
+                     2026-05-05T12:10:00.123Z, got \"2026-05-05T13:00:00Z\""
+                ),
+            ]
+        );
     }
 
     fn record(body: &str) -> LogRecord {
@@ -593,14 +657,16 @@ mod tests {
             mapped.rejected,
             [Rejected {
                 location: "resourceLogs[0].scopeLogs[0].logRecords[1]".into(),
-                reason: "the log record has no body (and no event name to stand for it)".into(),
+                refusal: Refusal::malformed(
+                    "the log record has no body (and no event name to stand for it)"
+                ),
             }]
         );
     }
 
     #[test]
     fn records_breaking_limits_are_rejected_one_by_one() {
-        let limits = Limits::default();
+        let limits = wide();
         let mut long_body = record(&"x".repeat(limits.message_bytes + 1));
         long_body.severity_number = 9;
         let mut long_value = record("m");
@@ -636,7 +702,11 @@ mod tests {
         ));
         assert_eq!(mapped.events.len(), 1);
         assert_eq!(mapped.events[0].message, "kept");
-        let reasons: Vec<&str> = mapped.rejected.iter().map(|r| r.reason.as_str()).collect();
+        let reasons: Vec<&str> = mapped
+            .rejected
+            .iter()
+            .map(|r| r.refusal.message.as_str())
+            .collect();
         assert_eq!(
             reasons,
             [
@@ -668,7 +738,7 @@ mod tests {
         assert!(mapped.events.is_empty());
         assert_eq!(mapped.rejected.len(), 2);
         assert_eq!(
-            mapped.rejected[1].reason,
+            mapped.rejected[1].refusal.message,
             "resource attribute service.name must not contain control characters"
         );
     }

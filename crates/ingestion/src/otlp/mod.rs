@@ -15,7 +15,7 @@ use crate::{
     Rejection,
     accept::{IngestRequest, accept},
     app::AppState,
-    rejection::{Reason, with_retry_after},
+    rejection::{Reason, Refusal, with_retry_after},
 };
 use axum::{
     extract::State,
@@ -38,7 +38,9 @@ const LISTED_REJECTIONS: usize = 5;
 /// The `google.rpc.Code` of each reason.
 fn grpc_code(reason: Reason) -> tonic::Code {
     match reason {
-        Reason::UnsupportedMediaType | Reason::Invalid => tonic::Code::InvalidArgument,
+        Reason::UnsupportedMediaType | Reason::Invalid | Reason::TooOld | Reason::TooNew => {
+            tonic::Code::InvalidArgument
+        }
         Reason::TooLarge | Reason::TooManyEvents => tonic::Code::ResourceExhausted,
         Reason::QueueUnavailable | Reason::QueueFull => tonic::Code::Unavailable,
     }
@@ -136,7 +138,7 @@ async fn export(
     let body = request.body().map_err(one)?;
     let body = decode::decompress(&request.headers, &body, limit).map_err(one)?;
     let decoded = decode::decode(encoding, &body)
-        .map_err(Rejection::Invalid)
+        .map_err(|message| Rejection::Invalid(Refusal::malformed(message)))
         .map_err(one)?;
 
     let total = map::record_count(&decoded);
@@ -159,12 +161,14 @@ async fn export(
         return Ok(ExportLogsServiceResponse::default());
     }
     let rejected = mapped.rejected.len();
-    Reason::Invalid.count(rejected);
+    for rejection in &mapped.rejected {
+        rejection.refusal.reason.count(1);
+    }
     let listed: Vec<String> = mapped
         .rejected
         .iter()
         .take(LISTED_REJECTIONS)
-        .map(|rejection| format!("{}: {}", rejection.location, rejection.reason))
+        .map(|rejection| format!("{}: {}", rejection.location, rejection.refusal))
         .collect();
     let error_message = format!(
         "{rejected} of {total} log records were rejected: {}{}",

@@ -952,7 +952,12 @@ async fn hostile_ingest_input_gets_its_status_and_error_and_queues_only_what_is_
         worker: false,
         max_body_bytes: Some(MAX_BODY_BYTES),
         poll_interval: Duration::from_millis(100),
-        extra_env: vec![("MAX_BATCH_EVENTS", MAX_BATCH_EVENTS.to_string())],
+        extra_env: vec![
+            ("MAX_BATCH_EVENTS", MAX_BATCH_EVENTS.to_string()),
+            // The cases probe the column's whole range; the window of accepted times (the
+            // retention and the future skew) has its own test (ingest.rs).
+            ("MAX_FUTURE_SKEW", "36500d".to_owned()),
+        ],
         ..StackOptions::default()
     })
     .await;

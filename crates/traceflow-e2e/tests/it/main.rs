@@ -21,3 +21,4 @@ mod slow_clients;
 mod stats;
 mod stored;
 mod tail;
+mod window;

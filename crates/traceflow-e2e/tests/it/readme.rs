@@ -1,10 +1,11 @@
-//! The README's curl examples, run as written against a fresh stack. Each example in a
-//! ```sh block is followed by `# => STATUS BODY`, its documented answer, where `"..."`
-//! stands for any value.
+//! The README's curl examples, run as written against a fresh stack with the default
+//! retention. Each example in a ```sh block is followed by `# => STATUS BODY`, its
+//! documented answer, where `"..."` stands for any value and `${DAY}` for the day the
+//! README's own `DAY=` line gives (the examples' events happen on it).
 
 use serde_json::Value;
 use std::time::{Duration, Instant};
-use traceflow_testkit::TestStack;
+use traceflow_testkit::{StackOptions, TestStack};
 
 const README: &str = include_str!("../../../../README.md");
 
@@ -12,7 +13,17 @@ const README: &str = include_str!("../../../../README.md");
 struct Example {
     command: String,
     status: u16,
-    body: Value,
+    /// The documented answer, `${DAY}` not yet replaced.
+    body: String,
+}
+
+/// The README's line that sets `DAY`, run before every example as a reader runs it first.
+fn day_line() -> &'static str {
+    README
+        .lines()
+        .map(str::trim)
+        .find(|line| line.starts_with("DAY="))
+        .expect("the README sets DAY")
 }
 
 /// Every `curl` command in a sh block that has a documented answer, in order, with its
@@ -36,7 +47,7 @@ fn examples() -> Vec<Example> {
             examples.push(Example {
                 command: std::mem::take(&mut command),
                 status: status.parse().expect("a status code"),
-                body: serde_json::from_str(body).expect("a JSON body"),
+                body: body.to_owned(),
             });
         } else if starts_example(trimmed) || command.ends_with("\\\n") || command.ends_with("|\n") {
             if starts_example(trimmed) && !command.ends_with("|\n") {
@@ -75,7 +86,11 @@ fn matches(expected: &Value, actual: &Value) -> bool {
 async fn run(command: &str) -> (u16, String) {
     let output = tokio::process::Command::new("bash")
         .arg("-c")
-        .arg(format!("{} -s -w '\\n%{{http_code}}'", command.trim_end()))
+        .arg(format!(
+            "{}\n{} -s -w '\\n%{{http_code}}'",
+            day_line(),
+            command.trim_end()
+        ))
         .output()
         .await
         .expect("bash runs");
@@ -87,9 +102,30 @@ async fn run(command: &str) -> (u16, String) {
     (status.parse().unwrap_or(0), body.to_owned())
 }
 
+/// The day the README's `DAY=` line gives today.
+async fn day() -> String {
+    let output = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("{}\necho \"$DAY\"", day_line()))
+        .output()
+        .await
+        .expect("bash runs");
+    String::from_utf8(output.stdout)
+        .expect("a day is text")
+        .trim()
+        .to_owned()
+}
+
 #[tokio::test]
 async fn every_curl_example_in_the_readme_gives_its_documented_answer() {
-    let stack = TestStack::spawn().await;
+    let stack = TestStack::spawn_with(StackOptions {
+        // The defaults a reader runs with (the test kit keeps events for a century).
+        extra_env: vec![("RETENTION_DAYS", "30".to_owned())],
+        ..StackOptions::default()
+    })
+    .await;
+    let day = day().await;
+    assert_eq!(day.len(), "2026-11-30".len(), "DAY is {day:?}");
     let examples = examples();
     assert!(
         examples.len() >= 8,
@@ -97,6 +133,8 @@ async fn every_curl_example_in_the_readme_gives_its_documented_answer() {
         examples.len()
     );
     for example in examples {
+        let documented: Value =
+            serde_json::from_str(&example.body.replace("${DAY}", &day)).expect("a JSON body");
         let command = example
             .command
             .replace("http://localhost:8080", &stack.ingestion_url)
@@ -106,7 +144,7 @@ async fn every_curl_example_in_the_readme_gives_its_documented_answer() {
         loop {
             let (status, body) = run(&command).await;
             let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-            if status == example.status && matches(&example.body, &parsed) {
+            if status == example.status && matches(&documented, &parsed) {
                 break;
             }
             assert!(
@@ -114,7 +152,7 @@ async fn every_curl_example_in_the_readme_gives_its_documented_answer() {
                 "README example\n  {}\ndocumented {} {}\nanswered   {status} {body}",
                 example.command.trim(),
                 example.status,
-                example.body
+                documented
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
