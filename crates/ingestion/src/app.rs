@@ -7,7 +7,7 @@ use crate::{
 };
 use axum::{Router, extract::DefaultBodyLimit, routing::post};
 use chrono::TimeDelta;
-use std::{future::Future, net::SocketAddr};
+use std::future::Future;
 use tokio::net::TcpListener;
 use traceflow_config::{ApiKeys, IngestionConfig};
 use traceflow_event::{Limits, TimeWindow};
@@ -15,6 +15,7 @@ use traceflow_http::{
     DependencyDown, HealthCheck, propagate_trace_id, require_api_key, service_router, with_metrics,
 };
 use traceflow_queue::Producer;
+use traceflow_runtime::bind;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -40,6 +41,7 @@ impl Application {
     /// Binds the port (0 picks a free one) and prepares the Redis and worker clients.
     /// Neither Redis nor the worker has to be up yet.
     pub async fn build(config: IngestionConfig) -> anyhow::Result<Self> {
+        traceflow_runtime::resolves("REDIS_ADDR", &config.redis.url).await?;
         let state = AppState {
             queue: Producer::connect(
                 &config.redis.url,
@@ -58,12 +60,12 @@ impl Application {
                 ..Limits::default()
             },
         };
-        let listener = TcpListener::bind(SocketAddr::new(config.host, config.port)).await?;
+        let listener = bind("BIND_HOST, INGESTION_PORT", config.host, config.port).await?;
         // The OTLP receiver also listens on its conventional port, unless that is this one.
         let otlp_listener = if config.otlp_port == config.port && config.port != 0 {
             None
         } else {
-            let otlp = TcpListener::bind(SocketAddr::new(config.host, config.otlp_port)).await?;
+            let otlp = bind("BIND_HOST, OTLP_PORT", config.host, config.otlp_port).await?;
             tracing::info!(
                 port = otlp.local_addr()?.port(),
                 "OTLP/HTTP logs receiver bound (POST {})",

@@ -2,18 +2,22 @@
 //! signals the worker; `GET /health` reports whether Redis answers.
 
 use ingestion::Application;
+use std::process::ExitCode;
 use traceflow_config::IngestionConfig;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     traceflow_runtime::init_tracing();
-    let config = IngestionConfig::from_env()?;
-    tracing::info!(?config, "starting ingestion");
+    traceflow_runtime::exit_code("ingestion", async {
+        let config = IngestionConfig::from_env()?;
+        tracing::info!(?config, "starting ingestion");
 
-    let app = Application::build(config).await?;
-    tracing::info!(port = app.port(), "ingestion listening");
-    app.run_until(traceflow_runtime::shutdown_signal()).await?;
+        let app = Application::build(config).await?;
+        tracing::info!(port = app.port(), "ingestion listening");
+        app.run_until(traceflow_runtime::shutdown_signal()).await?;
 
-    tracing::info!("ingestion stopped");
-    Ok(())
+        tracing::info!("ingestion stopped");
+        Ok(())
+    })
+    .await
 }

@@ -3,12 +3,13 @@
 use crate::openapi::QueryApi;
 use crate::{clickhouse::LazyStorage, logs, stats, tail};
 use axum::Router;
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use traceflow_config::ApiKeys;
 use traceflow_config::QueryConfig;
 use traceflow_http::{DependencyDown, HealthCheck, service_router};
+use traceflow_runtime::bind;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -32,6 +33,7 @@ pub struct Application {
 impl Application {
     /// Binds the port (0 picks a free one). ClickHouse need not be up yet.
     pub async fn build(config: QueryConfig) -> anyhow::Result<Self> {
+        traceflow_runtime::resolves("CLICKHOUSE_URL", &config.clickhouse.url).await?;
         let storage = LazyStorage::new(config.clickhouse);
         let stop = CancellationToken::new();
         let state = AppState {
@@ -40,7 +42,7 @@ impl Application {
             heartbeat: config.tail_heartbeat,
             stop: stop.clone(),
         };
-        let listener = TcpListener::bind(SocketAddr::new(config.host, config.port)).await?;
+        let listener = bind("BIND_HOST, QUERY_PORT", config.host, config.port).await?;
         Ok(Self {
             listener,
             router: router(state, &config.api_keys),

@@ -1,8 +1,10 @@
 //! Start-up and shutdown pieces every Traceflow binary shares.
 
 mod backoff;
+mod startup;
 
 pub use backoff::Backoff;
+pub use startup::{StartError, bind, exit_code, resolves};
 
 use std::io::IsTerminal;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};

@@ -5,7 +5,7 @@ pub mod processes;
 pub mod servers;
 pub mod stack;
 
-pub use processes::{Service, ServiceProcess};
+pub use processes::{Exited, Service, ServiceProcess};
 pub use servers::{
     ClickHouseServer, RedisServer, free_port, require_binaries, shared_clickhouse_url,
     shared_redis_url,

@@ -2,9 +2,12 @@
 
 use crate::servers::{Supervisor, exchange};
 use std::{
+    io::Read,
     path::{Path, PathBuf},
-    process::Command,
+    process::{Command, ExitStatus, Stdio},
     sync::OnceLock,
+    thread::sleep,
+    time::{Duration, Instant},
 };
 
 /// Which binary.
@@ -62,6 +65,49 @@ fn binaries() -> &'static Path {
         }
         .to_path_buf()
     })
+}
+
+/// How a service process that was expected to stop by itself ended.
+#[derive(Debug)]
+pub struct Exited {
+    pub status: ExitStatus,
+    /// What it wrote to stderr.
+    pub stderr: String,
+}
+
+impl Service {
+    /// Runs the service with exactly `env` (plus PATH) and waits for it to exit by itself,
+    /// as a service refusing to start does; panics if it is still running after `timeout`.
+    pub fn run_to_exit(self, env: &[(&str, &str)], timeout: Duration) -> Exited {
+        let mut child = Command::new(binaries().join(self.name()))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the service binary starts");
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("the process can be waited for") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{} was still running after {timeout:?}", self.name());
+            }
+            sleep(Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .expect("stderr is piped")
+            .read_to_string(&mut stderr)
+            .expect("stderr is text");
+        Exited { status, stderr }
+    }
 }
 
 /// A service process with its own directory and log; dropped, it is stopped.

@@ -3,7 +3,7 @@
 
 use crate::{consumer::ConsumerLoop, retention, signal::SignalService};
 use axum::{Router, extract::State, response::Response, routing::get};
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 use tokio::{net::TcpListener, sync::Notify};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Server, server::TcpIncoming};
@@ -11,7 +11,7 @@ use traceflow_config::WorkerConfig;
 use traceflow_http::{DependencyDown, health_response, with_metrics};
 use traceflow_proto::log_service_server::LogServiceServer;
 use traceflow_queue::Consumer;
-use traceflow_runtime::Backoff;
+use traceflow_runtime::{Backoff, bind};
 use traceflow_storage::Storage;
 
 /// The worker, connected, migrated and bound to its ports.
@@ -29,6 +29,12 @@ impl Application {
     /// Waits for ClickHouse (retrying with backoff), applies pending migrations, binds the
     /// gRPC and HTTP ports. Redis need not be up yet: the loop waits for it.
     pub async fn build(config: WorkerConfig) -> anyhow::Result<Self> {
+        traceflow_runtime::resolves("REDIS_ADDR", &config.redis.url).await?;
+        traceflow_runtime::resolves("CLICKHOUSE_URL", &config.clickhouse.url).await?;
+        // Bound first, so a port in use is said at once, not after ClickHouse is up.
+        let grpc_listener = bind("BIND_HOST, GRPC_PORT", config.host, config.grpc_port).await?;
+        let http_listener =
+            bind("BIND_HOST, WORKER_HTTP_PORT", config.host, config.http_port).await?;
         let storage = connect_storage(&config).await;
         let applied = storage.migrate().await?;
         tracing::info!(?applied, version = %storage.version(), "schema up to date");
@@ -57,10 +63,8 @@ impl Application {
         }
 
         Ok(Self {
-            grpc_listener: TcpListener::bind(SocketAddr::new(config.host, config.grpc_port))
-                .await?,
-            http_listener: TcpListener::bind(SocketAddr::new(config.host, config.http_port))
-                .await?,
+            grpc_listener,
+            http_listener,
             heartbeat_ttl: config.heartbeat_ttl,
             retention_days: config.retention_days,
             consumers,

@@ -3,6 +3,8 @@
 //! 202: the event ends up in ClickHouse. A separate test binary, so the load here does not
 //! disturb the timing of the other end-to-end tests.
 
+mod startup;
+
 use futures::{StreamExt, stream};
 use std::{
     collections::HashMap,
