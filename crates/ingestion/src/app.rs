@@ -20,7 +20,7 @@ use traceflow_http::{
     DependencyDown, HealthBody, health_response, propagate_trace_id, require_api_key, with_metrics,
     with_openapi,
 };
-use traceflow_queue::Producer;
+use traceflow_queue::{Producer, QueueKeys};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -49,7 +49,7 @@ impl Application {
         let state = AppState {
             queue: Producer::connect(
                 &config.redis.url,
-                &config.redis.queue_key,
+                &QueueKeys::new(config.redis.queue_key.as_str()),
                 config.max_queue_depth,
             )
             .await?,
