@@ -14,7 +14,7 @@ use traceflow_event::{Limits, TimeWindow};
 use traceflow_http::{
     DependencyDown, HealthCheck, propagate_trace_id, require_api_key, service_router, with_metrics,
 };
-use traceflow_queue::Producer;
+use traceflow_queue::{Producer, QueueKeys};
 use traceflow_runtime::bind;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -45,7 +45,7 @@ impl Application {
         let state = AppState {
             queue: Producer::connect(
                 &config.redis.url,
-                &config.redis.queue_key,
+                &QueueKeys::new(config.redis.queue_key.as_str()),
                 config.max_queue_depth,
             )
             .await?,

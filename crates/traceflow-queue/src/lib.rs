@@ -1,22 +1,36 @@
-//! The queue between ingestion and the worker: its wire format, and the Redis producer and
-//! consumer. Both sides use this crate, so the format lives in one place.
+//! The queue between ingestion and the worker: its keys, wire format and Lua scripts, and
+//! the Redis producer, consumer and queue-wide handle. Both sides use this crate, so the
+//! protocol lives in one place.
 //!
-//! Keys, for a queue key `Q` (default `logs_queue`):
+//! Keys ([`QueueKeys`]), for a queue key `Q` (default `logs_queue`):
 //! - `Q`: a list of entries, each one request's events (one JSON object per line, at most
 //!   [`ENTRY_MAX_EVENTS`]); ingestion LPUSHes, workers take from the right (FIFO).
-//! - `Q:depth`: the number of events in `Q`, kept by the scripts that push and claim, which
-//!   reset it whenever `Q` is found empty (so a queue emptied by hand does not leave a stale
-//!   count behind).
+//! - `Q:depth`: the number of events in `Q` (see below).
 //! - `Q:processing:<worker>`: the batch a worker holds; removed only once ClickHouse has it.
 //! - `Q:worker:<worker>`: the worker's heartbeat (expires when the worker dies).
 //! - `Q:dead`: dead-lettered entries with the reason, newest first.
+//!
+//! The depth counter counts the events of the entries in `Q`, and only two scripts change
+//! it: `admit` (every push: adds the pushed events) and `claim` (takes the claimed events
+//! off). Each counts afresh when it finds `Q` empty (`admit` before its entries, `claim`
+//! after its moves), so a queue emptied by hand leaves no stale count behind. A batch taken
+//! over from a dead worker does not touch it: its events left the count when they were
+//! claimed. Everything that puts entries on `Q` goes through [`Producer`], which keeps the
+//! count, tests and the benchmark included ([`Producer::push_entries`]). Workers claim only
+//! while the count says events are queued, so an entry pushed around the producer would
+//! wait until counted events are queued behind it.
 
 mod consumer;
+mod keys;
 mod producer;
+mod queue;
+mod scripts;
 mod wire;
 
-pub use consumer::{Consumer, DeadLetter};
+pub use consumer::{Backlog, Consumer, DeadLetter};
+pub use keys::QueueKeys;
 pub use producer::{Producer, Pushed};
+pub use queue::Queue;
 pub use wire::{ENTRY_MAX_EVENTS, WireError, decode_line, encode_entry, entry_lines};
 
 use std::time::Duration;
@@ -41,22 +55,6 @@ async fn connect(url: &str) -> Result<redis::aio::ConnectionManager, QueueError>
         client, config,
     )?)
 }
-
-fn depth_key(queue_key: &str) -> String {
-    format!("{queue_key}:depth")
-}
-
-/// Lua: `events_in(entry)`, the number of events in a queue entry (its lines).
-const EVENTS_IN: &str = r"
-local function events_in(entry)
-  local count, at = 1, string.find(entry, '\n', 1, true)
-  while at do
-    count = count + 1
-    at = string.find(entry, '\n', at + 1, true)
-  end
-  return count
-end
-";
 
 /// Whether Redis answers on this connection.
 async fn ping(connection: &redis::aio::ConnectionManager) -> Result<(), QueueError> {

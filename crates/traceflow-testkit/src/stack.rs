@@ -13,6 +13,7 @@ use std::{
 };
 use tokio::{sync::oneshot, task::JoinHandle};
 use traceflow_config::{Env, IngestionConfig, QueryConfig, WorkerConfig};
+use traceflow_queue::{Producer, QueueKeys};
 
 /// What a test may change about a stack; the rest comes from the defaults.
 #[derive(Debug, Clone)]
@@ -136,7 +137,8 @@ pub struct TestStack {
     pub redis_url: String,
     pub clickhouse_url: String,
     pub database: String,
-    pub queue_key: String,
+    /// The keys of this stack's queue (`REDIS_QUEUE_KEY`).
+    pub queue_keys: QueueKeys,
     pub http: reqwest::Client,
     options: StackOptions,
     ports: Ports,
@@ -175,7 +177,7 @@ impl TestStack {
             redis_url,
             clickhouse_url,
             database: format!("test_{suffix}"),
-            queue_key: format!("test_queue_{suffix}"),
+            queue_keys: QueueKeys::new(format!("test_queue_{suffix}")),
             http: reqwest::Client::new(),
             options: options.clone(),
             ports,
@@ -204,7 +206,7 @@ impl TestStack {
         let mut pairs = vec![
             ("BIND_HOST", "127.0.0.1".to_owned()),
             ("REDIS_ADDR", self.redis_url.clone()),
-            ("REDIS_QUEUE_KEY", self.queue_key.clone()),
+            ("REDIS_QUEUE_KEY", self.queue_keys.queue().to_owned()),
             ("CLICKHOUSE_URL", self.clickhouse_url.clone()),
             ("CLICKHOUSE_DB", self.database.clone()),
             ("BATCH_SIZE", self.options.batch_size.to_string()),
@@ -402,6 +404,15 @@ impl TestStack {
             .expect("redis answers")
     }
 
+    /// A producer on this stack's queue with no depth limit, for putting entries on the
+    /// queue directly (malformed ones, or many at once) with the depth kept as ingestion
+    /// keeps it.
+    pub async fn producer(&self) -> Producer {
+        Producer::connect(&self.redis_url, &self.queue_keys, u64::MAX)
+            .await
+            .expect("valid redis url")
+    }
+
     /// The events waiting in this stack's queue, oldest first (the order the worker takes
     /// them).
     pub async fn queued(&self) -> Vec<traceflow_event::LogEvent> {
@@ -409,7 +420,7 @@ impl TestStack {
         let entries: Vec<Vec<u8>> = self
             .redis()
             .await
-            .lrange(&self.queue_key, 0, -1)
+            .lrange(self.queue_keys.queue(), 0, -1)
             .await
             .expect("redis answers");
         entries
@@ -468,7 +479,7 @@ impl TestStack {
         let letters: Vec<String> = self
             .redis()
             .await
-            .lrange(format!("{}:dead", self.queue_key), 0, -1)
+            .lrange(self.queue_keys.dead(), 0, -1)
             .await
             .expect("redis answers");
         letters

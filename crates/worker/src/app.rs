@@ -1,7 +1,11 @@
-//! The worker application: connections, migrations, the gRPC and HTTP servers and the
-//! consumer loop.
+//! The worker application: connections, migrations, the gRPC and HTTP servers, the
+//! consumer loops and the process's queue-wide upkeep.
 
-use crate::{consumer::ConsumerLoop, retention, signal::SignalService};
+use crate::{
+    consumer::{Batching, ConsumerLoop},
+    signal::SignalService,
+    upkeep::{Orphans, Upkeep},
+};
 use axum::{Router, extract::State, response::Response, routing::get};
 use std::{future::Future, sync::Arc, time::Duration};
 use tokio::{net::TcpListener, sync::Notify};
@@ -10,7 +14,7 @@ use tonic::transport::{Server, server::TcpIncoming};
 use traceflow_config::WorkerConfig;
 use traceflow_http::{DependencyDown, health_response, with_metrics};
 use traceflow_proto::log_service_server::LogServiceServer;
-use traceflow_queue::Consumer;
+use traceflow_queue::{Consumer, Queue, QueueKeys};
 use traceflow_runtime::{Backoff, bind};
 use traceflow_storage::Storage;
 
@@ -18,10 +22,12 @@ use traceflow_storage::Storage;
 pub struct Application {
     grpc_listener: TcpListener,
     http_listener: TcpListener,
-    heartbeat_ttl: Duration,
-    retention_days: u32,
     /// `WORKER_CONCURRENCY` loops, each its own consumer (id, processing list, heartbeat).
     consumers: Vec<ConsumerLoop>,
+    upkeep: Upkeep,
+    /// What `/health` checks.
+    queue: Queue,
+    storage: Storage,
     wake: Arc<Notify>,
 }
 
@@ -39,35 +45,51 @@ impl Application {
         let applied = storage.migrate().await?;
         tracing::info!(?applied, version = %storage.version(), "schema up to date");
 
+        let keys = QueueKeys::new(config.redis.queue_key.as_str());
         let process_id = format!(
             "{}-{}",
             std::process::id(),
             &traceflow_traceid::generate()[..8]
         );
+        let batching = Batching {
+            batch_size: config.batch_size,
+            max_batch_size: config.max_batch_size,
+            flush_interval: config.flush_interval,
+            poll_interval: config.poll_interval,
+        };
         let wake = Arc::new(Notify::new());
+        let orphans = Arc::new(Orphans::default());
         let mut consumers = Vec::with_capacity(config.concurrency);
         for index in 0..config.concurrency {
             let worker_id = format!("{process_id}-{index}");
-            let queue =
-                Consumer::connect(&config.redis.url, &config.redis.queue_key, &worker_id).await?;
-            tracing::info!(%worker_id, queue = %config.redis.queue_key, "consumer ready");
+            let queue = Consumer::connect(&config.redis.url, &keys, &worker_id).await?;
+            tracing::info!(%worker_id, queue = keys.queue(), "consumer ready");
             consumers.push(ConsumerLoop {
                 queue,
                 storage: storage.clone(),
-                batch_size: config.batch_size,
-                max_batch_size: config.max_batch_size,
-                flush_interval: config.flush_interval,
-                poll_interval: config.poll_interval,
+                batching,
                 wake: wake.clone(),
+                orphans: orphans.clone(),
             });
         }
+        let queue = Queue::connect(&config.redis.url, &keys).await?;
+        let upkeep = Upkeep {
+            queue: queue.clone(),
+            consumers: consumers.iter().map(|c| c.queue.clone()).collect(),
+            heartbeat_ttl: config.heartbeat_ttl,
+            orphans,
+            wake: wake.clone(),
+            storage: storage.clone(),
+            retention_days: config.retention_days,
+        };
 
         Ok(Self {
             grpc_listener,
             http_listener,
-            heartbeat_ttl: config.heartbeat_ttl,
-            retention_days: config.retention_days,
             consumers,
+            upkeep,
+            queue,
+            storage,
             wake,
         })
     }
@@ -109,22 +131,16 @@ impl Application {
                 stop.clone().cancelled_owned(),
             );
         let grpc = tokio::spawn(grpc);
-        let first = &self.consumers[0];
         let http = tokio::spawn(traceflow_http::serve(
             self.http_listener,
-            http_router(first.queue.clone(), first.storage.clone()),
+            http_router(self.queue, self.storage),
             stop.clone().cancelled_owned(),
         ));
-        let retention = tokio::spawn(retention::enforce(
-            first.storage.clone(),
-            self.retention_days,
-            stop.clone(),
-        ));
 
-        let queues: Vec<Consumer> = self.consumers.iter().map(|c| c.queue.clone()).collect();
-        // Alive before the first claim, so no other worker takes what this one holds.
-        beat(&queues, self.heartbeat_ttl).await;
-        let liveness = tokio::spawn(keep_alive(queues.clone(), self.heartbeat_ttl, stop.clone()));
+        self.upkeep.announce().await;
+        // The upkeep outlives the loops: their heartbeats last while they finish a batch.
+        let upkeep_stop = CancellationToken::new();
+        let upkeep = tokio::spawn(self.upkeep.run(upkeep_stop.clone()));
         let mut loops = tokio::task::JoinSet::new();
         for consumer in self.consumers {
             loops.spawn(consumer.run(stop.clone()));
@@ -134,13 +150,8 @@ impl Application {
         }
 
         stop.cancel();
-        retention.await?;
-        liveness.await?;
-        for queue in queues {
-            if let Err(error) = queue.retire().await {
-                tracing::warn!(%error, "could not remove the heartbeat; another worker reclaims after it expires");
-            }
-        }
+        upkeep_stop.cancel();
+        upkeep.await?;
         grpc.await??;
         http.await??;
         Ok(())
@@ -155,7 +166,7 @@ fn port(listener: &TcpListener) -> u16 {
 }
 
 /// `/health` (Redis and ClickHouse) and `/metrics`.
-fn http_router(queue: Consumer, storage: Storage) -> Router {
+fn http_router(queue: Queue, storage: Storage) -> Router {
     with_metrics(
         Router::new()
             .route("/health", get(health))
@@ -163,7 +174,7 @@ fn http_router(queue: Consumer, storage: Storage) -> Router {
     )
 }
 
-async fn health(State((queue, storage)): State<(Consumer, Storage)>) -> Response {
+async fn health(State((queue, storage)): State<(Queue, Storage)>) -> Response {
     let check = match queue.ping().await {
         Err(error) => Err(DependencyDown {
             dependency: "redis",
@@ -175,43 +186,6 @@ async fn health(State((queue, storage)): State<(Consumer, Storage)>) -> Response
         }),
     };
     health_response(check)
-}
-
-/// Keeps the heartbeats of this process's consumers fresh, hands dead workers' batches
-/// back to the queue and reports the queue's depth.
-async fn keep_alive(queues: Vec<Consumer>, ttl: Duration, stop: CancellationToken) {
-    let mut ticks = tokio::time::interval(ttl / 3);
-    let mut tick = 0u64;
-    // Any one of this process's consumers can do the queue-wide work.
-    let queue = &queues[0];
-    loop {
-        tokio::select! {
-            _ = ticks.tick() => {}
-            () = stop.cancelled() => return,
-        }
-        beat(&queues, ttl).await;
-        // Reclaim at start, then once per TTL.
-        if tick.is_multiple_of(3) {
-            match queue.reclaim_orphans().await {
-                Ok(reclaimed) => metrics::counter!("traceflow_worker_reclaimed_events_total")
-                    .increment(reclaimed),
-                Err(error) => tracing::warn!(%error, "reclaiming dead workers' batches failed"),
-            }
-        }
-        if let Ok(depth) = queue.depth().await {
-            metrics::gauge!("traceflow_queue_depth").set(depth as f64);
-        }
-        tick += 1;
-    }
-}
-
-/// Refreshes the heartbeat of each of this process's consumers for `ttl`.
-async fn beat(queues: &[Consumer], ttl: Duration) {
-    for queue in queues {
-        if let Err(error) = queue.heartbeat(ttl).await {
-            tracing::warn!(%error, "heartbeat failed; redis may be down");
-        }
-    }
 }
 
 async fn connect_storage(config: &WorkerConfig) -> Storage {

@@ -1,10 +1,12 @@
-//! The consumer loop: claim a batch, store it with one INSERT, acknowledge it, repeat while
-//! the queue has events; then sleep until a signal or the poll interval.
+//! The consumer loop: one step at a time, as [`next_step`] decides from what the queue
+//! shows: store the batch this consumer holds, take over a dead worker's batch, claim a new
+//! batch, wait for a shallow queue to fill, or sleep.
 //!
 //! Nothing is acknowledged before ClickHouse has it. Outages are waited out with backoff;
 //! rows ClickHouse refuses as data are isolated by splitting the batch and dead-lettered
 //! one by one, so they cannot block the queue.
 
+use crate::upkeep::Orphans;
 use std::{
     sync::Arc,
     time::{Duration, Instant},
@@ -12,23 +14,93 @@ use std::{
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use traceflow_event::Event;
-use traceflow_queue::{Consumer, DeadLetter, decode_line, encode_entry, entry_lines};
+use traceflow_queue::{
+    Backlog, Consumer, DeadLetter, QueueError, decode_line, encode_entry, entry_lines,
+};
 use traceflow_runtime::Backoff;
 use traceflow_storage::Storage;
 
-/// Shutdown arrived while waiting; the held batch stays in Redis for the next worker.
-struct Cancelled;
-
-pub struct ConsumerLoop {
-    pub queue: Consumer,
-    pub storage: Storage,
+/// How batches are made out of the queue.
+#[derive(Debug, Clone, Copy)]
+pub struct Batching {
     /// Events worth an INSERT at once; fewer wait up to `flush_interval`.
     pub batch_size: usize,
     /// Most events one INSERT takes from a deep queue.
     pub max_batch_size: usize,
     pub flush_interval: Duration,
     pub poll_interval: Duration,
+}
+
+/// What a consumer does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Claim and store a batch: the one held, else one from the queue.
+    Claim,
+    /// Take over a dead worker's batch (stored by the next step).
+    TakeOver,
+    /// Wait up to this long for more events, or a signal, before claiming.
+    WaitForMore(Duration),
+    /// Nothing to do: sleep until a signal or the poll interval.
+    Idle,
+}
+
+/// The next step. A held batch comes first (its INSERT may already have succeeded, so it is
+/// re-sent as it was), then a dead worker's batch, then new work. A queue holding fewer
+/// than `batch_size` events waits until its events have `waited` `flush_interval`, so a
+/// trickle of events does not become a trickle of one-row INSERTs.
+pub fn next_step(batching: &Batching, backlog: Backlog, orphaned: bool, waited: Duration) -> Step {
+    if backlog.held {
+        return Step::Claim;
+    }
+    if orphaned {
+        return Step::TakeOver;
+    }
+    if backlog.queued == 0 {
+        return Step::Idle;
+    }
+    let remaining = batching.flush_interval.saturating_sub(waited);
+    if backlog.queued < batching.batch_size as u64 && !remaining.is_zero() {
+        return Step::WaitForMore(remaining);
+    }
+    Step::Claim
+}
+
+/// What became of an INSERT, retried through outages.
+enum Inserted {
+    Stored,
+    /// ClickHouse refused the rows as data, for this reason.
+    Refused(String),
+    Cancelled,
+}
+
+/// Shutdown arrived while waiting; a held batch stays in Redis for the next worker.
+struct Cancelled;
+
+/// Why a step ended early.
+enum Interrupted {
+    Redis(QueueError),
+    Cancelled,
+}
+
+impl From<QueueError> for Interrupted {
+    fn from(error: QueueError) -> Self {
+        Interrupted::Redis(error)
+    }
+}
+
+impl From<Cancelled> for Interrupted {
+    fn from(Cancelled: Cancelled) -> Self {
+        Interrupted::Cancelled
+    }
+}
+
+pub struct ConsumerLoop {
+    pub queue: Consumer,
+    pub storage: Storage,
+    pub batching: Batching,
     pub wake: Arc<Notify>,
+    /// Dead workers' batches found by the process's upkeep, for whichever loop is free first.
+    pub orphans: Arc<Orphans>,
 }
 
 fn retry_backoff() -> Backoff {
@@ -53,75 +125,83 @@ async fn wait_to_retry(
 }
 
 impl ConsumerLoop {
-    /// Runs until `stop` is cancelled; a batch being inserted then is finished first.
+    /// Runs the next step until `stop` is cancelled; a batch being stored then is finished
+    /// first. A step that fails on Redis is retried with backoff.
     pub async fn run(self, stop: CancellationToken) {
         let mut redis_backoff = retry_backoff();
-        // After a failed claim this worker may hold a batch whose reply was lost: claim
-        // even from an empty queue, since a claim returns a held batch first.
-        let mut may_hold = false;
-        loop {
-            // Drain: keep taking batches while the queue has events.
-            let mut small_since: Option<Instant> = None;
-            while !stop.is_cancelled() {
-                let depth = match self.queue.depth().await {
-                    Ok(depth) => depth as usize,
-                    Err(error) => {
-                        if wait_to_retry(&mut redis_backoff, "claim", &error, &stop)
-                            .await
-                            .is_err()
-                        {
-                            return;
-                        }
-                        continue;
-                    }
-                };
-                if depth == 0 && !may_hold {
-                    break;
-                }
-                // A shallow queue waits up to FLUSH_INTERVAL for a BATCH_SIZE batch, so a
-                // trickle of events does not become a trickle of one-row INSERTs.
-                if depth < self.batch_size && !may_hold {
-                    let since = *small_since.get_or_insert_with(Instant::now);
-                    let remaining = self.flush_interval.saturating_sub(since.elapsed());
-                    if !remaining.is_zero() {
-                        tokio::select! {
-                            () = self.wake.notified() => {}
-                            () = tokio::time::sleep(remaining) => {}
-                            () = stop.cancelled() => return,
-                        }
-                        continue;
+        // Since when the queue has been too shallow to claim from.
+        let mut shallow_since = None;
+        while !stop.is_cancelled() {
+            match self.step(&mut shallow_since, &stop).await {
+                Ok(()) => redis_backoff.reset(),
+                Err(Interrupted::Redis(error)) => {
+                    if wait_to_retry(&mut redis_backoff, "claim", &error, &stop)
+                        .await
+                        .is_err()
+                    {
+                        return;
                     }
                 }
-                small_since = None;
-                // A deep queue is taken up to MAX_BATCH_SIZE per INSERT.
-                let entries = match self.queue.claim(self.max_batch_size).await {
-                    Ok(entries) => entries,
-                    Err(error) => {
-                        may_hold = true;
-                        if wait_to_retry(&mut redis_backoff, "claim", &error, &stop)
-                            .await
-                            .is_err()
-                        {
-                            return;
-                        }
-                        continue;
-                    }
-                };
-                may_hold = false;
-                redis_backoff.reset();
-                if entries.is_empty() {
-                    break;
-                }
-                if self.store_batch(&entries, &stop).await.is_err() {
-                    return;
-                }
-            }
-            tokio::select! {
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(self.poll_interval) => {}
-                () = stop.cancelled() => return,
+                Err(Interrupted::Cancelled) => return,
             }
         }
+    }
+
+    /// Reads the backlog, then does what [`next_step`] says.
+    async fn step(
+        &self,
+        shallow_since: &mut Option<Instant>,
+        stop: &CancellationToken,
+    ) -> Result<(), Interrupted> {
+        let backlog = self.queue.backlog().await?;
+        let waited = shallow_since.map_or(Duration::ZERO, |since| since.elapsed());
+        match next_step(&self.batching, backlog, self.orphans.any(), waited) {
+            Step::Claim => {
+                *shallow_since = None;
+                let batch = self.queue.claim(self.batching.max_batch_size).await?;
+                if !batch.is_empty() {
+                    self.store_batch(&batch, stop).await?;
+                }
+            }
+            Step::TakeOver => self.take_over().await?,
+            Step::WaitForMore(wait) => {
+                shallow_since.get_or_insert_with(Instant::now);
+                self.sleep(wait, stop).await?;
+            }
+            Step::Idle => {
+                *shallow_since = None;
+                self.sleep(self.batching.poll_interval, stop).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sleeps up to `duration`, less when woken by a signal.
+    async fn sleep(&self, duration: Duration, stop: &CancellationToken) -> Result<(), Cancelled> {
+        tokio::select! {
+            () = self.wake.notified() => Ok(()),
+            () = tokio::time::sleep(duration) => Ok(()),
+            () = stop.cancelled() => Err(Cancelled),
+        }
+    }
+
+    /// Makes one dead worker's batch this consumer's held batch, if it is still there. An
+    /// orphan lost to a Redis failure here is found again by the upkeep's next look.
+    async fn take_over(&self) -> Result<(), QueueError> {
+        let Some(dead_worker) = self.orphans.take() else {
+            return Ok(());
+        };
+        let events = self.queue.take_over(&dead_worker).await?;
+        if events > 0 {
+            metrics::counter!("traceflow_worker_reclaimed_events_total").increment(events);
+            tracing::warn!(
+                dead_worker,
+                worker_id = self.queue.worker_id(),
+                events,
+                "took over a dead worker's batch"
+            );
+        }
+        Ok(())
     }
 
     async fn store_batch(
@@ -174,28 +254,28 @@ impl ConsumerLoop {
             if chunk.is_empty() {
                 continue;
             }
-            match self.insert_until_stored(chunk, stop).await? {
-                Ok(()) => {}
-                Err(reason) if chunk.len() == 1 => {
-                    dead.push(DeadLetter::new(&encode_entry(&chunk[..1]), reason));
+            match self.insert_until_stored(chunk, stop).await {
+                Inserted::Stored => {}
+                Inserted::Refused(reason) if chunk.len() == 1 => {
+                    dead.push(DeadLetter::new(&encode_entry(chunk), reason));
                 }
-                Err(_) => {
+                Inserted::Refused(_) => {
                     let (left, right) = chunk.split_at(chunk.len() / 2);
                     pending.push(right);
                     pending.push(left);
                 }
+                Inserted::Cancelled => return Err(Cancelled),
             }
         }
         Ok(dead)
     }
 
-    /// Retries until ClickHouse stores the rows (`Ok(Ok)`) or refuses them as data
-    /// (`Ok(Err(reason))`).
+    /// Retries until ClickHouse stores the rows or refuses them as data.
     async fn insert_until_stored(
         &self,
         events: &[Event<'_>],
         stop: &CancellationToken,
-    ) -> Result<Result<(), String>, Cancelled> {
+    ) -> Inserted {
         let mut backoff = retry_backoff();
         loop {
             let started = Instant::now();
@@ -203,10 +283,104 @@ impl ConsumerLoop {
             metrics::histogram!("traceflow_worker_insert_duration_seconds")
                 .record(started.elapsed().as_secs_f64());
             match outcome {
-                Ok(()) => return Ok(Ok(())),
-                Err(error) if error.is_data_error() => return Ok(Err(error.to_string())),
-                Err(error) => wait_to_retry(&mut backoff, "insert", &error, stop).await?,
+                Ok(()) => return Inserted::Stored,
+                Err(error) if error.is_data_error() => return Inserted::Refused(error.to_string()),
+                Err(error) => {
+                    if wait_to_retry(&mut backoff, "insert", &error, stop)
+                        .await
+                        .is_err()
+                    {
+                        return Inserted::Cancelled;
+                    }
+                }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BATCHING: Batching = Batching {
+        batch_size: 20,
+        max_batch_size: 20_000,
+        flush_interval: Duration::from_millis(250),
+        poll_interval: Duration::from_secs(5),
+    };
+
+    fn backlog(queued: u64, held: bool) -> Backlog {
+        Backlog { queued, held }
+    }
+
+    #[test]
+    fn a_held_batch_is_stored_before_anything_else() {
+        for queued in [0, 1, 20, 50_000] {
+            for orphaned in [false, true] {
+                assert_eq!(
+                    next_step(&BATCHING, backlog(queued, true), orphaned, Duration::ZERO),
+                    Step::Claim,
+                    "{queued} queued, orphaned {orphaned}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_dead_workers_batch_comes_before_new_work() {
+        for queued in [0, 1, 50_000] {
+            assert_eq!(
+                next_step(&BATCHING, backlog(queued, false), true, Duration::ZERO),
+                Step::TakeOver
+            );
+        }
+    }
+
+    #[test]
+    fn an_empty_queue_idles() {
+        for waited in [Duration::ZERO, Duration::from_secs(1)] {
+            assert_eq!(
+                next_step(&BATCHING, backlog(0, false), false, waited),
+                Step::Idle
+            );
+        }
+    }
+
+    #[test]
+    fn a_shallow_queue_waits_out_the_rest_of_the_flush_interval() {
+        assert_eq!(
+            next_step(&BATCHING, backlog(1, false), false, Duration::ZERO),
+            Step::WaitForMore(Duration::from_millis(250))
+        );
+        assert_eq!(
+            next_step(
+                &BATCHING,
+                backlog(19, false),
+                false,
+                Duration::from_millis(100)
+            ),
+            Step::WaitForMore(Duration::from_millis(150))
+        );
+        for waited in [250, 400] {
+            assert_eq!(
+                next_step(
+                    &BATCHING,
+                    backlog(19, false),
+                    false,
+                    Duration::from_millis(waited)
+                ),
+                Step::Claim
+            );
+        }
+    }
+
+    #[test]
+    fn a_batch_worth_an_insert_is_claimed_at_once() {
+        for queued in [20, 21, 50_000] {
+            assert_eq!(
+                next_step(&BATCHING, backlog(queued, false), false, Duration::ZERO),
+                Step::Claim
+            );
         }
     }
 }

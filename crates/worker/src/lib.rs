@@ -5,5 +5,6 @@ mod app;
 mod consumer;
 mod retention;
 mod signal;
+mod upkeep;
 
 pub use app::Application;

@@ -89,16 +89,15 @@ impl Bench {
     /// so the next scenario starts from an empty queue. Only for moments when no worker
     /// runs.
     pub async fn clear_queue(&mut self) -> anyhow::Result<()> {
-        let pattern = format!("{}*", self.stack.queue_key);
-        let keys: Vec<String> = self.redis.keys(&pattern).await?;
-        if !keys.is_empty() {
-            let _: () = self.redis.del(keys).await?;
-        }
+        let queue_keys = &self.stack.queue_keys;
+        let mut keys: Vec<String> = self.redis.keys(queue_keys.derived_pattern()).await?;
+        keys.push(queue_keys.queue().to_owned());
+        let _: () = self.redis.del(keys).await?;
         Ok(())
     }
 
     pub async fn queue_depth(&mut self) -> anyhow::Result<u64> {
-        Ok(self.redis.llen(&self.stack.queue_key).await?)
+        Ok(self.redis.llen(self.stack.queue_keys.queue()).await?)
     }
 
     /// Polls the row count of `logs` every `every` until it reaches `rows`; returns when
@@ -135,7 +134,7 @@ impl Bench {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         // The last batch claimed may still be on its way into ClickHouse.
-        let processing = format!("{}:processing:*", self.stack.queue_key);
+        let processing = self.stack.queue_keys.processing_pattern();
         loop {
             let keys: Vec<String> = self.redis.keys(&processing).await?;
             let mut held = 0u64;

@@ -1,6 +1,7 @@
 //! Worker memory with a deep queue: with the worker stopped, 1,000,000 valid queue entries
-//! (`traceflow_queue::encode_entry`, what ingestion pushes) go straight into Redis, pipelined; then the
-//! worker starts and its resident memory is sampled every 100 ms while it drains the queue.
+//! (`traceflow_queue::encode_entry`, what ingestion pushes) go straight into Redis through
+//! the queue's producer, 1,000 per push; then the worker starts and its resident memory is
+//! sampled every 100 ms while it drains the queue.
 //! The figure is the kernel's peak (`VmHWM`), which also catches spikes between samples.
 //! How fast it drains is reported alongside (no target: the batch scenario is the
 //! throughput figure).
@@ -19,10 +20,9 @@ use std::time::{Duration, Instant};
 pub const PEAK: &str = "worker peak RSS, deep queue";
 pub const DRAIN: &str = "worker drain rate, deep queue";
 
-/// Entries per LPUSH, and LPUSHes per pipeline: big enough that pushing a million entries
-/// takes seconds, small enough that no single command blocks Redis for long.
+/// Entries per push: big enough that pushing a million entries takes seconds, small enough
+/// that no single transaction blocks Redis for long.
 const PER_PUSH: u64 = 1000;
-const PUSHES_PER_PIPELINE: u64 = 10;
 
 #[derive(Debug, Serialize)]
 struct Outcome {
@@ -40,21 +40,16 @@ pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
     bench.stack.stop_worker().await;
     bench.clear_queue().await?;
 
+    let producer = bench.stack.producer().await;
     let pushed = Instant::now();
     let now = chrono::Utc::now();
     let mut n = 0;
     while n < queued {
-        let mut pipe = redis::pipe();
-        for _ in 0..PUSHES_PER_PIPELINE {
-            let chunk: Vec<Vec<u8>> = (n..(n + PER_PUSH).min(queued))
-                .map(|i| traceflow_queue::encode_entry(&[events::event(i, now)]))
-                .collect();
-            n += chunk.len() as u64;
-            if !chunk.is_empty() {
-                pipe.lpush(&bench.stack.queue_key, chunk).ignore();
-            }
-        }
-        let _: () = pipe.query_async(&mut bench.redis).await?;
+        let chunk: Vec<Vec<u8>> = (n..(n + PER_PUSH).min(queued))
+            .map(|i| traceflow_queue::encode_entry(&[events::event(i, now)]))
+            .collect();
+        n += chunk.len() as u64;
+        producer.push_entries(&chunk).await?;
     }
     let push_seconds = secs(pushed.elapsed());
     ensure!(

@@ -170,13 +170,13 @@ async fn a_batch_is_queued_as_entries_of_1000_events_and_the_depth_counts_events
     })
     .await;
     let mut redis = stack.redis().await;
-    let depth_key = format!("{}:depth", stack.queue_key);
+    let depth_key = stack.queue_keys.depth();
     let events: Vec<Value> = (0..2500).map(|n| event("entries", n)).collect();
     let (status, body) = post(&stack, "application/json", Value::from(events).to_string()).await;
     assert_eq!((status, &body["count"]), (202, &json!(2500)));
 
     // Oldest entry first, as the worker takes them: 1000, 1000 and 500 events, one per line.
-    let mut entries: Vec<String> = redis.lrange(&stack.queue_key, 0, -1).await.unwrap();
+    let mut entries: Vec<String> = redis.lrange(stack.queue_keys.queue(), 0, -1).await.unwrap();
     entries.reverse();
     let lines: Vec<usize> = entries.iter().map(|entry| entry.lines().count()).collect();
     assert_eq!(lines, [1000, 1000, 500]);
@@ -184,7 +184,7 @@ async fn a_batch_is_queued_as_entries_of_1000_events_and_the_depth_counts_events
     assert_eq!(queued.len(), 2500);
     assert_eq!(queued[0].message, "entries 0");
     assert_eq!(queued[2499].message, "entries 2499");
-    let depth: u64 = redis.get(&depth_key).await.unwrap();
+    let depth: u64 = redis.get(depth_key).await.unwrap();
     assert_eq!(depth, 2500);
 
     // MAX_QUEUE_DEPTH counts events, not entries: 2,500 + 501 > 3,000. A refused request
@@ -199,7 +199,7 @@ async fn a_batch_is_queued_as_entries_of_1000_events_and_the_depth_counts_events
     let events: Vec<Value> = (0..500).map(|n| event("fits", n)).collect();
     let (status, _) = post(&stack, "application/json", Value::from(events).to_string()).await;
     assert_eq!(status, 202);
-    let depth: u64 = redis.get(&depth_key).await.unwrap();
+    let depth: u64 = redis.get(depth_key).await.unwrap();
     assert_eq!(depth, 3000);
     let queued = stack.queued().await;
     assert_eq!(queued.len(), 3000);
@@ -207,9 +207,9 @@ async fn a_batch_is_queued_as_entries_of_1000_events_and_the_depth_counts_events
     assert!(queued.iter().all(|event| event.service != "over"));
 
     // A queue emptied by hand leaves a stale count behind; the next push starts afresh.
-    let _: () = redis.del(&stack.queue_key).await.unwrap();
+    let _: () = redis.del(stack.queue_keys.queue()).await.unwrap();
     assert_eq!(stack.ingest(&event("fresh", 0)).await.status(), 202);
-    let depth: u64 = redis.get(&depth_key).await.unwrap();
+    let depth: u64 = redis.get(depth_key).await.unwrap();
     assert_eq!(depth, 1);
 }
 
@@ -232,7 +232,7 @@ async fn the_worker_drains_the_depth_count_to_zero() {
     let depth: u64 = stack
         .redis()
         .await
-        .get(format!("{}:depth", stack.queue_key))
+        .get(stack.queue_keys.depth())
         .await
         .unwrap();
     assert_eq!(depth, 0);
@@ -260,7 +260,7 @@ async fn one_worker_process_runs_worker_concurrency_consumers_that_share_the_que
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let heartbeats: Vec<String> = redis
-            .keys(format!("{}:worker:*", stack.queue_key))
+            .keys(stack.queue_keys.heartbeat_pattern())
             .await
             .unwrap();
         if heartbeats.len() == 3 {

@@ -1036,7 +1036,7 @@ async fn hostile_ingest_input_gets_its_status_and_error_and_queues_only_what_is_
     let dead: usize = stack
         .redis()
         .await
-        .llen(format!("{}:dead", stack.queue_key))
+        .llen(stack.queue_keys.dead())
         .await
         .unwrap();
     assert_eq!(dead, 0, "nothing accepted is dead-lettered");

@@ -123,9 +123,10 @@ async fn a_malformed_queue_entry_is_dead_lettered_and_its_batch_stored() {
         let event = json!({"service": "mixed", "level": "WARN", "message": format!("good {i}")});
         assert_eq!(stack.ingest(&event).await.status(), 202);
     }
-    let mut redis = stack.redis().await;
-    let _: () = redis
-        .lpush(&stack.queue_key, "{not an event")
+    stack
+        .producer()
+        .await
+        .push_entries(&[b"{not an event".to_vec()])
         .await
         .unwrap();
     stack.start_worker().await;
@@ -144,7 +145,12 @@ async fn a_malformed_queue_entry_is_dead_lettered_and_its_batch_stored() {
             .starts_with("not a valid queued event: "),
         "{letter}"
     );
-    let queued: u64 = redis.llen(&stack.queue_key).await.unwrap();
+    let queued: u64 = stack
+        .redis()
+        .await
+        .llen(stack.queue_keys.queue())
+        .await
+        .unwrap();
     assert_eq!(queued, 0);
 }
 
@@ -157,7 +163,7 @@ async fn events_queued_while_the_worker_is_down_are_stored_when_it_returns() {
         assert_eq!(stack.ingest(&event).await.status(), 202);
     }
     let mut redis = stack.redis().await;
-    let queued: u64 = redis.llen(&stack.queue_key).await.unwrap();
+    let queued: u64 = redis.llen(stack.queue_keys.queue()).await.unwrap();
     assert_eq!(queued, 50, "LLEN shows the queue depth");
     stack.start_worker().await;
     stack
@@ -168,7 +174,7 @@ async fn events_queued_while_the_worker_is_down_are_stored_when_it_returns() {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
         let processing: Vec<String> = redis
-            .keys(format!("{}:processing:*", stack.queue_key))
+            .keys(stack.queue_keys.processing_pattern())
             .await
             .unwrap();
         if processing.is_empty() {
