@@ -41,20 +41,22 @@ pub fn decode_line(line: &[u8]) -> Result<Event<'_>, WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
-    use traceflow_event::{Level, LogEvent};
-    use uuid::Uuid;
+    use traceflow_event::LogEvent;
 
+    /// A new event each call (its own id), as ingestion would queue it.
     fn sample() -> LogEvent {
-        LogEvent {
-            id: Uuid::now_v7(),
-            timestamp: "2026-05-05T10:00:00.123Z".parse().unwrap(),
-            service: "auth-service".into(),
-            level: Level::Error,
-            message: "DB connection failed".into(),
-            trace_id: "0123456789abcdef0123456789abcdef".into(),
-            metadata: BTreeMap::from([("user_id".into(), "42".into())]),
-        }
+        let json = serde_json::json!({
+            "id": uuid::Uuid::now_v7(),
+            "timestamp": "2026-05-05T10:00:00.123Z",
+            "service": "auth-service",
+            "level": "ERROR",
+            "message": "DB connection failed",
+            "trace_id": "0123456789abcdef0123456789abcdef",
+            "metadata": {"user_id": "42"},
+        });
+        decode_line(json.to_string().as_bytes())
+            .unwrap()
+            .into_owned()
     }
 
     #[test]
