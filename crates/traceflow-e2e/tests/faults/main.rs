@@ -157,7 +157,10 @@ async fn a_worker_killed_three_times_under_load_loses_nothing() {
     if deduplicates_by_token(&stack).await {
         // A dead worker's batch is re-sent whole, with the token of the INSERT that may
         // have succeeded: ClickHouse stores it once.
-        assert_eq!(duplicates, 0, "duplicate rows despite the deduplication token");
+        assert_eq!(
+            duplicates, 0,
+            "duplicate rows despite the deduplication token"
+        );
     } else {
         // No insert deduplication token (before 22.2): only the batches in flight at a kill
         // (one per consumer loop, WORKER_CONCURRENCY 2) may be stored twice.

@@ -8,6 +8,7 @@ mod cursor;
 mod delete;
 mod health;
 mod hostile;
+mod indexes;
 mod ingest;
 mod metrics;
 mod openapi;
