@@ -10,9 +10,10 @@ It listens on 127.0.0.1:PORT, keeps its databases in DIR (started again over the
 it has the same tables and rows) and stops on SIGTERM once the requests in flight are done.
 
 What it serves, as ClickHouse's HTTP handler does (src/Server/HTTPHandler.cpp):
-- GET and POST on any path; the statement is the `query` parameter, a newline and the body
-  (an INSERT's statement in `query` and its data in the body, or its first line and the rest).
-  GET runs with readonly=2. `GET /` without a query and `/ping` answer "Ok.".
+- GET and POST on any path; the statement is the `query` parameter, a newline and the body.
+  An INSERT ... FORMAT takes its data, in any format, from the body after a `query`, or from
+  the body after its first line; other data can only be inline text. GET runs with
+  readonly=2. `GET /` without a query and `/ping` answer "Ok.".
 - `database` (or X-ClickHouse-Database), `default_format` (or X-ClickHouse-Format; else
   TabSeparated), `param_<name>` query parameters, and every other parameter as a setting of
   that request alone: each request has its own chDB connection, so nothing leaks into the next.
@@ -29,7 +30,7 @@ What it serves, as ClickHouse's HTTP handler does (src/Server/HTTPHandler.cpp):
 What it does not: sessions (`session_id` is refused), users, roles and quotas, external data
 (multipart bodies), request bodies with a Content-Encoding, zstd/br/xz answers, progress
 headers, streaming (an answer is sent once complete, so it never carries a late exception),
-and statements that are not UTF-8 except as the data of an INSERT.
+and the refusal of several statements in one request (chDB runs them all).
 """
 
 import argparse
@@ -38,6 +39,7 @@ import re
 import signal
 import struct
 import sys
+import tempfile
 import threading
 import urllib.parse
 import zlib
@@ -84,8 +86,11 @@ STATUS_BY_ERROR = {
     }.items()
     for name in names.split()
 }
-INSERT_WITH_DATA = re.compile(rb"(?P<insert>\s*INSERT\s.*?)\s+FORMAT\s+(?P<format>\w+)\s*", re.I | re.S)
-CHDB_ERROR = re.compile(r"Code: (?P<code>\d+)\. (?P<text>.*?)(?: \(version [^)]*\))?\s*$", re.S)
+INSERT_WITH_DATA = re.compile(
+    rb"(?P<target>\s*INSERT\s.*?)(?:\s(?P<settings>SETTINGS\s.*?))?\s+FORMAT\s+(?P<format>\w+)\s*", re.I | re.S)
+# chDB may repeat the code in front of a message: `Code: 33. DB::Exception: Code: 33. ...`.
+CHDB_ERROR = re.compile(
+    r"(?:Code: \d+\. DB::Exception: (?=Code: ))*Code: (?P<code>\d+)\. (?P<text>.*?)(?: \(version [^)]*\))?\s*$", re.S)
 SETTING_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 LZ4, UNCOMPRESSED = 0x82, 0x02
 BLOCK_BYTES = 1 << 20  # ClickHouse's own block size for compress=1 (DBMS_DEFAULT_BUFFER_SIZE)
@@ -118,9 +123,10 @@ class ClickHouseError(Exception):
 
 
 def checksum(block):
-    """ClickHouse's checksum of a compressed block: CityHash128 v1.0.2, low half first."""
+    """ClickHouse's checksum of a compressed block: CityHash128 v1.0.2, its halves as
+    ClickHouse writes them (this module gives them the other way round)."""
     value = CityHash128(block)
-    return struct.pack("<QQ", value & (1 << 64) - 1, value >> 64)
+    return struct.pack("<QQ", value >> 64, value & (1 << 64) - 1)
 
 
 def decompress_native(data):
@@ -169,6 +175,8 @@ class Engine:
     def __init__(self, path):
         self.path = path
         self.anchor = chdb.state.connect(path)
+        self.spool = Path(path, "adapter-inserts")
+        self.spool.mkdir(exist_ok=True)
         answer = self.anchor.query("SELECT version(), getSetting('enable_http_compression')", "TabSeparated")
         self.version, self.http_compression = answer.bytes().decode().split()
         self.in_flight = 0
@@ -198,7 +206,7 @@ class Engine:
         text = query + b"\n" + body if query else body
         statement, data = (query, body) if query else body.partition(b"\n")[::2]
         insert = INSERT_WITH_DATA.fullmatch(statement)
-        if not insert and not text.strip():
+        if not text.strip():
             raise ClickHouseError.of("SYNTAX_ERROR", 62, "Empty query")
 
         connection = chdb.state.connect(self.path)
@@ -208,20 +216,22 @@ class Engine:
             if database:
                 connection.query(f"USE `{database.replace('`', '``')}`")
             if insert:
-                inserter = connection.send_insert(insert["insert"].decode(), insert["format"].decode())
-                inserter.append(data)
-                inserter.finish()
-                return b""
-            try:
-                sql = text.decode()
-            except UnicodeDecodeError:
-                raise ClickHouseError.of("NOT_IMPLEMENTED", 48, "This adapter passes only UTF-8 statements "
-                                         "to chDB (an INSERT's data may be binary)") from None
-            return connection.query(sql, output_format, params=query_parameters).bytes()
+                return self.insert_from_file(connection, insert, data)
+            return connection.query(text, output_format, params=query_parameters).bytes()
         except RuntimeError as error:
             raise ClickHouseError.from_chdb(error) from None
         finally:
             connection.close()
+
+    def insert_from_file(self, connection, insert, data):
+        """An INSERT with its data: through a file, as chDB takes data inline only up to the
+        first empty line, and its streaming insert reports rows refused by the table stored."""
+        with tempfile.NamedTemporaryFile(dir=self.spool) as file:
+            file.write(data)
+            file.flush()
+            connection.query(b"%s FROM INFILE %s COMPRESSION 'none' %s FORMAT %s" % (
+                insert["target"], quoted(file.name).encode(), insert["settings"] or b"", insert["format"]))
+        return b""
 
     def begin(self):
         """Counts a request in, unless the engine is stopping."""
