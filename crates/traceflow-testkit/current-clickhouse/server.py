@@ -184,19 +184,15 @@ class Engine:
         self.stopping = False
 
     def execute(self, method, params, headers, body):
-        """Runs one request's statement; returns the answer's bytes or raises ClickHouseError."""
+        """Runs one request's statement; returns the answer's bytes or raises ClickHouseError.
+        `headers` is the request's (names in any case)."""
         user, password = credentials(params, headers)
         if (user, password) != ("default", ""):
             raise ClickHouseError.of("AUTHENTICATION_FAILED", 516, f"{user}: Authentication failed: password "
                                      "is incorrect, or there is no user with such name", early=True)
         if "session_id" in params:
             raise ClickHouseError.of("NOT_IMPLEMENTED", 48, "Sessions are not served by this adapter")
-        settings = [] if method != "GET" or "readonly" in params else [("readonly", "2")]
-        settings += [(name, value) for name, value in params.items()
-                     if name not in NOT_SETTINGS and not name.startswith("param_")]
-        for name, _ in settings:
-            if not SETTING_NAME.fullmatch(name):
-                raise ClickHouseError.of("UNKNOWN_SETTING", 115, f"Unknown setting '{name}'")
+        settings = settings_of(method, params)
         query_parameters = {name[6:]: value for name, value in params.items() if name.startswith("param_")}
         database = headers.get("X-ClickHouse-Database") or params.get("database")
         output_format = headers.get("X-ClickHouse-Format") or params.get("default_format") or "TabSeparated"
@@ -224,8 +220,8 @@ class Engine:
             connection.close()
 
     def insert_from_file(self, connection, insert, data):
-        """An INSERT with its data: through a file, as chDB takes data inline only up to the
-        first empty line, and its streaming insert reports rows refused by the table stored."""
+        """An INSERT with its data, through a file: chDB takes inline data only up to its first
+        empty line, and its streaming insert answers success for rows the table refuses."""
         with tempfile.NamedTemporaryFile(dir=self.spool) as file:
             file.write(data)
             file.flush()
@@ -250,6 +246,17 @@ class Engine:
             self.stopping = True
             self.idle.wait_for(lambda: self.in_flight == 0, timeout=wait_seconds)
         self.anchor.close()
+
+
+def settings_of(method, params):
+    """The request's settings: each parameter that is not reserved; a GET is readonly=2."""
+    settings = [] if method != "GET" or "readonly" in params else [("readonly", "2")]
+    settings += [(name, value) for name, value in params.items()
+                 if name not in NOT_SETTINGS and not name.startswith("param_")]
+    for name, _ in settings:
+        if not SETTING_NAME.fullmatch(name):
+            raise ClickHouseError.of("UNKNOWN_SETTING", 115, f"Unknown setting '{name}'")
+    return settings
 
 
 def is_on(flag):
@@ -298,10 +305,10 @@ class Handler(BaseHTTPRequestHandler):
             if body is None:
                 raise ClickHouseError.of("HTTP_LENGTH_REQUIRED", 381, "The Transfer-Encoding is not chunked and "
                                          "there is no Content-Length header for POST request", early=True)
-            status, answer = 200, self.engine.execute(self.command, params, dict(self.headers.items()), body)
+            status, answer = 200, self.engine.execute(self.command, params, self.headers, body)
         except ClickHouseError as error:
-            self.log_error("%s", error.body(self.engine.version).decode(errors="replace").strip()[:500])
             status, answer = error.status(), error.body(self.engine.version)
+            self.log_error("%s", answer.decode(errors="replace").strip()[:500])
             headers["X-ClickHouse-Exception-Code"] = str(error.code)
             if error.early:
                 return self.send(status, answer, headers)
@@ -360,7 +367,7 @@ def main():
     Handler.engine = engine = Engine(args.path)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
 
-    def stop(signum, _frame):
+    def stop(_signal, _frame):
         # shutdown() waits for serve_forever, which runs on this (the main) thread.
         threading.Thread(target=server.shutdown).start()
 

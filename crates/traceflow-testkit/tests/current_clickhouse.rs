@@ -41,7 +41,7 @@ fn samples() -> Vec<Sample> {
 }
 
 /// The client as the storage crate sets it up: RowBinary without validation.
-fn client(server: &ClickHouseServer, compression: Compression) -> Client {
+fn rust_client(server: &ClickHouseServer, compression: Compression) -> Client {
     Client::default()
         .with_url(server.url())
         .with_validation(false)
@@ -123,7 +123,7 @@ async fn the_rust_client_inserts_and_selects_row_binary_with_lz4_and_without() {
     let server = shared();
     for (compression, name) in [(Compression::Lz4, "lz4"), (Compression::None, "none")] {
         let database = database(server, &format!("rust_client_{name}")).await;
-        let client = client(server, compression).with_database(&database);
+        let client = rust_client(server, compression).with_database(&database);
         let mut insert = client.insert::<Sample>("samples").await.unwrap();
         for sample in samples() {
             insert.write(&sample).await.unwrap();
@@ -149,7 +149,7 @@ async fn a_row_the_table_refuses_fails_the_insert_and_stores_nothing() {
         "ALTER TABLE samples ADD COLUMN guard UInt8 MATERIALIZED throwIf(text = 'poison')",
     )
     .await;
-    let client = client(server, Compression::Lz4).with_database(&database);
+    let client = rust_client(server, Compression::Lz4).with_database(&database);
     let mut insert = client.insert::<Sample>("samples").await.unwrap();
     for text in ["fine", "poison"] {
         let sample = Sample {
@@ -236,7 +236,7 @@ async fn accept_encoding_lz4_gets_an_lz4_frame_as_current_servers_send_it() {
     assert_eq!(body[..4], [0x04, 0x22, 0x4d, 0x18], "the LZ4 frame magic");
 
     // The Rust client asks for it with LZ4 on, and reads it.
-    let text: String = client(server, Compression::Lz4)
+    let text: String = rust_client(server, Compression::Lz4)
         .query("SELECT 'compressed'")
         .fetch_one()
         .await
@@ -284,12 +284,20 @@ async fn errors_carry_clickhouse_status_code_header_and_text() {
         .unwrap();
     assert_eq!(readonly.headers()["X-ClickHouse-Exception-Code"], "164");
 
-    let error = client(server, Compression::Lz4)
+    let error = rust_client(server, Compression::Lz4)
         .query("SELECT * FROM no_such_table")
         .execute()
         .await
         .expect_err("an unknown table");
     assert!(error.to_string().contains("Code: 60."), "{error}");
+    // The client sends its user in a header.
+    let error = rust_client(server, Compression::Lz4)
+        .with_user("nobody")
+        .query("SELECT 1")
+        .execute()
+        .await
+        .expect_err("an unknown user");
+    assert!(error.to_string().contains("Code: 516."), "{error}");
 }
 
 #[tokio::test]
@@ -310,7 +318,7 @@ async fn settings_and_database_in_the_url_apply_to_that_request_only() {
 async fn an_insert_sent_again_with_its_token_is_stored_once() {
     let server = shared();
     let database = database(server, "deduplicated").await;
-    let client = client(server, Compression::Lz4).with_database(&database);
+    let client = rust_client(server, Compression::Lz4).with_database(&database);
     for token in ["first", "first", "second"] {
         let mut insert = client
             .insert::<Sample>("samples")
@@ -335,7 +343,7 @@ async fn an_insert_sent_again_with_its_token_is_stored_once() {
 async fn databases_tables_and_rows_survive_a_stop_and_a_start() {
     let mut server = ClickHouseServer::start_backend(ClickHouseBackend::Current);
     let database = database(&server, "kept").await;
-    let client = client(&server, Compression::None).with_database(&database);
+    let client = rust_client(&server, Compression::None).with_database(&database);
     let mut insert = client.insert::<Sample>("samples").await.unwrap();
     for sample in samples() {
         insert.write(&sample).await.unwrap();
@@ -347,6 +355,9 @@ async fn databases_tables_and_rows_survive_a_stop_and_a_start() {
     assert!(TcpStream::connect(&address).is_err(), "stopped");
     server.start_again();
 
+    // A new client: the old one's pooled connection went with the stopped process, which
+    // this test's runtime, blocked in stop and start, had no chance to notice.
+    let client = rust_client(&server, Compression::None).with_database(&database);
     let stored: Vec<Sample> = client
         .query("SELECT ?fields FROM samples ORDER BY id")
         .fetch_all()
