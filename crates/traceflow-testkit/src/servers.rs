@@ -215,37 +215,41 @@ impl ClickHouseServer {
     /// and data are still there), and waits until it answers queries.
     pub fn start_again(&mut self) {
         let dir = self.supervisor.dir().to_owned();
-        let (command, output, errors, data_path) = match self.backend {
+        // The command, the file its output goes to, the logs worth showing when it does not
+        // start, and where it keeps the `default` database (which the readiness check asks).
+        let (command, output, logs, data_path) = match self.backend {
             ClickHouseBackend::Debian => (
                 self.debian_command(&dir),
                 "stdout.log",
-                "server.err.log",
+                &["stdout.log", "server.err.log"][..],
                 format!("{dir}/data/default/"),
             ),
-            ClickHouseBackend::Current => {
-                let mut command = Command::new(binary("python3"));
-                command
-                    .arg(ADAPTER)
-                    .arg(format!("--port={}", self.http_port))
-                    .arg(format!("--path={dir}/data"));
-                // The adapter logs its errors to its output, as its only log.
-                (
-                    command,
-                    "adapter.log",
-                    "adapter.log",
-                    format!("{dir}/data/"),
-                )
-            }
+            ClickHouseBackend::Current => (
+                self.adapter_command(&dir),
+                "adapter.log",
+                &["adapter.log"][..],
+                format!("{dir}/data/"),
+            ),
         };
         let output = Path::new(&dir).join(output);
-        let errors = Path::new(&dir).join(errors);
+        let logs: Vec<PathBuf> = logs.iter().map(|log| Path::new(&dir).join(log)).collect();
         let port = self.http_port;
         self.supervisor.start(
             command,
             &output,
             || clickhouse_ready(port, &data_path),
-            &[&output, &errors],
+            &logs,
         );
+    }
+
+    /// The adapter writes its errors to its output, its only log.
+    fn adapter_command(&self, dir: &str) -> Command {
+        let mut command = Command::new(binary("python3"));
+        command
+            .arg(ADAPTER)
+            .arg(format!("--port={}", self.http_port))
+            .arg(format!("--path={dir}/data"));
+        command
     }
 
     fn debian_command(&self, dir: &str) -> Command {
@@ -384,7 +388,7 @@ impl Supervisor {
         mut command: Command,
         output: &Path,
         ready: impl Fn() -> bool,
-        logs: &[&Path],
+        logs: &[impl AsRef<Path>],
     ) {
         assert!(self.server.is_none(), "{} is already running", self.name);
         let name = self.name;
@@ -460,10 +464,11 @@ impl Drop for Supervisor {
 }
 
 /// The last lines of each log, for a startup failure message.
-fn log_tails(logs: &[&Path]) -> String {
+fn log_tails(logs: &[impl AsRef<Path>]) -> String {
     const LINES: usize = 20;
     logs.iter()
         .map(|path| {
+            let path = path.as_ref();
             let text = std::fs::read_to_string(path).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
             let tail = lines[lines.len().saturating_sub(LINES)..].join("\n");
