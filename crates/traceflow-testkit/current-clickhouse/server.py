@@ -12,8 +12,9 @@ it has the same tables and rows) and stops on SIGTERM once the requests in fligh
 What it serves, as ClickHouse's HTTP handler does (src/Server/HTTPHandler.cpp):
 - GET and POST on any path; the statement is the `query` parameter, a newline and the body.
   An INSERT ... FORMAT takes its data, in any format, from the body after a `query`, or from
-  the body after its first line; other data can only be inline text. GET runs with
-  readonly=2. `GET /` without a query and `/ping` answer "Ok.".
+  the body after its first line; other inline data (VALUES, or on the statement's line) is
+  read up to its first empty line. GET runs with readonly=2. `GET /` without a query and
+  `/ping` answer "Ok.".
 - `database` (or X-ClickHouse-Database), `default_format` (or X-ClickHouse-Format; else
   TabSeparated), `param_<name>` query parameters, and every other parameter as a setting of
   that request alone: each request has its own chDB connection, so nothing leaks into the next.
@@ -170,7 +171,8 @@ HTTP_ENCODINGS = {
 
 class Engine:
     """chDB over one data directory. Each request gets a connection of its own, so that its
-    settings and current database end with it; the anchor keeps the engine up in between."""
+    settings and current database end with it, and requests run in parallel (chDB takes
+    queries on several connections at once); the anchor keeps the engine up in between."""
 
     def __init__(self, path):
         self.path = path

@@ -40,44 +40,94 @@ fn samples() -> Vec<Sample> {
     .collect()
 }
 
-/// The client as the storage crate sets it up: RowBinary without validation.
-fn rust_client(server: &ClickHouseServer, compression: Compression) -> Client {
+/// The Rust client as the storage crate sets it up (RowBinary, no validation), on `database`.
+fn rust_client(server: &ClickHouseServer, compression: Compression, database: &str) -> Client {
     Client::default()
         .with_url(server.url())
         .with_validation(false)
         .with_compression(compression)
+        .with_database(database)
 }
 
-/// Runs `sql` over plain HTTP; returns the status and the body as text.
-async fn post(server: &ClickHouseServer, query: &[(&str, &str)], sql: &str) -> (u16, String) {
-    let answer = reqwest::Client::new()
-        .post(server.url())
-        .query(query)
-        .body(sql.to_owned())
-        .send()
+/// Stores `rows` with one INSERT, carrying `token` as its deduplication token if given.
+async fn insert(
+    client: &Client,
+    rows: &[Sample],
+    token: Option<&str>,
+) -> clickhouse::error::Result<()> {
+    let mut insert = client.insert::<Sample>("samples").await?;
+    if let Some(token) = token {
+        insert = insert.with_setting("insert_deduplication_token", token);
+    }
+    for row in rows {
+        insert.write(row).await?;
+    }
+    insert.end().await
+}
+
+async fn select_samples(client: &Client) -> Vec<Sample> {
+    client
+        .query("SELECT ?fields FROM samples ORDER BY id")
+        .fetch_all()
         .await
-        .expect("the adapter answers");
-    (answer.status().as_u16(), answer.text().await.unwrap())
+        .unwrap()
 }
 
-/// Runs `sql` and panics unless it succeeds; returns the body.
-async fn run(server: &ClickHouseServer, query: &[(&str, &str)], sql: &str) -> String {
-    let (status, body) = post(server, query, sql).await;
-    assert_eq!(status, 200, "{sql}: {body}");
-    body
+/// Plain HTTP to an adapter, with a client of the test's own (its connections belong to the
+/// test's runtime).
+struct Http<'a> {
+    server: &'a ClickHouseServer,
+    client: reqwest::Client,
 }
 
-/// A database of its own for a test, with a MergeTree `samples` table.
-async fn database(server: &ClickHouseServer, name: &str) -> String {
-    run(server, &[], &format!("CREATE DATABASE {name}")).await;
-    run(
-        server,
-        &[("database", name)],
-        "CREATE TABLE samples (id UInt32, text String) ENGINE = MergeTree ORDER BY id \
-         SETTINGS non_replicated_deduplication_window = 100",
-    )
-    .await;
-    name.to_owned()
+impl<'a> Http<'a> {
+    fn to(server: &'a ClickHouseServer) -> Self {
+        Self {
+            server,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// POSTs `body` with `query` as the URL's parameters.
+    async fn send(
+        &self,
+        query: &[(&str, &str)],
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.server.url())
+            .query(query)
+            .body(body)
+            .send()
+            .await
+            .expect("the adapter answers")
+    }
+
+    /// Runs `sql`, panicking unless it succeeds; returns the body.
+    async fn run(&self, query: &[(&str, &str)], sql: &str) -> String {
+        let answer = self.send(query, sql.to_owned()).await;
+        let status = answer.status();
+        let body = answer.text().await.unwrap();
+        assert_eq!(status, 200, "{sql}: {body}");
+        body
+    }
+
+    /// A database of the test's own, with a MergeTree `samples` table.
+    async fn database(&self, name: &str) -> String {
+        self.run(&[], &format!("CREATE DATABASE {name}")).await;
+        self.run(
+            &[("database", name)],
+            "CREATE TABLE samples (id UInt32, text String) ENGINE = MergeTree ORDER BY id \
+             SETTINGS non_replicated_deduplication_window = 100",
+        )
+        .await;
+        name.to_owned()
+    }
+
+    async fn count(&self, database: &str) -> String {
+        self.run(&[("database", database)], "SELECT count() FROM samples")
+            .await
+    }
 }
 
 /// ClickHouse's checksum of a compressed block, CityHash128 v1.0.2, as the server writes it:
@@ -120,84 +170,56 @@ fn unpack_native_blocks(mut bytes: &[u8]) -> Vec<u8> {
 
 #[tokio::test]
 async fn the_rust_client_inserts_and_selects_row_binary_with_lz4_and_without() {
-    let server = shared();
+    let http = Http::to(shared());
     for (compression, name) in [(Compression::Lz4, "lz4"), (Compression::None, "none")] {
-        let database = database(server, &format!("rust_client_{name}")).await;
-        let client = rust_client(server, compression).with_database(&database);
-        let mut insert = client.insert::<Sample>("samples").await.unwrap();
-        for sample in samples() {
-            insert.write(&sample).await.unwrap();
-        }
-        insert.end().await.unwrap();
-
-        let stored: Vec<Sample> = client
-            .query("SELECT ?fields FROM samples ORDER BY id")
-            .fetch_all()
-            .await
-            .unwrap();
-        assert_eq!(stored, samples(), "{name}");
+        let database = http.database(&format!("rust_client_{name}")).await;
+        let client = rust_client(http.server, compression, &database);
+        insert(&client, &samples(), None).await.unwrap();
+        assert_eq!(select_samples(&client).await, samples(), "{name}");
     }
 }
 
 #[tokio::test]
 async fn a_row_the_table_refuses_fails_the_insert_and_stores_nothing() {
-    let server = shared();
-    let database = database(server, "refused_rows").await;
-    run(
-        server,
+    let http = Http::to(shared());
+    let database = http.database("refused_rows").await;
+    http.run(
         &[("database", &database)],
         "ALTER TABLE samples ADD COLUMN guard UInt8 MATERIALIZED throwIf(text = 'poison')",
     )
     .await;
-    let client = rust_client(server, Compression::Lz4).with_database(&database);
-    let mut insert = client.insert::<Sample>("samples").await.unwrap();
-    for text in ["fine", "poison"] {
-        let sample = Sample {
-            id: 1,
-            text: text.to_owned(),
-        };
-        insert.write(&sample).await.unwrap();
-    }
-    let error = insert.end().await.expect_err("the table refuses the batch");
+    let rows = ["fine", "poison"].map(|text| Sample {
+        id: 1,
+        text: text.to_owned(),
+    });
+    let client = rust_client(http.server, Compression::Lz4, &database);
+    let error = insert(&client, &rows, None)
+        .await
+        .expect_err("the table refuses the batch");
     assert!(
         error.to_string().contains("Code: 395"),
         "the server's code reaches the client: {error}"
     );
-    let rows = run(
-        server,
-        &[("database", &database)],
-        "SELECT count() FROM samples",
-    )
-    .await;
-    assert_eq!(rows, "0\n");
+    assert_eq!(http.count(&database).await, "0\n");
 }
 
 #[tokio::test]
 async fn compress_and_decompress_use_clickhouse_native_lz4_blocks() {
-    let server = shared();
-    let database = database(server, "native_blocks").await;
-    let http = reqwest::Client::new();
+    let http = Http::to(shared());
+    let database = http.database("native_blocks").await;
+    let insert = [
+        ("database", database.as_str()),
+        ("query", "INSERT INTO samples FORMAT JSONEachRow"),
+        ("decompress", "1"),
+    ];
     let rows = b"{\"id\": 7, \"text\": \"seven\"}\n{\"id\": 8, \"text\": \"eight\"}\n";
-    let insert = http
-        .post(server.url())
-        .query(&[
-            ("database", database.as_str()),
-            ("query", "INSERT INTO samples FORMAT JSONEachRow"),
-            ("decompress", "1"),
-        ])
-        .body(native_block(rows))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(insert.status(), 200, "{}", insert.text().await.unwrap());
+    let inserted = http.send(&insert, native_block(rows)).await;
+    assert_eq!(inserted.status(), 200, "{}", inserted.text().await.unwrap());
 
+    let select = [("database", database.as_str()), ("compress", "1")];
     let answer = http
-        .post(server.url())
-        .query(&[("database", database.as_str()), ("compress", "1")])
-        .body("SELECT id, text FROM samples ORDER BY id")
-        .send()
-        .await
-        .unwrap();
+        .send(&select, "SELECT id, text FROM samples ORDER BY id")
+        .await;
     assert_eq!(answer.status(), 200);
     let body = answer.bytes().await.unwrap();
     assert_eq!(unpack_native_blocks(&body), b"7\tseven\n8\teight\n");
@@ -205,26 +227,17 @@ async fn compress_and_decompress_use_clickhouse_native_lz4_blocks() {
     // A block whose data does not match its checksum is refused as ClickHouse refuses it.
     let mut corrupted = native_block(rows);
     *corrupted.last_mut().unwrap() ^= 0xff;
-    let refused = http
-        .post(server.url())
-        .query(&[
-            ("database", database.as_str()),
-            ("query", "INSERT INTO samples FORMAT JSONEachRow"),
-            ("decompress", "1"),
-        ])
-        .body(corrupted)
-        .send()
-        .await
-        .unwrap();
+    let refused = http.send(&insert, corrupted).await;
     assert_eq!(refused.status(), 500);
     assert_eq!(refused.headers()["X-ClickHouse-Exception-Code"], "40");
 }
 
 #[tokio::test]
 async fn accept_encoding_lz4_gets_an_lz4_frame_as_current_servers_send_it() {
-    let server = shared();
-    let answer = reqwest::Client::new()
-        .post(server.url())
+    let http = Http::to(shared());
+    let answer = http
+        .client
+        .post(http.server.url())
         .header("Accept-Encoding", "lz4")
         .body("SELECT 'compressed'")
         .send()
@@ -236,7 +249,7 @@ async fn accept_encoding_lz4_gets_an_lz4_frame_as_current_servers_send_it() {
     assert_eq!(body[..4], [0x04, 0x22, 0x4d, 0x18], "the LZ4 frame magic");
 
     // The Rust client asks for it with LZ4 on, and reads it.
-    let text: String = rust_client(server, Compression::Lz4)
+    let text: String = rust_client(http.server, Compression::Lz4, "default")
         .query("SELECT 'compressed'")
         .fetch_one()
         .await
@@ -246,13 +259,8 @@ async fn accept_encoding_lz4_gets_an_lz4_frame_as_current_servers_send_it() {
 
 #[tokio::test]
 async fn errors_carry_clickhouse_status_code_header_and_text() {
-    let server = shared();
-    let answer = reqwest::Client::new()
-        .post(server.url())
-        .body("SELECT * FROM no_such_table")
-        .send()
-        .await
-        .unwrap();
+    let http = Http::to(shared());
+    let answer = http.send(&[], "SELECT * FROM no_such_table").await;
     assert_eq!(answer.status(), 404);
     assert_eq!(answer.headers()["X-ClickHouse-Exception-Code"], "60");
     let body = answer.text().await.unwrap();
@@ -265,33 +273,29 @@ async fn errors_carry_clickhouse_status_code_header_and_text() {
         (&[][..], "SELEC 1", 400, "62"),
         (&[("user", "nobody")][..], "SELECT 1", 403, "516"),
     ] {
-        let answer = reqwest::Client::new()
-            .post(server.url())
-            .query(query)
-            .body(sql)
-            .send()
-            .await
-            .unwrap();
+        let answer = http.send(query, sql).await;
         assert_eq!(answer.status(), status, "{sql}");
         assert_eq!(answer.headers()["X-ClickHouse-Exception-Code"], code);
     }
     // A statement that changes something is refused over GET, as on a server.
-    let readonly = reqwest::Client::new()
-        .get(server.url())
+    let readonly = http
+        .client
+        .get(http.server.url())
         .query(&[("query", "CREATE TABLE over_get (x UInt8) ENGINE = Memory")])
         .send()
         .await
         .unwrap();
     assert_eq!(readonly.headers()["X-ClickHouse-Exception-Code"], "164");
 
-    let error = rust_client(server, Compression::Lz4)
+    let client = rust_client(http.server, Compression::Lz4, "default");
+    let error = client
         .query("SELECT * FROM no_such_table")
         .execute()
         .await
         .expect_err("an unknown table");
     assert!(error.to_string().contains("Code: 60."), "{error}");
     // The client sends its user in a header.
-    let error = rust_client(server, Compression::Lz4)
+    let error = client
         .with_user("nobody")
         .query("SELECT 1")
         .execute()
@@ -302,53 +306,38 @@ async fn errors_carry_clickhouse_status_code_header_and_text() {
 
 #[tokio::test]
 async fn settings_and_database_in_the_url_apply_to_that_request_only() {
-    let server = shared();
-    let database = database(server, "per_request").await;
+    let http = Http::to(shared());
+    let database = http.database("per_request").await;
     let sql = "SELECT getSetting('insert_deduplication_token'), currentDatabase()";
     let with = [
         ("insert_deduplication_token", "abc"),
         ("database", database.as_str()),
     ];
-    assert_eq!(run(server, &with, sql).await, format!("abc\t{database}\n"));
-    // The same connection (reqwest keeps it), the next request: back to the defaults.
-    assert_eq!(run(server, &[], sql).await, "\tdefault\n");
+    assert_eq!(http.run(&with, sql).await, format!("abc\t{database}\n"));
+    // The next request, on the same kept-alive connection: back to the defaults.
+    assert_eq!(http.run(&[], sql).await, "\tdefault\n");
 }
 
 #[tokio::test]
 async fn an_insert_sent_again_with_its_token_is_stored_once() {
-    let server = shared();
-    let database = database(server, "deduplicated").await;
-    let client = rust_client(server, Compression::Lz4).with_database(&database);
+    let http = Http::to(shared());
+    let database = http.database("deduplicated").await;
+    let client = rust_client(http.server, Compression::Lz4, &database);
     for token in ["first", "first", "second"] {
-        let mut insert = client
-            .insert::<Sample>("samples")
-            .await
-            .unwrap()
-            .with_setting("insert_deduplication_token", token);
-        for sample in samples() {
-            insert.write(&sample).await.unwrap();
-        }
-        insert.end().await.unwrap();
+        insert(&client, &samples(), Some(token)).await.unwrap();
     }
-    let rows = run(
-        server,
-        &[("database", &database)],
-        "SELECT count() FROM samples",
-    )
-    .await;
-    assert_eq!(rows, format!("{}\n", 2 * samples().len()));
+    assert_eq!(
+        http.count(&database).await,
+        format!("{}\n", 2 * samples().len())
+    );
 }
 
 #[tokio::test]
 async fn databases_tables_and_rows_survive_a_stop_and_a_start() {
     let mut server = ClickHouseServer::start_backend(ClickHouseBackend::Current);
-    let database = database(&server, "kept").await;
-    let client = rust_client(&server, Compression::None).with_database(&database);
-    let mut insert = client.insert::<Sample>("samples").await.unwrap();
-    for sample in samples() {
-        insert.write(&sample).await.unwrap();
-    }
-    insert.end().await.unwrap();
+    let database = Http::to(&server).database("kept").await;
+    let client = rust_client(&server, Compression::None, &database);
+    insert(&client, &samples(), None).await.unwrap();
 
     server.stop();
     let address = format!("127.0.0.1:{}", server.http_port());
@@ -357,11 +346,6 @@ async fn databases_tables_and_rows_survive_a_stop_and_a_start() {
 
     // A new client: the old one's pooled connection went with the stopped process, which
     // this test's runtime, blocked in stop and start, had no chance to notice.
-    let client = rust_client(&server, Compression::None).with_database(&database);
-    let stored: Vec<Sample> = client
-        .query("SELECT ?fields FROM samples ORDER BY id")
-        .fetch_all()
-        .await
-        .unwrap();
-    assert_eq!(stored, samples());
+    let client = rust_client(&server, Compression::None, &database);
+    assert_eq!(select_samples(&client).await, samples());
 }
