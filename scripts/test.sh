@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the tests need (Redis, ClickHouse, chDB, the OpenTelemetry Python SDK) and
-# runs the whole suite: every crate's tests against real servers, then the current-ClickHouse
-# SQL check.
+# Installs what the tests need (Redis, ClickHouse, chDB and the current-ClickHouse adapter's
+# packages, the OpenTelemetry Python SDK) and runs the whole suite: every crate's tests against
+# real servers (ClickHouse 18.16), the current-ClickHouse SQL check, then the end-to-end suites
+# again on current ClickHouse (chDB behind ClickHouse's HTTP interface).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,10 @@ if ! python3 -c 'import chdb' 2>/dev/null; then
   echo "==> installing chDB (pip)"
   python3 -m pip install -q -r scripts/requirements-check.txt
 fi
+if ! python3 -c 'import chdb, lz4.frame, clickhouse_cityhash.cityhash' 2>/dev/null; then
+  echo "==> installing the current-ClickHouse adapter's packages (pip)"
+  python3 -m pip install -q --root-user-action=ignore -r crates/traceflow-testkit/current-clickhouse/requirements.txt
+fi
 if ! python3 -c 'import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http, opentelemetry.exporter.otlp.json.http' 2>/dev/null; then
   echo "==> installing the OpenTelemetry Python SDK and OTLP exporters (pip, for the OTLP tests)"
   python3 -m pip install -q --root-user-action=ignore -r crates/traceflow-e2e/tests/otlp/requirements.txt
@@ -29,3 +34,11 @@ cargo test --workspace --all-targets
 
 echo "==> SQL check on current ClickHouse (chDB)"
 python3 scripts/check_current_clickhouse.py
+
+echo "==> end-to-end suites on current ClickHouse (TEST_CLICKHOUSE=current)"
+started=$SECONDS
+status=0
+# Both suites whatever the first gives, and the time either way.
+TEST_CLICKHOUSE=current cargo test --no-fail-fast -p traceflow-e2e --test it --test faults || status=$?
+echo "==> current ClickHouse: end-to-end suites took $((SECONDS - started)) s"
+exit "$status"

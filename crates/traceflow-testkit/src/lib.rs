@@ -7,7 +7,7 @@ pub mod stack;
 
 pub use processes::{Exited, Service, ServiceProcess};
 pub use servers::{
-    ClickHouseServer, RedisServer, free_port, require_binaries, shared_clickhouse_url,
-    shared_redis_url,
+    ClickHouseBackend, ClickHouseServer, RedisServer, free_port, require_binaries,
+    shared_clickhouse_url, shared_redis_url,
 };
 pub use stack::{StackOptions, TestStack, messages};

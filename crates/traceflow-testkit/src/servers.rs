@@ -1,5 +1,6 @@
-//! Real `redis-server` and `clickhouse-server` processes (Debian's packages), each on free
-//! loopback ports in its own temporary directory.
+//! Real `redis-server` and ClickHouse processes, each on free loopback ports in its own
+//! temporary directory. ClickHouse is Debian's `clickhouse-server` (18.16), or current
+//! ClickHouse with `TEST_CLICKHOUSE=current` (see [`ClickHouseBackend`]).
 //!
 //! Cleanup: dropping a server stops it and removes its directory. That does not cover the
 //! shared instances (statics are never dropped) nor a test binary that is killed, so every
@@ -112,20 +113,77 @@ impl RedisServer {
     }
 }
 
-/// A private `clickhouse-server` on 127.0.0.1 (and ::1), with its data, temporary files and
-/// logs in its own directory.
+/// Which ClickHouse the test kit starts, chosen by `TEST_CLICKHOUSE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClickHouseBackend {
+    /// Debian 12's `clickhouse-server` package, 18.16: `TEST_CLICKHOUSE` unset or `18.16`.
+    Debian,
+    /// Current ClickHouse: chDB's engine behind ClickHouse's HTTP interface, served by
+    /// `current-clickhouse/server.py` in this crate: `TEST_CLICKHOUSE=current`.
+    Current,
+}
+
+impl ClickHouseBackend {
+    /// The backend `TEST_CLICKHOUSE` names; panics on a value it does not know. The first call
+    /// in a process says on stderr which one the tests use.
+    pub fn selected() -> Self {
+        static SELECTED: OnceLock<ClickHouseBackend> = OnceLock::new();
+        *SELECTED.get_or_init(|| {
+            let backend = match std::env::var("TEST_CLICKHOUSE").as_deref() {
+                Err(_) | Ok("" | "18.16") => ClickHouseBackend::Debian,
+                Ok("current") => ClickHouseBackend::Current,
+                Ok(other) => panic!(
+                    "TEST_CLICKHOUSE={other:?} is not a ClickHouse the test kit can start: leave it \
+                     unset (or 18.16) for Debian's clickhouse-server, or set it to current"
+                ),
+            };
+            let description = match backend {
+                ClickHouseBackend::Debian => {
+                    "Debian's clickhouse-server (18.16); TEST_CLICKHOUSE=current for current ClickHouse"
+                }
+                ClickHouseBackend::Current => {
+                    "current ClickHouse (chDB behind its HTTP interface), from TEST_CLICKHOUSE=current"
+                }
+            };
+            // Straight to the stream: the test harness captures what eprintln! writes.
+            let _ = writeln!(
+                std::io::stderr(),
+                "traceflow-testkit: ClickHouse for these tests: {description}"
+            );
+            backend
+        })
+    }
+}
+
+/// The current-ClickHouse adapter, run with the `python3` on PATH.
+const ADAPTER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/current-clickhouse/server.py");
+
+/// A private ClickHouse on 127.0.0.1, with its data, temporary files and logs in its own
+/// directory: Debian's `clickhouse-server` (also on ::1) or the current-ClickHouse adapter.
 pub struct ClickHouseServer {
     supervisor: Supervisor,
+    backend: ClickHouseBackend,
     http_port: u16,
+    /// Debian's server also listens on these; the adapter speaks HTTP only.
     tcp_port: u16,
     interserver_http_port: u16,
 }
 
 impl ClickHouseServer {
-    /// Starts the server and waits until it answers queries.
+    /// Starts the backend `TEST_CLICKHOUSE` selects and waits until it answers queries.
     pub fn start() -> Self {
+        Self::start_backend(ClickHouseBackend::selected())
+    }
+
+    /// Starts `backend`, whatever `TEST_CLICKHOUSE` says, and waits until it answers queries.
+    pub fn start_backend(backend: ClickHouseBackend) -> Self {
+        let name = match backend {
+            ClickHouseBackend::Debian => "clickhouse-server",
+            ClickHouseBackend::Current => "current-clickhouse",
+        };
         let mut server = Self {
-            supervisor: Supervisor::new("clickhouse-server"),
+            supervisor: Supervisor::new(name),
+            backend,
             http_port: free_port(),
             tcp_port: free_port(),
             interserver_http_port: free_port(),
@@ -143,8 +201,12 @@ impl ClickHouseServer {
         self.http_port
     }
 
+    pub fn backend(&self) -> ClickHouseBackend {
+        self.backend
+    }
+
     /// Stops the server (SIGTERM, then SIGKILL if needed); afterwards the HTTP port refuses
-    /// connections. ClickHouse takes about a second to shut down cleanly.
+    /// connections. Either backend takes a second or two to shut down cleanly.
     pub fn stop(&mut self) {
         self.supervisor.stop();
     }
@@ -153,6 +215,44 @@ impl ClickHouseServer {
     /// and data are still there), and waits until it answers queries.
     pub fn start_again(&mut self) {
         let dir = self.supervisor.dir().to_owned();
+        // The command, the file its output goes to, the logs worth showing when it does not
+        // start, and where it keeps the `default` database (which the readiness check asks).
+        let (command, output, logs, data_path) = match self.backend {
+            ClickHouseBackend::Debian => (
+                self.debian_command(&dir),
+                "stdout.log",
+                &["stdout.log", "server.err.log"][..],
+                format!("{dir}/data/default/"),
+            ),
+            ClickHouseBackend::Current => (
+                self.adapter_command(&dir),
+                "adapter.log",
+                &["adapter.log"][..],
+                format!("{dir}/data/"),
+            ),
+        };
+        let output = Path::new(&dir).join(output);
+        let logs: Vec<PathBuf> = logs.iter().map(|log| Path::new(&dir).join(log)).collect();
+        let port = self.http_port;
+        self.supervisor.start(
+            command,
+            &output,
+            || clickhouse_ready(port, &data_path),
+            &logs,
+        );
+    }
+
+    /// The adapter writes its errors to its output, its only log.
+    fn adapter_command(&self, dir: &str) -> Command {
+        let mut command = Command::new(binary("python3"));
+        command
+            .arg(ADAPTER)
+            .arg(format!("--port={}", self.http_port))
+            .arg(format!("--path={dir}/data"));
+        command
+    }
+
+    fn debian_command(&self, dir: &str) -> Command {
         let mut command = Command::new(binary("clickhouse-server"));
         // The packaged config with every port and path it names overridden: the ports so that
         // instances can run side by side, the paths so that nothing is written to /var.
@@ -171,15 +271,7 @@ impl ClickHouseServer {
             .arg(format!("--format_schema_path={dir}/format_schemas/"))
             .arg(format!("--logger.log={dir}/server.log"))
             .arg(format!("--logger.errorlog={dir}/server.err.log"));
-        let output = Path::new(&dir).join("stdout.log");
-        let errors = Path::new(&dir).join("server.err.log");
-        let port = self.http_port;
-        self.supervisor.start(
-            command,
-            &output,
-            || clickhouse_ready(port, &dir),
-            &[&output, &errors],
-        );
+        command
     }
 }
 
@@ -199,10 +291,14 @@ pub fn shared_clickhouse_url() -> String {
         .unwrap_or_else(|| SHARED.get_or_init(ClickHouseServer::start).url())
 }
 
-/// Panics with instructions unless both `redis-server` and `clickhouse-server` are installed.
+/// Panics with instructions unless `redis-server` and what the selected ClickHouse backend
+/// runs (`clickhouse-server`, or `python3` for the adapter) are installed.
 pub fn require_binaries() {
     binary("redis-server");
-    binary("clickhouse-server");
+    binary(match ClickHouseBackend::selected() {
+        ClickHouseBackend::Debian => "clickhouse-server",
+        ClickHouseBackend::Current => "python3",
+    });
 }
 
 /// A port that was free a moment ago: the OS picks it for a listener that is closed at once.
@@ -227,8 +323,8 @@ fn binary(name: &str) -> PathBuf {
         .find(|candidate| candidate.is_file())
         .unwrap_or_else(|| {
             panic!(
-                "{name} is not installed; run scripts/test.sh, which installs redis-server and \
-                 clickhouse-server with apt and then runs the tests"
+                "{name} is not installed; run scripts/test.sh, which installs what the tests need \
+                 and then runs them"
             )
         })
 }
@@ -292,7 +388,7 @@ impl Supervisor {
         mut command: Command,
         output: &Path,
         ready: impl Fn() -> bool,
-        logs: &[&Path],
+        logs: &[impl AsRef<Path>],
     ) {
         assert!(self.server.is_none(), "{} is already running", self.name);
         let name = self.name;
@@ -368,10 +464,11 @@ impl Drop for Supervisor {
 }
 
 /// The last lines of each log, for a startup failure message.
-fn log_tails(logs: &[&Path]) -> String {
+fn log_tails(logs: &[impl AsRef<Path>]) -> String {
     const LINES: usize = 20;
     logs.iter()
         .map(|path| {
+            let path = path.as_ref();
             let text = std::fs::read_to_string(path).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
             let tail = lines[lines.len().saturating_sub(LINES)..].join("\n");
@@ -392,12 +489,13 @@ fn redis_ready(port: u16, dir: &str) -> bool {
         .is_some_and(|answer| answer.contains(&format!("\r\n{dir}\r\n")))
 }
 
-fn clickhouse_ready(port: u16, dir: &str) -> bool {
+/// Whether the server on `port` answers with `data_path`, the `default` database's directory,
+/// which lies in this server's own directory.
+fn clickhouse_ready(port: u16, data_path: &str) -> bool {
     const REQUEST: &[u8] = b"GET /?query=SELECT%20data_path%20FROM%20system.databases\
         %20WHERE%20name%20%3D%20%27default%27 HTTP/1.0\r\n\r\n";
     exchange(port, REQUEST).is_some_and(|answer| {
-        answer.starts_with("HTTP/1.0 200")
-            && answer.ends_with(&format!("\r\n\r\n{dir}/data/default/\n"))
+        answer.starts_with("HTTP/1.0 200") && answer.ends_with(&format!("\r\n\r\n{data_path}\n"))
     })
 }
 
