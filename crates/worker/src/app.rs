@@ -3,6 +3,7 @@
 
 use crate::{
     consumer::{Batching, ConsumerLoop},
+    retention,
     signal::SignalService,
     upkeep::{Orphans, Upkeep},
 };
@@ -44,6 +45,8 @@ impl Application {
         let storage = connect_storage(&config).await;
         let applied = storage.migrate().await?;
         tracing::info!(?applied, version = %storage.version(), "schema up to date");
+        // Before any consumer inserts (see `retention`).
+        let retention_due = retention::apply_at_start(&storage, config.retention_days).await;
 
         let keys = QueueKeys::new(config.redis.queue_key.as_str());
         let process_id = format!(
@@ -81,6 +84,7 @@ impl Application {
             wake: wake.clone(),
             storage: storage.clone(),
             retention_days: config.retention_days,
+            retention_due,
         };
 
         Ok(Self {

@@ -50,6 +50,8 @@ pub struct Upkeep {
     pub wake: Arc<Notify>,
     pub storage: Storage,
     pub retention_days: u32,
+    /// When retention is next due, after its application at start.
+    pub retention_due: Option<Duration>,
 }
 
 impl Upkeep {
@@ -67,7 +69,12 @@ impl Upkeep {
     /// last while they finish a batch); then removes the heartbeats.
     pub async fn run(self, stop: CancellationToken) {
         tokio::join!(
-            retention::enforce(self.storage.clone(), self.retention_days, stop.clone()),
+            retention::enforce(
+                self.storage.clone(),
+                self.retention_days,
+                self.retention_due,
+                stop.clone()
+            ),
             self.keep_alive(&stop)
         );
         for consumer in &self.consumers {
