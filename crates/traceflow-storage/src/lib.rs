@@ -35,17 +35,6 @@ pub use stats::{
 };
 pub use version::ServerVersion;
 
-/// The statements behind [`Storage`]'s methods, for running them elsewhere: the check on
-/// current ClickHouse (`examples/emit_sql.rs`). Services go through [`Storage`].
-pub mod statements {
-    pub use crate::delete::{DELETED_FROM, delete_statement, pending_mutations_query};
-    pub use crate::retention::{
-        EXPIRING_TABLES, drop_partition_statement, engine_query, partitions_query,
-        set_ttl_statement, ttl_clause,
-    };
-    pub use crate::search::{count_query, newest_timestamp_query};
-}
-
 use clickhouse::Client;
 use hyper_util::{client::legacy::connect::HttpConnector, rt::TokioExecutor};
 use std::time::Duration;
