@@ -2,6 +2,7 @@
 //! endpoints: what the search, cursor, stats, tail, delete and retention tests share.
 
 use chrono::{DateTime, Utc};
+use reqwest::Method;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use traceflow_config::{ClickHouseConfig, Compression};
@@ -27,6 +28,20 @@ pub fn event(service: &str, level: Level, at: DateTime<Utc>, message: &str) -> L
     }
 }
 
+/// One [`event`] per `(service, level, time, message)` row: a seeded table written as a table.
+pub fn events(rows: &[(&str, Level, &str, &str)]) -> Vec<LogEvent> {
+    rows.iter()
+        .map(|&(service, level, time, message)| event(service, level, at(time), message))
+        .collect()
+}
+
+/// A fresh stack with `events` written straight into its table.
+pub async fn stack_with(events: &[LogEvent]) -> TestStack {
+    let stack = TestStack::spawn().await;
+    storage(&stack).await.insert(events).await.unwrap();
+    stack
+}
+
 /// The stack's tables, through the storage crate, on the ClickHouse at `url` (the stack's
 /// own unless a test put something in between). With LZ4, as a worker on another machine
 /// would use it; the stack's own services, on this machine, send uncompressed.
@@ -46,16 +61,21 @@ pub async fn storage(stack: &TestStack) -> Storage {
     storage_at(stack, &stack.clickhouse_url).await
 }
 
-/// `GET <path>` on the query service: the status and the JSON body.
-pub async fn get(stack: &TestStack, path: &str) -> (u16, Value) {
+/// `<method> <path>` on the query service: the status and the JSON body.
+pub async fn call(stack: &TestStack, method: Method, path: &str) -> (u16, Value) {
     let answer = stack
         .http
-        .get(format!("{}{path}", stack.query_url))
+        .request(method, format!("{}{path}", stack.query_url))
         .send()
         .await
         .unwrap();
     let status = answer.status().as_u16();
     (status, answer.json().await.unwrap())
+}
+
+/// `GET <path>` on the query service: the status and the JSON body.
+pub async fn get(stack: &TestStack, path: &str) -> (u16, Value) {
+    call(stack, Method::GET, path).await
 }
 
 /// `value` percent-encoded for a query string.
