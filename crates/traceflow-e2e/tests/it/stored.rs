@@ -1,9 +1,10 @@
-//! Events written straight into a stack's tables, and reads of the query service's JSON
-//! endpoints: what the search, cursor, stats, tail, delete and retention tests share.
+//! Events written straight into a stack's tables, reads of the query service's JSON
+//! endpoints, and the comparison of what was read: what the search, cursor, stats, tail,
+//! delete, retention, OTLP and hostile-input tests share.
 
 use chrono::{DateTime, Utc};
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use traceflow_config::{ClickHouseConfig, Compression};
 use traceflow_event::{Level, LogEvent};
@@ -87,4 +88,17 @@ pub fn encode(value: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
+}
+
+/// Asserts that `actual` has every field `expected` names, with its value; fields
+/// `expected` does not name are not looked at.
+#[track_caller]
+pub fn assert_fields(actual: &Value, expected: &Value) {
+    let named: Map<String, Value> = expected
+        .as_object()
+        .expect("the expected fields are an object")
+        .keys()
+        .map(|key| (key.clone(), actual[key].clone()))
+        .collect();
+    assert_eq!(&Value::Object(named), expected, "in {actual:#}");
 }
