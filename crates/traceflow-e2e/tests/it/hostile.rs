@@ -277,6 +277,28 @@ fn accepted_batch(
     IngestCase::new(name, body, Expect::Accepted { answer, events }).sent_as(Some(content_type))
 }
 
+/// A field's length limit from both sides: `over`, one past it, refused naming the limit;
+/// `at`, exactly at it, accepted and stored as sent.
+fn length_limit(
+    field: &str,
+    limit: usize,
+    unit: &str,
+    over: String,
+    at: String,
+) -> [IngestCase; 2] {
+    [
+        refused(
+            &format!("{field} over its limit of {limit} {unit}"),
+            json!({field: over}),
+            too_long(field, limit, unit),
+        ),
+        accepted(
+            &format!("{field} at its limit of {limit} {unit}"),
+            json!({field: at}),
+        ),
+    ]
+}
+
 fn nested(open: &str, close: &str, depth: usize) -> String {
     format!("{}1{}", open.repeat(depth), close.repeat(depth))
 }
@@ -543,16 +565,15 @@ fn service_cases() -> Vec<IngestCase> {
             "a raw newline in service",
             "{\"service\":\"a\nb\",\"level\":\"INFO\",\"message\":\"m\"}",
         ),
-        refused(
-            "service of 257 characters",
-            json!({"service": "s".repeat(257)}),
-            too_long("service", 256, "characters"),
-        ),
-        accepted(
-            "service of 256 four-byte characters",
-            json!({"service": "🔥".repeat(256)}),
-        ),
     ];
+    // Characters are counted, not bytes: 256 four-byte ones fit.
+    cases.extend(length_limit(
+        "service",
+        256,
+        "characters",
+        "s".repeat(257),
+        "🔥".repeat(256),
+    ));
     let controls = [
         ("NUL in service", "auth\u{0}"),
         ("a newline inside service", "auth\nFAKE"),
@@ -593,7 +614,7 @@ fn level_cases() -> Vec<IngestCase> {
 
 /// The message: free text, so control characters are kept; what is not UTF-8 is not JSON.
 fn message_cases() -> Vec<IngestCase> {
-    vec![
+    let mut cases = vec![
         refused(
             "message is an array",
             json!({"message": ["m"]}),
@@ -639,16 +660,16 @@ fn message_cases() -> Vec<IngestCase> {
             "combining marks, BOM, non-characters",
             json!({"message": "Z\u{351}\u{35b}\u{34b}a\u{300}\u{301} \u{feff} \u{fffd} \u{ffff} \u{10ffff}"}),
         ),
-        refused(
-            "message over 256 KiB",
-            json!({"message": "m".repeat(256 * 1024 + 1)}),
-            too_long("message", 262_144, "bytes"),
-        ),
-        accepted(
-            "message of exactly 256 KiB",
-            json!({"message": "é".repeat(128 * 1024)}),
-        ),
-    ]
+    ];
+    // Bytes are counted: 128 Ki two-byte characters are exactly 256 KiB.
+    cases.extend(length_limit(
+        "message",
+        262_144,
+        "bytes",
+        "m".repeat(256 * 1024 + 1),
+        "é".repeat(128 * 1024),
+    ));
+    cases
 }
 
 /// Timestamps: the column holds 1970-01-01 to 2106-02-07; ingestion allows up to 2105 and
@@ -719,7 +740,7 @@ fn timestamp_cases() -> Vec<IngestCase> {
 }
 
 fn trace_id_cases() -> Vec<IngestCase> {
-    vec![
+    let mut cases = vec![
         refused(
             "trace_id is an object",
             json!({"trace_id": {}}),
@@ -730,16 +751,15 @@ fn trace_id_cases() -> Vec<IngestCase> {
             json!({"trace_id": "t\u{1b}[2J"}),
             control_characters("trace_id"),
         ),
-        refused(
-            "trace_id of 129 characters",
-            json!({"trace_id": "t".repeat(129)}),
-            too_long("trace_id", 128, "characters"),
-        ),
-        accepted(
-            "trace_id of 128 characters",
-            json!({"trace_id": "t".repeat(128)}),
-        ),
-    ]
+    ];
+    cases.extend(length_limit(
+        "trace_id",
+        128,
+        "characters",
+        "t".repeat(129),
+        "t".repeat(128),
+    ));
+    cases
 }
 
 /// Metadata: an object of text; numbers and booleans keep their JSON text exactly.
