@@ -8,7 +8,6 @@
 //! (`malformed JSON: `, the path of the field at fault), not its wording or positions.
 
 use crate::stored::{assert_fields, encode};
-use redis::AsyncCommands;
 use serde_json::{Map, Value, json};
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -1042,13 +1041,11 @@ async fn hostile_ingest_input_gets_its_status_and_error_and_queues_only_what_is_
             .unwrap_or_else(|| panic!("{trace_id} was not stored"));
         assert_fields(log, expected);
     }
-    let dead: usize = stack
-        .redis()
-        .await
-        .llen(stack.queue_keys.dead())
-        .await
-        .unwrap();
-    assert_eq!(dead, 0, "nothing accepted is dead-lettered");
+    assert_eq!(
+        stack.dead_letters().await,
+        Vec::<Value>::new(),
+        "nothing accepted is dead-lettered"
+    );
 
     // The services still answer.
     for url in [&stack.ingestion_url, &stack.query_url] {
