@@ -12,8 +12,12 @@
 //! elsewhere halfway through a scenario would otherwise skew a ratio of figures measured
 //! minutes apart.
 
-use super::Bench;
-use crate::events;
+use super::{Bench, runs};
+use crate::{
+    events,
+    report::{Figure, Report, Unit},
+    stats::median,
+};
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use serde::Serialize;
@@ -30,6 +34,27 @@ pub struct RedisBenchmarkRun {
     pub requests_per_second: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+}
+
+/// The scenario's `name` figure in "ratios": the median of each run's rate divided by the
+/// rate of the anchor run made right before it (`rates` and `anchor_rates` pair up in order).
+pub fn ratio_figure<'r>(
+    report: &'r mut Report,
+    name: &'static str,
+    rates: &[f64],
+    anchor_rates: &[f64],
+) -> &'r mut Figure {
+    let ratios: Vec<f64> = rates.iter().zip(anchor_rates).map(|(r, a)| r / a).collect();
+    report.figure(
+        "ratios",
+        name,
+        median(ratios.iter().copied()),
+        Unit::Ratio,
+        format!(
+            "median of each run's ratio to its anchor; runs {}",
+            runs(&ratios, |v| format!("{v:.2}"))
+        ),
+    )
 }
 
 /// The mean length of a queue entry, which is what ingestion pushes per event.
@@ -177,5 +202,18 @@ mod tests {
         let output = "\"test\",\"rps\",\"avg_latency_ms\",\"min_latency_ms\",\"p50_latency_ms\",\"p95_latency_ms\",\"p99_latency_ms\",\"max_latency_ms\"\n\"LPUSH\",\"103092.78\",\"0.339\",\"0.128\",\"0.311\",\"0.519\",\"0.831\",\"2.135\"\n";
         assert_eq!(parse_csv(output).unwrap(), (103092.78, 0.311, 0.831));
         assert!(parse_csv("nothing").is_err());
+    }
+
+    #[test]
+    fn the_ratio_is_taken_per_pair_of_runs() {
+        let mut report = Report::new("quick", serde_json::Value::Null);
+        // Per pair 0.5, 1.5 and 0.2, so 0.5; the ratio of the medians would be 20 / 20.
+        let figure = ratio_figure(&mut report, "r", &[10.0, 30.0, 20.0], &[20.0, 20.0, 100.0]);
+        assert_eq!(figure.section, "ratios");
+        assert_eq!(figure.value, Some(0.5));
+        assert_eq!(
+            figure.note,
+            "median of each run's ratio to its anchor; runs 0.50, 1.50, 0.20"
+        );
     }
 }

@@ -178,23 +178,7 @@ pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
             runs(&anchor_rates, |v| format!("{v:.0}"))
         ),
     );
-    let ratios: Vec<f64> = rates
-        .iter()
-        .zip(&anchor_rates)
-        .map(|(r, a)| r / a)
-        .collect();
-    report
-        .figure(
-            "ratios",
-            RATIO,
-            median(ratios.iter().copied()),
-            Unit::Ratio,
-            format!(
-                "median of each run's ratio to its anchor; runs {}",
-                runs(&ratios, |v| format!("{v:.2}"))
-            ),
-        )
-        .target(Target::AtLeast(0.40));
+    anchors::ratio_figure(report, RATIO, &rates, &anchor_rates).target(Target::AtLeast(0.40));
     report.detail(
         "batch",
         serde_json::json!({"runs": results, "direct_insert": anchor_runs}),

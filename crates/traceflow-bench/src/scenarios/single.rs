@@ -185,21 +185,7 @@ async fn measure(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
             ),
         ),
     );
-    let ratios: Vec<f64> = rates
-        .iter()
-        .zip(&anchor_rates)
-        .map(|(r, a)| r / a)
-        .collect();
-    report.figure(
-        "ratios",
-        RATIO,
-        median(ratios.iter().copied()),
-        Unit::Ratio,
-        format!(
-            "median of each run's ratio to its anchor; runs {}",
-            runs(&ratios, |v| format!("{v:.2}"))
-        ),
-    );
+    anchors::ratio_figure(report, RATIO, &rates, &anchor_rates);
     report.detail(
         "single",
         serde_json::json!({"runs": results, "redis_benchmark": anchor_runs}),

@@ -1,23 +1,17 @@
 //! `DELETE /logs`: removes exactly what the filter matches, answers how many matched, and
 //! refuses filters that could delete too much.
 
-use crate::stored::{at, encode, event, get, storage};
+use crate::stored::{call, encode, events, get, stack_with};
+use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use traceflow_event::{Level, LogEvent};
+use traceflow_event::Level;
 use traceflow_testkit::{TestStack, messages};
 
 const DAY: &str = "from=2026-05-05T00:00:00Z&to=2026-05-05T23:59:59Z";
 
 async fn delete(stack: &TestStack, query: &str) -> (u16, Value) {
-    let answer = stack
-        .http
-        .delete(format!("{}/logs?{query}", stack.query_url))
-        .send()
-        .await
-        .unwrap();
-    let status = answer.status().as_u16();
-    (status, answer.json().await.unwrap())
+    call(stack, Method::DELETE, &format!("/logs?{query}")).await
 }
 
 async fn remaining(stack: &TestStack) -> Vec<String> {
@@ -26,8 +20,7 @@ async fn remaining(stack: &TestStack) -> Vec<String> {
 }
 
 async fn seeded() -> TestStack {
-    let stack = TestStack::spawn().await;
-    let mut events: Vec<LogEvent> = [
+    let mut seed = events(&[
         ("api", Level::Debug, "2026-05-05T10:00:00Z", "debug noise 1"),
         ("api", Level::Debug, "2026-05-05T10:00:01Z", "debug noise 2"),
         (
@@ -43,15 +36,11 @@ async fn seeded() -> TestStack {
             "2026-05-06T10:00:00Z",
             "debug next day",
         ),
-    ]
-    .into_iter()
-    .map(|(service, level, time, message)| event(service, level, at(time), message))
-    .collect();
-    events[2].trace_id = "trace-card".into();
-    events[2].metadata = BTreeMap::from([("user".into(), "42".into())]);
-    events[3].trace_id = "trace-card".into();
-    storage(&stack).await.insert(&events).await.unwrap();
-    stack
+    ]);
+    seed[2].trace_id = "trace-card".into();
+    seed[2].metadata = BTreeMap::from([("user".into(), "42".into())]);
+    seed[3].trace_id = "trace-card".into();
+    stack_with(&seed).await
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 //! mapped field checked. Protocol details (partial success, errors as `google.rpc.Status`,
 //! limits, backpressure) are checked with requests built from the published protos.
 
+use crate::stored::assert_fields;
 use chrono::{DateTime, Utc};
 use flate2::{Compression as GzLevel, write::GzEncoder};
 use opentelemetry_proto::tonic::{
@@ -115,11 +116,15 @@ fn check_python_records(logs: &[Value], service: &str, sent: &Value) {
     let span_id = sent["span_id"].as_str().unwrap();
     for log in logs {
         assert_eq!(log["service"], service, "{log:#}");
-        let metadata = &log["metadata"];
         // Resource attributes reach every record, next to the SDK's own.
-        assert_eq!(metadata["service.name"], service);
-        assert_eq!(metadata["deployment.environment"], "test");
-        assert_eq!(metadata["telemetry.sdk.language"], "python");
+        assert_fields(
+            &log["metadata"],
+            &json!({
+                "service.name": service,
+                "deployment.environment": "test",
+                "telemetry.sdk.language": "python",
+            }),
+        );
         assert!(is_trace_id(log["trace_id"].as_str().unwrap()), "{log:#}");
     }
 
@@ -130,13 +135,18 @@ fn check_python_records(logs: &[Value], service: &str, sent: &Value) {
     assert_eq!(declined["trace_id"], trace_id);
     assert!(is_recent(&declined["timestamp"]), "{declined:#}");
     let metadata = &declined["metadata"];
-    assert_eq!(metadata["span_id"], span_id);
-    assert_eq!(metadata["otel.scope.name"], "checkout.payments");
-    assert_eq!(metadata["order.id"], "1234");
-    assert_eq!(metadata["amount"], "12.5");
-    assert_eq!(metadata["retry"], "false");
-    assert_eq!(metadata["shared"], "resource");
-    assert_eq!(metadata["code.function.name"], "main");
+    assert_fields(
+        metadata,
+        &json!({
+            "span_id": span_id,
+            "otel.scope.name": "checkout.payments",
+            "order.id": "1234",
+            "amount": "12.5",
+            "retry": "false",
+            "shared": "resource",
+            "code.function.name": "main",
+        }),
+    );
     assert!(
         metadata["code.file.path"]
             .as_str()
@@ -157,8 +167,10 @@ fn check_python_records(logs: &[Value], service: &str, sent: &Value) {
     assert_eq!(failed["level"], "ERROR");
     assert_ne!(failed["trace_id"], trace_id);
     assert!(failed["metadata"].get("span_id").is_none(), "{failed:#}");
-    assert_eq!(failed["metadata"]["exception.type"], "ValueError");
-    assert_eq!(failed["metadata"]["exception.message"], "bad amount");
+    assert_fields(
+        &failed["metadata"],
+        &json!({"exception.type": "ValueError", "exception.message": "bad amount"}),
+    );
     assert!(
         failed["metadata"]["exception.stacktrace"]
             .as_str()
@@ -173,14 +185,18 @@ fn check_python_records(logs: &[Value], service: &str, sent: &Value) {
     let map_body = by_message(logs, r#"{"items":[1,2],"user":"ada"}"#);
     assert_eq!(map_body["level"], "DEBUG");
     assert_eq!(map_body["timestamp"], "2026-05-05T10:00:00.250Z");
-    let metadata = &map_body["metadata"];
-    assert_eq!(metadata["shared"], "record");
-    assert_eq!(metadata["scope.kind"], "api");
-    assert_eq!(metadata["otel.scope.name"], "traceflow.test");
-    assert_eq!(metadata["otel.scope.version"], "1.2.3");
-    assert_eq!(metadata["http.method"], "POST");
-    assert_eq!(metadata["http.status"], "201");
-    assert_eq!(metadata["tags"], r#"["a","b"]"#);
+    assert_fields(
+        &map_body["metadata"],
+        &json!({
+            "shared": "record",
+            "scope.kind": "api",
+            "otel.scope.name": "traceflow.test",
+            "otel.scope.version": "1.2.3",
+            "http.method": "POST",
+            "http.status": "201",
+            "tags": r#"["a","b"]"#,
+        }),
+    );
 
     // Severity text of ours in any case; an int body; no time but the observed one.
     let int_body = by_message(logs, "42");
@@ -198,32 +214,51 @@ fn check_python_records(logs: &[Value], service: &str, sent: &Value) {
 /// Records `export_logs.py` gets stored: 8 sent, 1 over a field limit.
 const PYTHON_STORED: usize = 7;
 
-#[tokio::test]
-async fn the_python_sdk_protobuf_exporter_plain_and_gzip_on_both_ports() {
-    let stack = TestStack::spawn().await;
-    let (main_port, otlp_port) = (logs_url(&stack.ingestion_url), logs_url(&stack.otlp_url));
+/// Runs the Python exporter twice at once in `encoding`: plain to `plain_base` as
+/// `service`, gzip to `gzip_base` as `<service>-gzip`; then checks what each stored.
+async fn python_exports_plain_and_gzip(
+    stack: &TestStack,
+    encoding: &str,
+    service: &str,
+    plain_base: &str,
+    gzip_base: &str,
+) {
+    let gzip_service = format!("{service}-gzip");
+    let (plain_url, gzip_url) = (logs_url(plain_base), logs_url(gzip_base));
     let (plain, zipped) = tokio::join!(
-        python_export(&otlp_port, "protobuf", "py-proto", false),
-        python_export(&main_port, "protobuf", "py-proto-gzip", true),
+        python_export(&plain_url, encoding, service, false),
+        python_export(&gzip_url, encoding, &gzip_service, true),
     );
-    for (service, sent) in [("py-proto", plain), ("py-proto-gzip", zipped)] {
-        let logs = stored(&stack, service, PYTHON_STORED).await;
+    for (service, sent) in [(service, plain), (gzip_service.as_str(), zipped)] {
+        let logs = stored(stack, service, PYTHON_STORED).await;
         check_python_records(&logs, service, &sent);
     }
 }
 
 #[tokio::test]
+async fn the_python_sdk_protobuf_exporter_plain_and_gzip_on_both_ports() {
+    let stack = TestStack::spawn().await;
+    python_exports_plain_and_gzip(
+        &stack,
+        "protobuf",
+        "py-proto",
+        &stack.otlp_url,
+        &stack.ingestion_url,
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn the_python_sdk_json_exporter_plain_and_gzip_on_both_ports() {
     let stack = TestStack::spawn().await;
-    let (main_port, otlp_port) = (logs_url(&stack.ingestion_url), logs_url(&stack.otlp_url));
-    let (plain, zipped) = tokio::join!(
-        python_export(&main_port, "json", "py-json", false),
-        python_export(&otlp_port, "json", "py-json-gzip", true),
-    );
-    for (service, sent) in [("py-json", plain), ("py-json-gzip", zipped)] {
-        let logs = stored(&stack, service, PYTHON_STORED).await;
-        check_python_records(&logs, service, &sent);
-    }
+    python_exports_plain_and_gzip(
+        &stack,
+        "json",
+        "py-json",
+        &stack.ingestion_url,
+        &stack.otlp_url,
+    )
+    .await;
 }
 
 // --- The Rust exporter ----------------------------------------------------------------
@@ -313,20 +348,26 @@ async fn the_rust_otlp_exporter_through_the_tracing_bridge_both_encodings() {
         let logs = stored(&stack, service, 5).await;
         for log in &logs {
             assert_eq!(log["service"], service);
-            assert_eq!(log["metadata"]["service.name"], service);
-            assert_eq!(log["metadata"]["deployment.environment"], "test");
+            assert_fields(
+                &log["metadata"],
+                &json!({"service.name": service, "deployment.environment": "test"}),
+            );
             assert!(is_recent(&log["timestamp"]), "{log:#}");
         }
         let declined = by_message(&logs, "card declined");
         assert_eq!(declined["level"], "ERROR", "{declined:#}");
         assert_eq!(declined["trace_id"], trace_id.as_str());
-        let metadata = &declined["metadata"];
-        assert_eq!(metadata["span_id"], span_id.as_str());
-        // The tracing target is the instrumentation scope.
-        assert_eq!(metadata["otel.scope.name"], "checkout");
-        assert_eq!(metadata["order_id"], "1234");
-        assert_eq!(metadata["amount"], "12.5");
-        assert_eq!(metadata["retry"], "false");
+        assert_fields(
+            &declined["metadata"],
+            &json!({
+                "span_id": span_id,
+                // The tracing target is the instrumentation scope.
+                "otel.scope.name": "checkout",
+                "order_id": "1234",
+                "amount": "12.5",
+                "retry": "false",
+            }),
+        );
 
         let levels: Vec<(&str, &str)> = [
             "low balance",
@@ -545,6 +586,9 @@ async fn rejected_records_are_counted_in_partial_success_and_the_rest_stored() {
     }
 }
 
+/// The header of a gzip body.
+const GZIP: &[(&str, &str)] = &[("Content-Encoding", "gzip")];
+
 /// The `google.rpc.Status` of an error answer, in the request's encoding.
 async fn status_of(answer: reqwest::Response, content_type: &str) -> (u16, i32, String) {
     let status = answer.status().as_u16();
@@ -561,6 +605,27 @@ async fn status_of(answer: reqwest::Response, content_type: &str) -> (u16, i32, 
             decoded["message"].as_str().unwrap().to_owned(),
         )
     }
+}
+
+/// Posts and reads the `google.rpc.Status` of the error answer: in the request's encoding,
+/// or in JSON when the request has neither OTLP encoding.
+async fn refusal(
+    stack: &TestStack,
+    url: &str,
+    content_type: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, i32, String) {
+    let answered_in = if content_type == PROTOBUF {
+        PROTOBUF
+    } else {
+        JSON
+    };
+    status_of(
+        post(stack, url, content_type, headers, body).await,
+        answered_in,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -588,11 +653,8 @@ async fn empty_undecodable_and_unsupported_requests() {
     }
 
     // Undecodable: 400 with a google.rpc.Status (code 3, INVALID_ARGUMENT).
-    let (status, code, message) = status_of(
-        post(&stack, &url, PROTOBUF, &[], b"\xff\xff\xff".to_vec()).await,
-        PROTOBUF,
-    )
-    .await;
+    let (status, code, message) =
+        refusal(&stack, &url, PROTOBUF, &[], b"\xff\xff\xff".to_vec()).await;
     assert_eq!((status, code), (400, 3));
     assert!(
         message.starts_with("the body is not a protobuf ExportLogsServiceRequest"),
@@ -605,26 +667,14 @@ async fn empty_undecodable_and_unsupported_requests() {
         r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"attributes":[{"key":"k","value":{"intValue":"1.5"}}]}]}]}]}"#,
     ];
     for body in bad_json {
-        let (status, code, message) =
-            status_of(post(&stack, &url, JSON, &[], body.into()).await, JSON).await;
+        let (status, code, message) = refusal(&stack, &url, JSON, &[], body.into()).await;
         assert_eq!((status, code), (400, 3), "{body}");
         assert!(
             message.starts_with("the body is not an OTLP/JSON ExportLogsServiceRequest"),
             "{message}"
         );
     }
-    let (status, _, message) = status_of(
-        post(
-            &stack,
-            &url,
-            PROTOBUF,
-            &[("Content-Encoding", "gzip")],
-            b"plain".to_vec(),
-        )
-        .await,
-        PROTOBUF,
-    )
-    .await;
+    let (status, _, message) = refusal(&stack, &url, PROTOBUF, GZIP, b"plain".to_vec()).await;
     assert_eq!(status, 400);
     assert!(
         message.starts_with("the body is not valid gzip"),
@@ -632,26 +682,18 @@ async fn empty_undecodable_and_unsupported_requests() {
     );
 
     // Neither OTLP encoding: 415, the Status in JSON.
-    let (status, _, message) = status_of(
-        post(&stack, &url, "text/plain", &[], b"hello".to_vec()).await,
-        JSON,
-    )
-    .await;
+    let (status, _, message) = refusal(&stack, &url, "text/plain", &[], b"hello".to_vec()).await;
     assert_eq!(status, 415);
     assert_eq!(
         message,
         "Content-Type must be application/x-protobuf or application/json (OTLP/HTTP)"
     );
-    let (status, _, message) = status_of(
-        post(
-            &stack,
-            &url,
-            PROTOBUF,
-            &[("Content-Encoding", "br")],
-            Vec::new(),
-        )
-        .await,
+    let (status, _, message) = refusal(
+        &stack,
+        &url,
         PROTOBUF,
+        &[("Content-Encoding", "br")],
+        Vec::new(),
     )
     .await;
     assert_eq!(status, 415);
@@ -689,45 +731,22 @@ async fn size_limits_count_decompressed_bytes_and_records() {
     let limit_message =
         "request body is larger than the limit of 65536 bytes (after decompression)";
 
-    let (status, code, message) = status_of(
-        post(&stack, &url, PROTOBUF, &[], big.clone()).await,
-        PROTOBUF,
-    )
-    .await;
+    let (status, code, message) = refusal(&stack, &url, PROTOBUF, &[], big.clone()).await;
     assert_eq!((status, code, message.as_str()), (413, 8, limit_message));
     // Compressed it is about 100 bytes; decompressed it is over the limit.
     let zipped = gzip(&big);
     assert!(zipped.len() < 1024);
-    let (status, _, message) = status_of(
-        post(
-            &stack,
-            &url,
-            PROTOBUF,
-            &[("Content-Encoding", "gzip")],
-            zipped,
-        )
-        .await,
-        PROTOBUF,
-    )
-    .await;
+    let (status, _, message) = refusal(&stack, &url, PROTOBUF, GZIP, zipped).await;
     assert_eq!((status, message.as_str()), (413, limit_message));
     // A gzip bomb: 32 MiB of zeros in 32 gzip members of about 1 KiB each, under the
     // limit as sent; refused after inflating no more than the limit.
     let bomb = gzip(&vec![0u8; 1 << 20]).repeat(32);
     assert!(bomb.len() < 64 * 1024);
-    let (status, _, _) = status_of(
-        post(&stack, &url, JSON, &[("Content-Encoding", "gzip")], bomb).await,
-        JSON,
-    )
-    .await;
+    let (status, _, _) = refusal(&stack, &url, JSON, GZIP, bomb).await;
     assert_eq!(status, 413);
 
     let four = request("many", (0..4).map(|n| record(&format!("r{n}"))).collect());
-    let (status, code, message) = status_of(
-        post(&stack, &url, PROTOBUF, &[], four.encode_to_vec()).await,
-        PROTOBUF,
-    )
-    .await;
+    let (status, code, message) = refusal(&stack, &url, PROTOBUF, &[], four.encode_to_vec()).await;
     assert_eq!(
         (status, code, message.as_str()),
         (
@@ -740,14 +759,7 @@ async fn size_limits_count_decompressed_bytes_and_records() {
 
     // Under both limits, compressed or not, it is queued.
     let three = request("fits", (0..3).map(|n| record(&format!("r{n}"))).collect());
-    let answer = post(
-        &stack,
-        &url,
-        PROTOBUF,
-        &[("Content-Encoding", "gzip")],
-        gzip(&three.encode_to_vec()),
-    )
-    .await;
+    let answer = post(&stack, &url, PROTOBUF, GZIP, gzip(&three.encode_to_vec())).await;
     assert_eq!(answer.status(), 200);
     let queued = stack.queued().await;
     assert_eq!(

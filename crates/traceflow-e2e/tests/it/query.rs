@@ -1,51 +1,43 @@
 //! `GET /logs`: every parameter, clamping, ordering, paging and hostile values, over rows
 //! written straight into this stack's table.
 
-use crate::stored::{at, encode, storage};
+use crate::stored::{self, at, encode, stack_with};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use traceflow_event::{Level, LogEvent};
 use traceflow_testkit::{TestStack, messages};
-use uuid::Uuid;
 
+/// An event whose trace id and metadata carry its message, so that what a test puts in
+/// the message reaches those columns too.
 fn event(service: &str, level: Level, at: DateTime<Utc>, message: &str) -> LogEvent {
     LogEvent {
-        id: Uuid::now_v7(),
-        timestamp: at,
-        service: service.to_owned().into(),
-        level,
-        message: message.to_owned().into(),
         trace_id: format!("trace-{message}").into(),
         metadata: BTreeMap::from([("k".into(), message.to_owned().into())]),
+        ..stored::event(service, level, at, message)
     }
 }
 
+/// `GET /logs?<query>`: the status and the JSON body.
 async fn get(stack: &TestStack, query: &str) -> (u16, Value) {
-    let answer = stack.logs(query).await;
-    (answer.status().as_u16(), answer.json().await.unwrap())
+    stored::get(stack, &format!("/logs?{query}")).await
 }
 
 /// Five events on 2026-05-05, two services, three levels, millisecond-apart neighbours.
 async fn seeded() -> TestStack {
-    let stack = TestStack::spawn().await;
-    storage(&stack)
-        .await
-        .insert(&[
-            event("auth", Level::Info, at("2026-05-05T10:00:00.000Z"), "a1"),
-            event("auth", Level::Error, at("2026-05-05T10:00:00.001Z"), "a2"),
-            event("auth", Level::Error, at("2026-05-05T10:00:00.999Z"), "a3"),
-            event("billing", Level::Warn, at("2026-05-05T11:00:00Z"), "b1"),
-            event(
-                "billing",
-                Level::Error,
-                at("2026-05-05T23:59:59.500Z"),
-                "b2",
-            ),
-        ])
-        .await
-        .unwrap();
-    stack
+    stack_with(&[
+        event("auth", Level::Info, at("2026-05-05T10:00:00.000Z"), "a1"),
+        event("auth", Level::Error, at("2026-05-05T10:00:00.001Z"), "a2"),
+        event("auth", Level::Error, at("2026-05-05T10:00:00.999Z"), "a3"),
+        event("billing", Level::Warn, at("2026-05-05T11:00:00Z"), "b1"),
+        event(
+            "billing",
+            Level::Error,
+            at("2026-05-05T23:59:59.500Z"),
+            "b2",
+        ),
+    ])
+    .await
 }
 
 #[tokio::test]
@@ -88,7 +80,6 @@ async fn filters_combine_and_results_are_newest_first() {
 
 #[tokio::test]
 async fn limit_and_offset_page_through_results_and_are_clamped() {
-    let stack = TestStack::spawn().await;
     let start = at("2026-05-05T00:00:00Z");
     let events: Vec<LogEvent> = (0..1100)
         .map(|i| {
@@ -100,7 +91,7 @@ async fn limit_and_offset_page_through_results_and_are_clamped() {
             )
         })
         .collect();
-    storage(&stack).await.insert(&events).await.unwrap();
+    let stack = stack_with(&events).await;
 
     for (query, count, first) in [
         ("", 100, "1099"),
@@ -182,18 +173,14 @@ async fn sql_in_parameters_matches_nothing_and_breaks_nothing() {
 
 #[tokio::test]
 async fn stored_values_with_sql_and_quotes_come_back_verbatim() {
-    let stack = TestStack::spawn().await;
     let hostile = "x'); DROP TABLE logs; -- \"quoted\" \\ back\\slash ?";
-    storage(&stack)
-        .await
-        .insert(&[event(
-            hostile,
-            Level::Fatal,
-            at("2026-05-05T10:00:00Z"),
-            hostile,
-        )])
-        .await
-        .unwrap();
+    let stack = stack_with(&[event(
+        hostile,
+        Level::Fatal,
+        at("2026-05-05T10:00:00Z"),
+        hostile,
+    )])
+    .await;
     let (status, body) = get(&stack, &format!("service={}", encode(hostile))).await;
     assert_eq!(status, 200);
     assert_eq!(body["count"], 1);

@@ -82,8 +82,32 @@ impl Server {
         TcpStream::connect(self.addr).await.unwrap()
     }
 
+    /// A new connection with `request` written on it.
+    async fn send(&self, request: &[u8]) -> TcpStream {
+        let mut stream = self.connect().await;
+        stream.write_all(request).await.unwrap();
+        stream
+    }
+
+    /// A new connection whose `GET /sleep/{ms}` has reached its handler.
+    async fn in_flight(&self, ms: u64) -> TcpStream {
+        let request = format!("GET /sleep/{ms} HTTP/1.1\r\nHost: x\r\n\r\n");
+        let stream = self.send(request.as_bytes()).await;
+        self.handler_started.notified().await;
+        stream
+    }
+
     fn shut_down(&mut self) {
         self.shutdown.take().unwrap().send(()).unwrap();
+    }
+
+    /// Waits up to `limit` for `serve` to return; fails saying `what` was expected if not.
+    async fn returned_within(&mut self, limit: Duration, what: &str) {
+        tokio::time::timeout(limit, &mut self.task)
+            .await
+            .expect(what)
+            .unwrap()
+            .unwrap();
     }
 }
 
@@ -166,21 +190,44 @@ fn assert_between(elapsed: Duration, min: Duration, max: Duration, what: &str) {
     );
 }
 
+/// Waits for the server to close `stream` without an answer (a response would fail
+/// `closed_within`) at the header timeout counted from `since`; `what` names the moment.
+async fn closed_at_the_header_timeout(
+    stream: &mut (impl AsyncRead + Unpin),
+    since: Instant,
+    what: &str,
+) {
+    let closed = closed_within(stream, HEADER_READ + SLACK).await;
+    assert_between(
+        closed - since,
+        HEADER_READ - Duration::from_millis(100),
+        HEADER_READ + SLACK,
+        what,
+    );
+}
+
+/// Reads the 408 of a request sent at `started` that outlasts the request timeout, with
+/// its JSON error; returns it for its headers.
+async fn read_request_timeout(stream: &mut (impl AsyncRead + Unpin), started: Instant) -> Reply {
+    let reply = tokio::time::timeout(REQUEST + SLACK, read_reply(stream))
+        .await
+        .expect("an answer within the request timeout");
+    assert_between(started.elapsed(), REQUEST, REQUEST + SLACK, "answered");
+    assert_eq!(reply.status_line, "HTTP/1.1 408 Request Timeout");
+    assert_eq!(
+        reply.body,
+        r#"{"error":"request timed out after 1 seconds"}"#
+    );
+    reply
+}
+
 #[tokio::test]
 async fn a_stalled_request_head_is_cut_after_the_header_timeout() {
     let server = Server::start(timeouts()).await;
     let mut stream = server.connect().await;
     let started = Instant::now();
     stream.write_all(b"GET /fa").await.unwrap();
-
-    // Closed without an answer (a response would fail `closed_within`).
-    let closed = closed_within(&mut stream, HEADER_READ + SLACK).await;
-    assert_between(
-        closed - started,
-        HEADER_READ - Duration::from_millis(100),
-        HEADER_READ + SLACK,
-        "closed",
-    );
+    closed_at_the_header_timeout(&mut stream, started, "closed").await;
 }
 
 #[tokio::test]
@@ -199,13 +246,7 @@ async fn a_trickled_request_head_is_cut_although_bytes_keep_arriving() {
         }
     });
 
-    let closed = closed_within(&mut reader, HEADER_READ + SLACK).await;
-    assert_between(
-        closed - started,
-        HEADER_READ - Duration::from_millis(100),
-        HEADER_READ + SLACK,
-        "closed",
-    );
+    closed_at_the_header_timeout(&mut reader, started, "closed").await;
     assert!(!trickle.is_finished(), "the whole head was sent in time");
     trickle.abort();
 }
@@ -229,15 +270,7 @@ async fn a_trickled_body_gets_408_with_a_json_error_then_the_connection_closes()
         }
     });
 
-    let reply = tokio::time::timeout(REQUEST + SLACK, read_reply(&mut reader))
-        .await
-        .expect("an answer within the request timeout");
-    assert_between(started.elapsed(), REQUEST, REQUEST + SLACK, "answered");
-    assert_eq!(reply.status_line, "HTTP/1.1 408 Request Timeout");
-    assert_eq!(
-        reply.body,
-        r#"{"error":"request timed out after 1 seconds"}"#
-    );
+    let reply = read_request_timeout(&mut reader, started).await;
     assert_eq!(reply.header("content-type"), Some("application/json"));
     assert_eq!(reply.header("connection"), Some("close"));
     let trace_id = reply
@@ -253,11 +286,7 @@ async fn a_handler_slower_than_the_request_timeout_gets_408() {
     let server = Server::start(timeouts()).await;
 
     // Control: a quick request on the same server is answered normally.
-    let mut stream = server.connect().await;
-    stream
-        .write_all(b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
+    let mut stream = server.send(b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n").await;
     let reply = read_reply(&mut stream).await;
     assert_eq!(reply.status_line, "HTTP/1.1 200 OK");
     assert_eq!(reply.body, "ok");
@@ -272,15 +301,7 @@ async fn a_handler_slower_than_the_request_timeout_gets_408() {
         )
         .await
         .unwrap();
-    let reply = tokio::time::timeout(REQUEST + SLACK, read_reply(&mut stream))
-        .await
-        .expect("an answer within the request timeout");
-    assert_between(started.elapsed(), REQUEST, REQUEST + SLACK, "answered");
-    assert_eq!(reply.status_line, "HTTP/1.1 408 Request Timeout");
-    assert_eq!(
-        reply.body,
-        r#"{"error":"request timed out after 1 seconds"}"#
-    );
+    let reply = read_request_timeout(&mut stream, started).await;
     assert_eq!(
         reply.header("x-trace-id"),
         Some(trace_id),
@@ -305,14 +326,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
     assert_eq!(reply.status_line, "HTTP/1.1 200 OK");
     assert_eq!(reply.header("connection"), None, "not closed on purpose");
     let idle_since = Instant::now();
-
-    let closed = closed_within(&mut stream, HEADER_READ + SLACK).await;
-    assert_between(
-        closed - idle_since,
-        HEADER_READ - Duration::from_millis(100),
-        HEADER_READ + SLACK,
-        "idle connection closed",
-    );
+    closed_at_the_header_timeout(&mut stream, idle_since, "idle connection closed").await;
 }
 
 #[tokio::test]
@@ -322,12 +336,7 @@ async fn shutdown_refuses_new_connections_and_finishes_requests_in_flight() {
         ..timeouts()
     })
     .await;
-    let mut in_flight = server.connect().await;
-    in_flight
-        .write_all(b"GET /sleep/1500 HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    server.handler_started.notified().await;
+    let mut in_flight = server.in_flight(1500).await;
 
     server.shut_down();
     // New connections are refused at once, while the request above is still running.
@@ -350,11 +359,9 @@ async fn shutdown_refuses_new_connections_and_finishes_requests_in_flight() {
     let reply = read_reply(&mut in_flight).await;
     assert_eq!(reply.status_line, "HTTP/1.1 200 OK");
     assert_eq!(reply.body, "done");
-    tokio::time::timeout(SLACK, &mut server.task)
-        .await
-        .expect("serve returns once the last request is answered")
-        .unwrap()
-        .unwrap();
+    server
+        .returned_within(SLACK, "serve returns once the last request is answered")
+        .await;
     let refused = TcpStream::connect(server.addr).await.unwrap_err();
     assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused);
 }
@@ -368,19 +375,13 @@ async fn shutdown_gives_up_on_requests_still_running_at_the_drain_deadline() {
         ..timeouts()
     })
     .await;
-    let mut stream = server.connect().await;
-    stream
-        .write_all(b"GET /sleep/60000 HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    server.handler_started.notified().await;
+    // Held open, so that its request is still running when the drain ends.
+    let _stream = server.in_flight(60_000).await;
 
     let started = Instant::now();
     server.shut_down();
-    tokio::time::timeout(drain + SLACK, &mut server.task)
-        .await
-        .expect("serve returns at the drain deadline")
-        .unwrap()
-        .unwrap();
+    server
+        .returned_within(drain + SLACK, "serve returns at the drain deadline")
+        .await;
     assert_between(started.elapsed(), drain, drain + SLACK, "serve returned");
 }

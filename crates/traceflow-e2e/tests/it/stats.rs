@@ -1,16 +1,15 @@
 //! `GET /logs/stats` (histograms and counts per level or service) and `GET /services`.
 
-use crate::stored::{at, event, get, storage};
+use crate::stored::{event, events, get, stack_with};
 use chrono::{TimeDelta, Utc};
-use serde_json::json;
-use traceflow_event::{Level, LogEvent};
+use serde_json::{Value, json};
+use traceflow_event::Level;
 use traceflow_testkit::TestStack;
 
 /// Minute 0: 2 ERROR + 1 INFO (api), minute 1: nothing, minute 2: 1 WARN (auth),
 /// minute 3: 1 ERROR (auth) at its very last millisecond.
 async fn seeded() -> TestStack {
-    let stack = TestStack::spawn().await;
-    let events: Vec<LogEvent> = [
+    stack_with(&events(&[
         (
             "api",
             Level::Error,
@@ -31,15 +30,17 @@ async fn seeded() -> TestStack {
             "2026-05-05T10:03:59.999Z",
             "login timeout",
         ),
-    ]
-    .into_iter()
-    .map(|(service, level, time, message)| event(service, level, at(time), message))
-    .collect();
-    storage(&stack).await.insert(&events).await.unwrap();
-    stack
+    ]))
+    .await
 }
 
 const RANGE: &str = "from=2026-05-05T10:00:00Z&to=2026-05-05T10:03:59Z";
+
+/// An answer over [`RANGE`]: the range as the service states it (to its last millisecond)
+/// and `key`'s `value`.
+fn over_range(key: &str, value: Value) -> Value {
+    json!({"from": "2026-05-05T10:00:00.000Z", "to": "2026-05-05T10:03:59.999Z", key: value})
+}
 
 #[tokio::test]
 async fn a_histogram_has_every_bucket_in_the_range_empty_ones_with_zero_counts() {
@@ -52,78 +53,65 @@ async fn a_histogram_has_every_bucket_in_the_range_empty_ones_with_zero_counts()
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body,
-        json!({
-            "from": "2026-05-05T10:00:00.000Z",
-            "to": "2026-05-05T10:03:59.999Z",
-            "buckets": [
+        over_range(
+            "buckets",
+            json!([
                 {"time": "2026-05-05T10:00:00.000Z", "count": 3, "counts": {"ERROR": 2, "INFO": 1, "WARN": 0}},
                 {"time": "2026-05-05T10:01:00.000Z", "count": 0, "counts": {"ERROR": 0, "INFO": 0, "WARN": 0}},
                 {"time": "2026-05-05T10:02:00.000Z", "count": 1, "counts": {"ERROR": 0, "INFO": 0, "WARN": 1}},
                 {"time": "2026-05-05T10:03:00.000Z", "count": 1, "counts": {"ERROR": 1, "INFO": 0, "WARN": 0}},
-            ]
-        })
+            ])
+        )
     );
 }
 
 #[tokio::test]
 async fn group_by_and_interval_each_work_alone_and_with_the_filters() {
     let stack = seeded().await;
-    let buckets = |body: &serde_json::Value| body["buckets"].clone();
-    // Counts per service over the whole range: one bucket.
-    let (_, body) = get(&stack, &format!("/logs/stats?{RANGE}&group_by=service")).await;
-    assert_eq!(
-        buckets(&body),
-        json!([{"time": "2026-05-05T10:00:00.000Z", "count": 5, "counts": {"api": 3, "auth": 2}}])
-    );
-    // A histogram of totals: no per-group counts.
-    let (_, body) = get(&stack, &format!("/logs/stats?{RANGE}&interval=2m")).await;
-    assert_eq!(
-        buckets(&body),
-        json!([
-            {"time": "2026-05-05T10:00:00.000Z", "count": 3},
-            {"time": "2026-05-05T10:02:00.000Z", "count": 2},
-        ])
-    );
-    // Buckets align to the interval (UTC), the range's ends cut the first and last.
-    let (_, body) = get(
-        &stack,
-        "/logs/stats?from=2026-05-05T10:00:30Z&to=2026-05-05T10:02:00Z&interval=1m",
-    )
-    .await;
-    assert_eq!(
-        buckets(&body),
-        json!([
-            {"time": "2026-05-05T10:00:00.000Z", "count": 2},
-            {"time": "2026-05-05T10:01:00.000Z", "count": 0},
-            {"time": "2026-05-05T10:02:00.000Z", "count": 1},
-        ])
-    );
-    // The search filters narrow what is counted.
-    let (_, body) = get(
-        &stack,
-        &format!("/logs/stats?{RANGE}&interval=1h&group_by=level&q=timeout&service=api"),
-    )
-    .await;
-    assert_eq!(
-        buckets(&body),
-        json!([{"time": "2026-05-05T10:00:00.000Z", "count": 2, "counts": {"ERROR": 2}}])
-    );
-    let (_, body) = get(
-        &stack,
-        &format!("/logs/stats?{RANGE}&interval=1h&group_by=level&service=nobody"),
-    )
-    .await;
-    assert_eq!(
-        buckets(&body),
-        json!([{"time": "2026-05-05T10:00:00.000Z", "count": 0, "counts": {}}])
-    );
+    let cases = [
+        // Counts per service over the whole range: one bucket.
+        (
+            format!("{RANGE}&group_by=service"),
+            json!([{"time": "2026-05-05T10:00:00.000Z", "count": 5, "counts": {"api": 3, "auth": 2}}]),
+        ),
+        // A histogram of totals: no per-group counts.
+        (
+            format!("{RANGE}&interval=2m"),
+            json!([
+                {"time": "2026-05-05T10:00:00.000Z", "count": 3},
+                {"time": "2026-05-05T10:02:00.000Z", "count": 2},
+            ]),
+        ),
+        // Buckets align to the interval (UTC), the range's ends cut the first and last.
+        (
+            "from=2026-05-05T10:00:30Z&to=2026-05-05T10:02:00Z&interval=1m".to_owned(),
+            json!([
+                {"time": "2026-05-05T10:00:00.000Z", "count": 2},
+                {"time": "2026-05-05T10:01:00.000Z", "count": 0},
+                {"time": "2026-05-05T10:02:00.000Z", "count": 1},
+            ]),
+        ),
+        // The search filters narrow what is counted.
+        (
+            format!("{RANGE}&interval=1h&group_by=level&q=timeout&service=api"),
+            json!([{"time": "2026-05-05T10:00:00.000Z", "count": 2, "counts": {"ERROR": 2}}]),
+        ),
+        (
+            format!("{RANGE}&interval=1h&group_by=level&service=nobody"),
+            json!([{"time": "2026-05-05T10:00:00.000Z", "count": 0, "counts": {}}]),
+        ),
+    ];
+    for (query, buckets) in cases {
+        let (status, body) = get(&stack, &format!("/logs/stats?{query}")).await;
+        assert_eq!(status, 200, "{query}: {body}");
+        assert_eq!(body["buckets"], buckets, "{query}");
+    }
 }
 
 #[tokio::test]
 async fn without_a_range_stats_count_the_last_hour_and_services_the_last_day() {
-    let stack = TestStack::spawn().await;
     let now = Utc::now();
-    let events = [
+    let stack = stack_with(&[
         event(
             "recent",
             Level::Info,
@@ -137,8 +125,8 @@ async fn without_a_range_stats_count_the_last_hour_and_services_the_last_day() {
             "in the day",
         ),
         event("old", Level::Info, now - TimeDelta::days(2), "before"),
-    ];
-    storage(&stack).await.insert(&events).await.unwrap();
+    ])
+    .await;
     let (status, stats) = get(&stack, "/logs/stats?group_by=level").await;
     assert_eq!(status, 200, "{stats}");
     assert_eq!(stats["buckets"][0]["counts"], json!({"INFO": 1}));
@@ -165,14 +153,13 @@ async fn services_lists_each_service_with_its_counts_by_level() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body,
-        json!({
-            "from": "2026-05-05T10:00:00.000Z",
-            "to": "2026-05-05T10:03:59.999Z",
-            "services": [
+        over_range(
+            "services",
+            json!([
                 {"service": "api", "count": 3, "counts": {"ERROR": 2, "INFO": 1}},
                 {"service": "auth", "count": 2, "counts": {"ERROR": 1, "WARN": 1}},
-            ]
-        })
+            ])
+        )
     );
     let (_, body) = get(
         &stack,
