@@ -6,17 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-
+source scripts/packages.sh
 # redis-benchmark ships with Debian's redis-tools (a dependency of redis-server).
-missing=()
-command -v redis-server >/dev/null || missing+=(redis-server)
-command -v redis-benchmark >/dev/null || missing+=(redis-tools)
-command -v clickhouse-server >/dev/null || [ -x /usr/sbin/clickhouse-server ] || missing+=(clickhouse-server)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "==> installing ${missing[*]} (apt)"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+install_missing redis-server:redis-server redis-benchmark:redis-tools \
+  clickhouse-server:clickhouse-server
 
 exec cargo run --quiet --release -p traceflow-bench -- "$@"

@@ -6,16 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-
-missing=()
-command -v redis-server >/dev/null || missing+=(redis-server)
-command -v clickhouse-server >/dev/null || missing+=(clickhouse-server)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "==> installing ${missing[*]} (apt)"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+source scripts/packages.sh
+install_missing redis-server:redis-server clickhouse-server:clickhouse-server
 if ! python3 -c 'import chdb, lz4.frame, clickhouse_cityhash.cityhash' 2>/dev/null; then
   echo "==> installing the current-ClickHouse adapter's packages (pip)"
   python3 -m pip install -q --root-user-action=ignore -r crates/traceflow-testkit/current-clickhouse/requirements.txt
