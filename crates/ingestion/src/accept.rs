@@ -1,7 +1,11 @@
 //! What every ingest route shares: the request as it reads it, and queueing the checked
 //! events.
 
-use crate::{Rejection, app::AppState, rejection::Refusal};
+use crate::{
+    Rejection,
+    app::AppState,
+    rejection::{Protocol, Refusal},
+};
 use axum::{
     body::Bytes,
     extract::{FromRequest, FromRequestParts, Request, rejection::BytesRejection},
@@ -22,9 +26,10 @@ pub(crate) struct IngestRequest {
 }
 
 impl IngestRequest {
-    /// The body, or why it could not be read.
-    pub(crate) fn body(&mut self) -> Result<Bytes, Rejection> {
-        std::mem::replace(&mut self.body, Ok(Bytes::new()))
+    /// The body with its `Content-Encoding` undone, or why it could not be read.
+    pub(crate) fn body(&mut self, limit: usize) -> Result<Bytes, Rejection> {
+        let body = std::mem::replace(&mut self.body, Ok(Bytes::new()))?;
+        crate::body::decode(&self.headers, body, limit)
     }
 
     /// What stands in for the fields its events leave out: its trace id, and now.
@@ -65,13 +70,13 @@ fn body_rejection(rejection: BytesRejection, limit: usize) -> Rejection {
 /// backpressure); then signals the worker.
 pub(crate) async fn accept(
     state: &AppState,
+    protocol: Protocol,
     request_trace_id: &str,
     events: &[Event<'_>],
 ) -> Result<(), Rejection> {
     match state.queue.push(events).await? {
         Pushed::Queued { depth } => {
-            metrics::counter!("traceflow_ingest_events_accepted_total")
-                .increment(events.len() as u64);
+            protocol.count_accepted(events.len());
             metrics::gauge!("traceflow_queue_depth").set(depth as f64);
         }
         Pushed::Full { depth } => {

@@ -7,8 +7,13 @@ use crate::{
 };
 use axum::{Router, extract::DefaultBodyLimit, routing::post};
 use chrono::TimeDelta;
-use std::future::Future;
-use tokio::net::TcpListener;
+use std::{
+    future::Future,
+    io,
+    net::{IpAddr, SocketAddr},
+    pin::Pin,
+};
+use tokio::sync::watch;
 use traceflow_config::{ApiKeys, IngestionConfig};
 use traceflow_event::{Limits, TimeWindow};
 use traceflow_http::{
@@ -28,17 +33,83 @@ pub(crate) struct AppState {
     pub(crate) limits: Limits,
 }
 
-/// The ingestion service, bound to its port and ready to serve.
+/// The ports ingestion listens on: the main one serves every HTTP protocol, the others one
+/// protocol each, on the port its clients expect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    /// `INGESTION_PORT`.
+    Main,
+    /// `OTLP_PORT` (OTLP/HTTP).
+    Otlp,
+    /// `OTLP_GRPC_PORT`.
+    OtlpGrpc,
+    /// `ES_PORT`.
+    Elasticsearch,
+    /// `LOKI_PORT`.
+    Loki,
+    /// `SYSLOG_TCP_PORT`.
+    SyslogTcp,
+    /// `SYSLOG_UDP_PORT`.
+    SyslogUdp,
+}
+
+/// Completes when the service shuts down: what a listener serves until.
+#[derive(Clone)]
+pub(crate) struct Shutdown(watch::Receiver<()>);
+
+impl Shutdown {
+    pub(crate) async fn wait(mut self) {
+        // Completes once the sender is dropped.
+        let _ = self.0.changed().await;
+    }
+}
+
+type Serving = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
+
+/// A bound socket and what serves it until the shutdown.
+pub(crate) struct Listener {
+    port: Port,
+    address: SocketAddr,
+    serve: Box<dyn FnOnce(Shutdown) -> Serving + Send>,
+}
+
+impl Listener {
+    pub(crate) fn new(
+        port: Port,
+        address: SocketAddr,
+        serve: impl FnOnce(Shutdown) -> Serving + Send + 'static,
+    ) -> Self {
+        Self {
+            port,
+            address,
+            serve: Box::new(serve),
+        }
+    }
+
+    /// `router` on `host:number`; `variables` name the settings that chose the address.
+    pub(crate) async fn http(
+        port: Port,
+        variables: &'static str,
+        host: IpAddr,
+        number: u16,
+        router: Router,
+    ) -> anyhow::Result<Self> {
+        let listener = bind(variables, host, number).await?;
+        let address = listener.local_addr()?;
+        tracing::info!(?port, %address, "listening");
+        Ok(Self::new(port, address, move |shutdown| {
+            Box::pin(traceflow_http::serve(listener, router, shutdown.wait()))
+        }))
+    }
+}
+
+/// The ingestion service, bound to its ports and ready to serve.
 pub struct Application {
-    listener: TcpListener,
-    router: Router,
-    /// `OTLP_PORT`, serving only the OTLP receiver; `None` when it is the main port.
-    otlp_listener: Option<TcpListener>,
-    otlp_router: Router,
+    listeners: Vec<Listener>,
 }
 
 impl Application {
-    /// Binds the port (0 picks a free one) and prepares the Redis and worker clients.
+    /// Binds the ports (0 picks a free one) and prepares the Redis and worker clients.
     /// Neither Redis nor the worker has to be up yet.
     pub async fn build(config: IngestionConfig) -> anyhow::Result<Self> {
         traceflow_runtime::resolves("REDIS_ADDR", &config.redis.url).await?;
@@ -60,71 +131,73 @@ impl Application {
                 ..Limits::default()
             },
         };
-        let listener = bind("BIND_HOST, INGESTION_PORT", config.host, config.port).await?;
-        // The OTLP receiver also listens on its conventional port, unless that is this one.
-        let otlp_listener = if config.otlp_port == config.port && config.port != 0 {
-            None
-        } else {
-            let otlp = bind("BIND_HOST, OTLP_PORT", config.host, config.otlp_port).await?;
-            tracing::info!(
-                port = otlp.local_addr()?.port(),
-                "OTLP/HTTP logs receiver bound (POST {})",
-                otlp::LOGS_PATH
+        let host = config.host;
+        let keys = &config.api_keys;
+        let main_router = router(state.clone(), keys);
+        let mut listeners = vec![
+            Listener::http(
+                Port::Main,
+                "BIND_HOST, INGESTION_PORT",
+                host,
+                config.port,
+                main_router,
+            )
+            .await?,
+        ];
+        // The OTLP/HTTP receiver also listens on its conventional port, unless that is this one.
+        if config.otlp_port != config.port || config.port == 0 {
+            let otlp = Router::new().route(otlp::LOGS_PATH, post(otlp::export_logs));
+            let router = dedicated_router("ingestion (OTLP)", state.clone(), keys, otlp);
+            listeners.push(
+                Listener::http(
+                    Port::Otlp,
+                    "BIND_HOST, OTLP_PORT",
+                    host,
+                    config.otlp_port,
+                    router,
+                )
+                .await?,
             );
-            Some(otlp)
-        };
-        Ok(Self {
-            listener,
-            router: router(state.clone(), &config.api_keys),
-            otlp_listener,
-            otlp_router: otlp_router(state, &config.api_keys),
-        })
+        }
+        Ok(Self { listeners })
     }
 
+    /// The main port.
     pub fn port(&self) -> u16 {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+        self.address(Port::Main)
+            .expect("the main port is always bound")
             .port()
     }
 
-    /// Where the OTLP receiver listens besides the main port (`OTLP_PORT`).
-    pub fn otlp_port(&self) -> u16 {
-        match &self.otlp_listener {
-            Some(listener) => listener
-                .local_addr()
-                .expect("a bound listener has an address")
-                .port(),
-            None => self.port(),
-        }
+    /// Where `port` listens: its own socket, the main one for a protocol sharing it, `None`
+    /// for one turned off.
+    pub fn address(&self, port: Port) -> Option<SocketAddr> {
+        let own = |wanted: Port| {
+            self.listeners
+                .iter()
+                .find(|listener| listener.port == wanted)
+                .map(|listener| listener.address)
+        };
+        own(port).or_else(|| (port == Port::Otlp).then(|| own(Port::Main)).flatten())
     }
 
-    /// Serves both ports until `shutdown` completes, then finishes in-flight requests.
+    /// Serves every port until `shutdown` completes, then finishes in-flight requests.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let (stop, stopped) = tokio::sync::watch::channel(());
-        // Completes once `stop` is dropped, for each server.
-        let until_stopped = |mut stopped: tokio::sync::watch::Receiver<()>| async move {
-            let _ = stopped.changed().await;
-        };
-        let main =
-            traceflow_http::serve(self.listener, self.router, until_stopped(stopped.clone()));
-        let otlp = async {
-            match self.otlp_listener {
-                Some(listener) => {
-                    traceflow_http::serve(listener, self.otlp_router, until_stopped(stopped)).await
-                }
-                None => Ok(()),
-            }
-        };
+    ) -> io::Result<()> {
+        let (stop, stopped) = watch::channel(());
+        let serving: Vec<Serving> = self
+            .listeners
+            .into_iter()
+            .map(|listener| (listener.serve)(Shutdown(stopped.clone())))
+            .collect();
         let signal = async move {
             shutdown.await;
             drop(stop);
         };
-        let ((), main, otlp) = tokio::join!(signal, main, otlp);
-        main.and(otlp)
+        let ((), results) = tokio::join!(signal, futures::future::join_all(serving));
+        results.into_iter().collect()
     }
 }
 
@@ -155,12 +228,17 @@ fn router(state: AppState, api_keys: &ApiKeys) -> Router {
     service_router("ingestion", api_keys, routes, state, health)
 }
 
-/// The `OTLP_PORT` listener: the OTLP receiver alone.
-fn otlp_router(state: AppState, api_keys: &ApiKeys) -> Router {
+/// A protocol's own port: its routes alone, with the API keys, metrics and trace ids of the
+/// main port.
+pub(crate) fn dedicated_router(
+    name: &'static str,
+    state: AppState,
+    api_keys: &ApiKeys,
+    routes: Router<AppState>,
+) -> Router {
     let body_limit = state.max_body_bytes;
-    let export = Router::new().route(otlp::LOGS_PATH, post(otlp::export_logs));
     propagate_trace_id(with_metrics(
-        require_api_key(export, api_keys, "ingestion (OTLP)")
+        require_api_key(routes, api_keys, name)
             .layer(DefaultBodyLimit::max(body_limit))
             .with_state(state),
     ))

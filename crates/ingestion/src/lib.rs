@@ -6,12 +6,13 @@
 
 mod accept;
 mod app;
+mod body;
 mod ingest;
 mod otlp;
 mod rejection;
 mod signal;
 
-pub use app::Application;
+pub use app::{Application, Port};
 pub use signal::WorkerSignal;
 
 use rejection::Rejection;

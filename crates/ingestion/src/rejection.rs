@@ -107,6 +107,43 @@ pub enum Reason {
     QueueFull,
 }
 
+/// The protocol events came in by, as `/metrics` labels them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// `POST /ingest`: our JSON and NDJSON.
+    Ingest,
+    /// OTLP/HTTP.
+    Otlp,
+    /// OTLP over gRPC.
+    OtlpGrpc,
+    /// The Elasticsearch bulk API.
+    Elasticsearch,
+    /// Loki's push API.
+    Loki,
+    /// Syslog over TCP or UDP.
+    Syslog,
+}
+
+impl Protocol {
+    /// The `protocol` label of the ingest metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Protocol::Ingest => "ingest",
+            Protocol::Otlp => "otlp",
+            Protocol::OtlpGrpc => "otlp_grpc",
+            Protocol::Elasticsearch => "elasticsearch",
+            Protocol::Loki => "loki",
+            Protocol::Syslog => "syslog",
+        }
+    }
+
+    /// Counts `events` accepted by this protocol.
+    pub fn count_accepted(self, events: usize) {
+        metrics::counter!("traceflow_ingest_events_accepted_total", "protocol" => self.label())
+            .increment(events as u64);
+    }
+}
+
 /// Seconds a client is told to wait before retrying a refusal it may retry.
 pub const RETRY_AFTER_SECONDS: u32 = 2;
 
@@ -139,10 +176,14 @@ impl Reason {
         matches!(self, Reason::QueueUnavailable | Reason::QueueFull)
     }
 
-    /// Counts `events` refused for this reason.
-    pub fn count(self, events: usize) {
-        metrics::counter!("traceflow_ingest_events_rejected_total", "reason" => self.label())
-            .increment(events as u64);
+    /// Counts `events` of `protocol` refused for this reason.
+    pub fn count(self, protocol: Protocol, events: usize) {
+        metrics::counter!(
+            "traceflow_ingest_events_rejected_total",
+            "protocol" => protocol.label(),
+            "reason" => self.label()
+        )
+        .increment(events as u64);
     }
 }
 
@@ -172,13 +213,14 @@ impl Rejection {
     }
 
     /// Counts and logs the rejection of `events` events: every renderer calls this once.
-    pub fn record(&self, protocol: &'static str, events: usize) {
+    pub fn record(&self, protocol: Protocol, events: usize) {
         let reason = self.reason();
-        reason.count(events);
-        if reason.status().is_server_error() {
-            tracing::warn!(protocol, reason = reason.label(), error = %self, "ingest refused");
+        reason.count(protocol, events);
+        let (protocol, reason) = (protocol.label(), reason.label());
+        if self.reason().status().is_server_error() {
+            tracing::warn!(protocol, reason, error = %self, "ingest refused");
         } else {
-            tracing::debug!(protocol, reason = reason.label(), error = %self, "ingest refused");
+            tracing::debug!(protocol, reason, error = %self, "ingest refused");
         }
     }
 }
@@ -199,7 +241,7 @@ const LISTED_FAILURES: usize = 20;
 /// `/ingest`'s answer: `{"error": "..."}`, with the first failures of a batch as `errors`.
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
-        self.record("ingest", self.events());
+        self.record(Protocol::Ingest, self.events());
         let reason = self.reason();
         let response = match &self {
             Rejection::InvalidEvents { failures, .. } => {

@@ -100,6 +100,9 @@ pub struct IngestionConfig {
     pub port: u16,
     /// A second port serving only the OTLP/HTTP receiver (`POST /v1/logs`, also on `port`).
     pub otlp_port: u16,
+    /// The other protocols' own ports, each `None` when set to `off`: OTLP over gRPC, the
+    /// Elasticsearch bulk API, Loki's push API, syslog over TCP and over UDP.
+    pub protocol_ports: ProtocolPorts,
     pub redis: RedisConfig,
     /// The worker's gRPC endpoint, signalled after each accepted request.
     pub worker_addr: String,
@@ -115,6 +118,33 @@ pub struct IngestionConfig {
     pub retention_days: u32,
     /// Events further ahead of this server's clock than this are refused.
     pub max_future_skew: Duration,
+}
+
+/// The ingest protocols that listen on ports of their own (`off` turns one off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProtocolPorts {
+    /// `OTLP_GRPC_PORT`, default 4317.
+    pub otlp_grpc: Option<u16>,
+    /// `ES_PORT`, default 9200 (also under `/es` on the main port).
+    pub elasticsearch: Option<u16>,
+    /// `LOKI_PORT`, default 3100 (also on the main port).
+    pub loki: Option<u16>,
+    /// `SYSLOG_TCP_PORT`, default 5514.
+    pub syslog_tcp: Option<u16>,
+    /// `SYSLOG_UDP_PORT`, default 5514.
+    pub syslog_udp: Option<u16>,
+}
+
+impl ProtocolPorts {
+    fn from(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            otlp_grpc: env.optional_port("OTLP_GRPC_PORT", 4317)?,
+            elasticsearch: env.optional_port("ES_PORT", 9200)?,
+            loki: env.optional_port("LOKI_PORT", 3100)?,
+            syslog_tcp: env.optional_port("SYSLOG_TCP_PORT", 5514)?,
+            syslog_udp: env.optional_port("SYSLOG_UDP_PORT", 5514)?,
+        })
+    }
 }
 
 /// The worker (`cargo run -p worker`).
@@ -213,6 +243,7 @@ impl IngestionConfig {
             host: env.ip("BIND_HOST", "0.0.0.0")?,
             port: env.port("INGESTION_PORT", 8080)?,
             otlp_port: env.port("OTLP_PORT", 4318)?,
+            protocol_ports: ProtocolPorts::from(env)?,
             redis: RedisConfig::from(env)?,
             worker_addr: env.http_url("WORKER_ADDR", "http://localhost:50051")?,
             max_body_bytes: env.number("MAX_BODY_BYTES", 1024 * 1024, 1..=256 * 1024 * 1024)?,
@@ -304,6 +335,19 @@ mod tests {
         let ingestion = IngestionConfig::from(&env(&[])).unwrap();
         assert_eq!(ingestion.port, 8080);
         assert_eq!(ingestion.otlp_port, 4318);
+        assert_eq!(
+            ingestion.protocol_ports,
+            ProtocolPorts {
+                otlp_grpc: Some(4317),
+                elasticsearch: Some(9200),
+                loki: Some(3100),
+                syslog_tcp: Some(5514),
+                syslog_udp: Some(5514),
+            }
+        );
+        let off = IngestionConfig::from(&env(&[("ES_PORT", "off"), ("SYSLOG_UDP_PORT", "OFF")])).unwrap();
+        assert_eq!(off.protocol_ports.elasticsearch, None);
+        assert_eq!(off.protocol_ports.syslog_udp, None);
         assert_eq!(ingestion.worker_addr, "http://localhost:50051");
         assert_eq!(ingestion.max_body_bytes, 1024 * 1024);
         assert_eq!(ingestion.max_queue_depth, 1_000_000);

@@ -96,6 +96,18 @@ impl Env {
         }
     }
 
+    /// A port, or `off` for a listener that is not wanted.
+    pub(crate) fn optional_port(
+        &self,
+        variable: &'static str,
+        default: u16,
+    ) -> Result<Option<u16>, ConfigError> {
+        match self.get(variable) {
+            Some(raw) if raw.eq_ignore_ascii_case("off") => Ok(None),
+            _ => self.port(variable, default).map(Some),
+        }
+    }
+
     pub(crate) fn ip(&self, variable: &'static str, default: &str) -> Result<IpAddr, ConfigError> {
         let raw = self.get(variable).unwrap_or(default);
         raw.parse()

@@ -11,5 +11,5 @@ pub use event::{Event, LogEvent, Metadata, Text};
 pub use level::{Level, UnknownLevel};
 pub use rules::{
     Defaults, Draft, EARLIEST, EventWording, Field, Limits, Time, TimeWindow, Unit, Violation,
-    Wording, latest, quoted_key,
+    Wording, from_epoch, latest, quoted_key,
 };

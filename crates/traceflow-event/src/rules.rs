@@ -81,6 +81,9 @@ pub fn latest() -> DateTime<Utc> {
 pub enum Time<'a> {
     /// Text to be read as RFC 3339.
     Text(Cow<'a, str>),
+    /// A number since the epoch, as its text: seconds, milliseconds, microseconds or
+    /// nanoseconds, told apart by size (see [`from_epoch`]).
+    Epoch(Cow<'a, str>),
     /// Already a point in time (a protocol's nanoseconds since the epoch, say).
     At(DateTime<Utc>),
 }
@@ -351,6 +354,33 @@ fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
+/// A number since the epoch, in the unit its size gives, as VictoriaLogs reads them: below
+/// 1e11 seconds (up to the year 5138), below 1e14 milliseconds, below 1e17 microseconds,
+/// else nanoseconds. Fractions are kept (to the nanosecond a double holds); `None` for a
+/// negative number, or text that is not a number.
+pub fn from_epoch(raw: &str) -> Option<DateTime<Utc>> {
+    let raw = raw.trim();
+    // Whole numbers exactly (a double rounds nanoseconds since 1970 by hundreds).
+    if let Ok(whole) = raw.parse::<u64>() {
+        let nanos = match whole {
+            n if n < 100_000_000_000 => u128::from(n) * 1_000_000_000,
+            n if n < 100_000_000_000_000 => u128::from(n) * 1_000_000,
+            n if n < 100_000_000_000_000_000 => u128::from(n) * 1_000,
+            n => u128::from(n),
+        };
+        return i64::try_from(nanos).ok().map(DateTime::from_timestamp_nanos);
+    }
+    let number: f64 = raw.parse().ok().filter(|n: &f64| n.is_finite() && *n >= 0.0)?;
+    let nanos_per_unit = match number {
+        n if n < 1e11 => 1e9,
+        n if n < 1e14 => 1e6,
+        n if n < 1e17 => 1e3,
+        _ => 1.0,
+    };
+    let nanos = number * nanos_per_unit;
+    (nanos < i64::MAX as f64).then(|| DateTime::from_timestamp_nanos(nanos as i64))
+}
+
 /// A limit as answers show it: UTC, to the millisecond.
 fn millis(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -378,6 +408,10 @@ fn timestamp(
             let time = DateTime::parse_from_rfc3339(raw.trim())
                 .map_err(|_| Violation::UnreadableTime(raw.to_string()))?
                 .with_timezone(&Utc);
+            (time, raw)
+        }
+        Time::Epoch(raw) => {
+            let time = from_epoch(&raw).ok_or_else(|| Violation::TimeOutOfRange(raw.to_string()))?;
             (time, raw)
         }
         Time::At(time) => (time, Cow::Owned(rfc3339(time))),
@@ -689,6 +723,36 @@ mod tests {
         ));
         // The time the event is accepted is inside any window.
         assert!(draft().check(defaults(), &window).is_ok());
+    }
+
+    #[test]
+    fn epoch_numbers_are_read_in_the_unit_their_size_gives() {
+        let cases = [
+            ("1777975200", "2026-05-05T10:00:00+00:00"),
+            ("1777975200.25", "2026-05-05T10:00:00.250+00:00"),
+            ("1777975200250", "2026-05-05T10:00:00.250+00:00"),
+            ("1777975200250000", "2026-05-05T10:00:00.250+00:00"),
+            ("1777975200250000000", "2026-05-05T10:00:00.250+00:00"),
+            ("0", "1970-01-01T00:00:00+00:00"),
+        ];
+        for (raw, expected) in cases {
+            let time = from_epoch(raw).unwrap();
+            assert_eq!(
+                truncate_to_millis(time).to_rfc3339(),
+                expected,
+                "{raw}"
+            );
+        }
+        assert_eq!(from_epoch("-1"), None);
+        assert_eq!(from_epoch("soon"), None);
+        assert_eq!(from_epoch("1e400"), None);
+        assert_eq!(
+            refused(Draft {
+                timestamp: Some(Time::Epoch("-5".into())),
+                ..draft()
+            }),
+            "timestamp must be between 1970-01-01T00:00:00Z and 2105-12-31T23:59:59Z, got \"-5\""
+        );
     }
 
     #[test]

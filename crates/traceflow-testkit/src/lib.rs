@@ -10,4 +10,4 @@ pub use servers::{
     ClickHouseBackend, ClickHouseServer, RedisServer, free_port, require_binaries,
     shared_clickhouse_url, shared_redis_url,
 };
-pub use stack::{StackOptions, TestStack, messages};
+pub use stack::{ProtocolAddresses, StackOptions, TestStack, messages};

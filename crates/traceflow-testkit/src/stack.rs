@@ -58,6 +58,16 @@ impl Default for StackOptions {
     }
 }
 
+/// Where ingestion's one-protocol ports listen, `127.0.0.1:<port>` each; empty when off.
+#[derive(Debug, Clone, Default)]
+pub struct ProtocolAddresses {
+    pub otlp_grpc: String,
+    pub elasticsearch: String,
+    pub loki: String,
+    pub syslog_tcp: String,
+    pub syslog_udp: String,
+}
+
 /// A running service and how to stop it.
 enum Running {
     Task {
@@ -106,6 +116,12 @@ struct Ports {
     ingestion: u16,
     /// Ingestion's second port, for the OTLP receiver alone.
     otlp: u16,
+    /// Ingestion's ports for one protocol each.
+    otlp_grpc: u16,
+    elasticsearch: u16,
+    loki: u16,
+    syslog_tcp: u16,
+    syslog_udp: u16,
     query: u16,
     worker_grpc: u16,
     worker_http: u16,
@@ -127,6 +143,8 @@ pub struct TestStack {
     pub ingestion_url: String,
     /// Ingestion's `OTLP_PORT` (only `POST /v1/logs`); the main port serves it too.
     pub otlp_url: String,
+    /// Ingestion's ports of one protocol each, as `127.0.0.1:<port>` (empty when off).
+    pub protocol_addresses: ProtocolAddresses,
     pub query_url: String,
     /// Empty when the stack has no worker.
     pub worker_grpc_url: String,
@@ -163,6 +181,11 @@ impl TestStack {
         let ports = Ports {
             ingestion: port(),
             otlp: port(),
+            otlp_grpc: port(),
+            elasticsearch: port(),
+            loki: port(),
+            syslog_tcp: port(),
+            syslog_udp: port(),
             query: port(),
             worker_grpc: port(),
             worker_http: port(),
@@ -170,6 +193,7 @@ impl TestStack {
         let mut stack = Self {
             ingestion_url: String::new(),
             otlp_url: String::new(),
+            protocol_addresses: ProtocolAddresses::default(),
             query_url: String::new(),
             worker_grpc_url: String::new(),
             worker_http_url: String::new(),
@@ -217,6 +241,11 @@ impl TestStack {
             ("WORKER_ADDR", self.signal_target.clone()),
             ("INGESTION_PORT", ports.ingestion.to_string()),
             ("OTLP_PORT", ports.otlp.to_string()),
+            ("OTLP_GRPC_PORT", ports.otlp_grpc.to_string()),
+            ("ES_PORT", ports.elasticsearch.to_string()),
+            ("LOKI_PORT", ports.loki.to_string()),
+            ("SYSLOG_TCP_PORT", ports.syslog_tcp.to_string()),
+            ("SYSLOG_UDP_PORT", ports.syslog_udp.to_string()),
             ("QUERY_PORT", ports.query.to_string()),
             ("GRPC_PORT", ports.worker_grpc.to_string()),
             ("WORKER_HTTP_PORT", ports.worker_http.to_string()),
@@ -306,6 +335,14 @@ impl TestStack {
             let port = self.ports.ingestion;
             self.ingestion_url = format!("http://127.0.0.1:{port}");
             self.otlp_url = format!("http://127.0.0.1:{}", self.ports.otlp);
+            let at = |port: u16| format!("127.0.0.1:{port}");
+            self.protocol_addresses = ProtocolAddresses {
+                otlp_grpc: at(self.ports.otlp_grpc),
+                elasticsearch: at(self.ports.elasticsearch),
+                loki: at(self.ports.loki),
+                syslog_tcp: at(self.ports.syslog_tcp),
+                syslog_udp: at(self.ports.syslog_udp),
+            };
             self.process(Service::Ingestion, port).await
         } else {
             let config = IngestionConfig::from(&self.config_env()).expect("valid ingestion config");
@@ -313,7 +350,19 @@ impl TestStack {
                 .await
                 .expect("ingestion starts");
             self.ingestion_url = format!("http://127.0.0.1:{}", app.port());
-            self.otlp_url = format!("http://127.0.0.1:{}", app.otlp_port());
+            let at = |port| {
+                app.address(port)
+                    .map(|address| format!("127.0.0.1:{}", address.port()))
+                    .unwrap_or_default()
+            };
+            self.otlp_url = format!("http://{}", at(ingestion::Port::Otlp));
+            self.protocol_addresses = ProtocolAddresses {
+                otlp_grpc: at(ingestion::Port::OtlpGrpc),
+                elasticsearch: at(ingestion::Port::Elasticsearch),
+                loki: at(ingestion::Port::Loki),
+                syslog_tcp: at(ingestion::Port::SyslogTcp),
+                syslog_udp: at(ingestion::Port::SyslogUdp),
+            };
             Running::spawn(|stopped| app.run_until(until(stopped)))
         };
         self.ingestion = Some(running);

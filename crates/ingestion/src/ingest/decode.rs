@@ -25,9 +25,10 @@ pub(crate) struct IncomingEvent<'a> {
     /// Required, not blank, at most 256 KiB.
     #[schema(required = true, value_type = String)]
     message: Option<Cow<'a, str>>,
-    /// RFC 3339; missing means the server's time.
+    /// RFC 3339, or a number since the epoch (seconds, milliseconds, microseconds or
+    /// nanoseconds, told apart by size); missing means the server's time.
     #[schema(value_type = Option<String>, format = DateTime)]
-    timestamp: Option<Cow<'a, str>>,
+    timestamp: Option<Time<'a>>,
     /// Missing means the request's trace id.
     #[schema(value_type = Option<String>)]
     trace_id: Option<Cow<'a, str>>,
@@ -95,7 +96,10 @@ impl<'de> Deserialize<'de> for IncomingEvent<'de> {
                         0 => event.service = text(map.next_value()?),
                         1 => event.level = text(map.next_value()?),
                         2 => event.message = text(map.next_value()?),
-                        3 => event.timestamp = text(map.next_value()?),
+                        3 => {
+                            event.timestamp =
+                                map.next_value::<Option<TimeValue>>()?.map(|TimeValue(time)| time)
+                        }
                         4 => event.trace_id = text(map.next_value()?),
                         _ => {
                             event.metadata =
@@ -137,6 +141,35 @@ impl<'de> Deserialize<'de> for IncomingMetadata<'de> {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+
+/// `timestamp`: RFC 3339 text, or a number since the epoch (seconds, milliseconds,
+/// microseconds or nanoseconds, by its size), both borrowed from the body.
+struct TimeValue<'a>(Time<'a>);
+
+impl<'de> Deserialize<'de> for TimeValue<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = <&RawValue>::deserialize(deserializer)?;
+        let text = raw.get();
+        match text.as_bytes().first() {
+            Some(b'"') => {
+                let Text(time) = serde_json::from_str(text).map_err(de::Error::custom)?;
+                Ok(TimeValue(Time::Text(time)))
+            }
+            Some(b'-' | b'0'..=b'9') => Ok(TimeValue(Time::Epoch(Cow::Borrowed(text)))),
+            first => {
+                let unexpected = match first {
+                    Some(b'{') => Unexpected::Map,
+                    Some(b'[') => Unexpected::Seq,
+                    _ => Unexpected::Other("a boolean"),
+                };
+                Err(de::Error::invalid_type(
+                    unexpected,
+                    &"an RFC 3339 time or a number since the epoch",
+                ))
+            }
+        }
     }
 }
 
@@ -260,7 +293,7 @@ impl<'a> IncomingEvent<'a> {
             service: self.service,
             level: self.level,
             message: self.message,
-            timestamp: self.timestamp.map(Time::Text),
+            timestamp: self.timestamp,
             trace_id: self.trace_id,
             metadata: self.metadata.unwrap_or_default(),
         }

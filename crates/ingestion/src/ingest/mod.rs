@@ -10,6 +10,8 @@ use crate::{
     Rejection,
     accept::{IngestRequest, accept},
     app::AppState,
+    body::without_bom,
+    rejection::Protocol,
 };
 use axum::{
     Json,
@@ -78,16 +80,16 @@ pub(crate) async fn ingest(
                 .to_owned(),
         )
     })?;
-    let body = request.body()?;
+    let body = request.body(state.max_body_bytes)?;
     let events = parse_body(
         format,
-        &body,
+        without_bom(&body),
         request.defaults(),
         &state.limits,
         state.max_batch_events,
     )?;
 
-    accept(&state, &request.trace_id, events.as_slice()).await?;
+    accept(&state, Protocol::Ingest, &request.trace_id, events.as_slice()).await?;
     let answer = match &events {
         Events::One(event) => Accepted {
             status: "accepted",

@@ -1,12 +1,10 @@
-//! An OTLP/HTTP request body to an `ExportLogsServiceRequest`: its encoding from
-//! `Content-Type`, gzip undone under the size limit, then protobuf or OTLP/JSON.
+//! An OTLP/HTTP request body (its `Content-Encoding` already undone) to an
+//! `ExportLogsServiceRequest`: its encoding from `Content-Type`, then protobuf or OTLP/JSON.
 
-use crate::{Rejection, rejection::Refusal};
-use axum::http::{HeaderMap, header::CONTENT_ENCODING};
-use flate2::read::MultiGzDecoder;
+use crate::body::without_bom;
+use axum::http::HeaderMap;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use prost::Message;
-use std::{borrow::Cow, io::Read};
 
 /// The two encodings OTLP/HTTP defines; the answer uses the request's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,49 +31,6 @@ impl Encoding {
     }
 }
 
-/// The body with its `Content-Encoding` undone, at most `limit` bytes once decompressed:
-/// reading stops one byte past the limit, so a gzip bomb costs no more than that.
-pub fn decompress<'a>(
-    headers: &HeaderMap,
-    body: &'a [u8],
-    limit: usize,
-) -> Result<Cow<'a, [u8]>, Rejection> {
-    let coding = match headers.get(CONTENT_ENCODING) {
-        None => "identity".to_owned(),
-        Some(value) => value
-            .to_str()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase(),
-    };
-    match coding.as_str() {
-        "" | "identity" => {
-            if body.len() > limit {
-                return Err(Rejection::TooLarge { limit });
-            }
-            Ok(Cow::Borrowed(body))
-        }
-        "gzip" | "x-gzip" => {
-            let mut out = Vec::new();
-            MultiGzDecoder::new(body)
-                .take(limit as u64 + 1)
-                .read_to_end(&mut out)
-                .map_err(|error| {
-                    Rejection::Invalid(Refusal::malformed(format!(
-                        "the body is not valid gzip: {error}"
-                    )))
-                })?;
-            if out.len() > limit {
-                return Err(Rejection::TooLarge { limit });
-            }
-            Ok(Cow::Owned(out))
-        }
-        other => Err(Rejection::UnsupportedMediaType(format!(
-            "Content-Encoding {other:?} is not supported; use gzip or none"
-        ))),
-    }
-}
-
 /// Decodes a body of `encoding`; the error says what is wrong with it.
 pub fn decode(encoding: Encoding, body: &[u8]) -> Result<ExportLogsServiceRequest, String> {
     match encoding {
@@ -84,7 +39,7 @@ pub fn decode(encoding: Encoding, body: &[u8]) -> Result<ExportLogsServiceReques
         }),
         Encoding::Json => {
             // An empty body is an empty request in protobuf; in JSON it is not JSON.
-            serde_json::from_slice(body).map_err(|error| {
+            serde_json::from_slice(without_bom(body)).map_err(|error| {
                 format!("the body is not an OTLP/JSON ExportLogsServiceRequest: {error}")
             })
         }
@@ -95,9 +50,7 @@ pub fn decode(encoding: Encoding, body: &[u8]) -> Result<ExportLogsServiceReques
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
-    use flate2::{Compression, write::GzEncoder};
     use opentelemetry_proto::tonic::common::v1::any_value::Value;
-    use std::io::Write;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -105,12 +58,6 @@ mod tests {
             map.insert(*name, HeaderValue::from_static(value));
         }
         map
-    }
-
-    fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
-        encoder.write_all(data).unwrap();
-        encoder.finish().unwrap()
     }
 
     #[test]
@@ -122,46 +69,6 @@ mod tests {
         assert_eq!(Encoding::of(&HeaderMap::new()), None);
     }
 
-    #[test]
-    fn gzip_is_undone_within_the_limit() {
-        let plain = b"hello".repeat(100);
-        let zipped = gzip(&plain);
-        let gz = headers(&[("content-encoding", "gzip")]);
-        assert_eq!(*decompress(&gz, &zipped, 500).unwrap(), plain[..]);
-        assert!(matches!(
-            decompress(&gz, &zipped, 499),
-            Err(Rejection::TooLarge { limit: 499 })
-        ));
-        assert!(matches!(
-            decompress(&HeaderMap::new(), &plain, 499),
-            Err(Rejection::TooLarge { limit: 499 })
-        ));
-        assert!(matches!(
-            decompress(&gz, b"not gzip", 500),
-            Err(Rejection::Invalid(refusal)) if refusal.message.starts_with("the body is not valid gzip: ")
-        ));
-        assert!(matches!(
-            decompress(&headers(&[("content-encoding", "br")]), &plain, 500),
-            Err(Rejection::UnsupportedMediaType(message))
-                if message == "Content-Encoding \"br\" is not supported; use gzip or none"
-        ));
-    }
-
-    #[test]
-    fn a_gzip_bomb_stops_at_the_limit() {
-        // 1 GiB of zeros in about 1 MiB (1024 gzip members of 1 MiB each, which gzip
-        // allows); only limit + 1 bytes are ever inflated.
-        let member = gzip(&vec![0u8; 1 << 20]);
-        let bomb = member.repeat(1024);
-        let gz = headers(&[("content-encoding", "gzip")]);
-        assert!(matches!(
-            decompress(&gz, &bomb, 1 << 20),
-            Err(Rejection::TooLarge { .. })
-        ));
-    }
-
-    /// The OTLP/JSON rules the crate's serde support must follow: lowerCamelCase names,
-    /// hex ids, 64-bit integers as strings or numbers, unknown fields ignored.
     #[test]
     fn otlp_json_is_read_as_the_spec_writes_it() {
         let body = br#"{"resourceLogs":[{"resource":{"attributes":[

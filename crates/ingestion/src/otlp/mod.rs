@@ -15,7 +15,7 @@ use crate::{
     Rejection,
     accept::{IngestRequest, accept},
     app::AppState,
-    rejection::{Reason, Refusal, with_retry_after},
+    rejection::{Protocol, Reason, Refusal, with_retry_after},
 };
 use axum::{
     extract::State,
@@ -48,7 +48,7 @@ fn grpc_code(reason: Reason) -> tonic::Code {
 
 /// A refused request as OTLP/HTTP answers it: a `google.rpc.Status` in `encoding`.
 fn status_response(rejection: Rejection, events: usize, encoding: Encoding) -> Response {
-    rejection.record("otlp", events);
+    rejection.record(Protocol::Otlp, events);
     let reason = rejection.reason();
     let message = match &rejection {
         Rejection::TooManyEvents { count, limit } => {
@@ -135,8 +135,7 @@ async fn export(
 ) -> Result<ExportLogsServiceResponse, Refused> {
     let limit = state.max_body_bytes;
     let one = |rejection| (rejection, 1);
-    let body = request.body().map_err(one)?;
-    let body = decode::decompress(&request.headers, &body, limit).map_err(one)?;
+    let body = request.body(limit).map_err(one)?;
     let decoded = decode::decode(encoding, &body)
         .map_err(|message| Rejection::Invalid(Refusal::malformed(message)))
         .map_err(one)?;
@@ -152,7 +151,7 @@ async fn export(
     let mapped = map::map_request(decoded, request.defaults(), &state.limits);
 
     if !mapped.events.is_empty() {
-        accept(state, &request.trace_id, &mapped.events)
+        accept(state, Protocol::Otlp, &request.trace_id, &mapped.events)
             .await
             .map_err(|rejection| (rejection, mapped.events.len()))?;
     }
@@ -162,7 +161,7 @@ async fn export(
     }
     let rejected = mapped.rejected.len();
     for rejection in &mapped.rejected {
-        rejection.refusal.reason.count(1);
+        rejection.refusal.reason.count(Protocol::Otlp, 1);
     }
     let listed: Vec<String> = mapped
         .rejected

@@ -32,6 +32,11 @@ fn env(ports: &[(&'static str, u16)]) -> Vec<(&'static str, String)> {
     for name in [
         "INGESTION_PORT",
         "OTLP_PORT",
+        "OTLP_GRPC_PORT",
+        "ES_PORT",
+        "LOKI_PORT",
+        "SYSLOG_TCP_PORT",
+        "SYSLOG_UDP_PORT",
         "QUERY_PORT",
         "GRPC_PORT",
         "WORKER_HTTP_PORT",

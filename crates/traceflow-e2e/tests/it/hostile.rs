@@ -674,11 +674,23 @@ fn message_cases() -> Vec<IngestCase> {
 /// Timestamps: the column holds 1970-01-01 to 2106-02-07; ingestion allows up to 2105 and
 /// keeps the time in UTC to the millisecond.
 fn timestamp_cases() -> Vec<IngestCase> {
-    let mut cases = vec![refused(
-        "timestamp is epoch seconds",
-        json!({"timestamp": 1777975200}),
-        at_path("timestamp"),
-    )];
+    let mut cases = vec![
+        accepted_as(
+            "timestamp in epoch seconds",
+            json!({"timestamp": 1777975200}),
+            json!({"timestamp": "2026-05-05T10:00:00.000Z"}),
+        ),
+        accepted_as(
+            "timestamp in epoch nanoseconds",
+            json!({"timestamp": 1777975200250000000u64}),
+            json!({"timestamp": "2026-05-05T10:00:00.250Z"}),
+        ),
+        refused(
+            "timestamp is a boolean",
+            json!({"timestamp": true}),
+            at_path("timestamp"),
+        ),
+    ];
     let out_of_range = [
         (
             "timestamp before 1970 once in UTC",
