@@ -14,7 +14,13 @@ use std::io::Read;
 pub(crate) fn decode(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<Bytes, Rejection> {
     let coding = headers
         .get(CONTENT_ENCODING)
-        .map(|value| value.to_str().unwrap_or_default().trim().to_ascii_lowercase())
+        .map(|value| {
+            value
+                .to_str()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default();
     let decoded: Bytes = match coding.as_str() {
         "" | "identity" => body,
@@ -94,13 +100,21 @@ mod tests {
         headers
     }
 
-    fn deflated<W: Write>(mut encoder: W, finish: impl FnOnce(W) -> Vec<u8>, data: &[u8]) -> Vec<u8> {
+    fn deflated<W: Write>(
+        mut encoder: W,
+        finish: impl FnOnce(W) -> Vec<u8>,
+        data: &[u8],
+    ) -> Vec<u8> {
         encoder.write_all(data).unwrap();
         finish(encoder)
     }
 
     fn gzip(data: &[u8]) -> Vec<u8> {
-        deflated(GzEncoder::new(Vec::new(), Compression::default()), |e| e.finish().unwrap(), data)
+        deflated(
+            GzEncoder::new(Vec::new(), Compression::default()),
+            |e| e.finish().unwrap(),
+            data,
+        )
     }
 
     #[test]
@@ -111,14 +125,25 @@ mod tests {
             ("gzip", gzip(&plain)),
             (
                 "deflate",
-                deflated(ZlibEncoder::new(Vec::new(), Compression::default()), |e| e.finish().unwrap(), &plain),
+                deflated(
+                    ZlibEncoder::new(Vec::new(), Compression::default()),
+                    |e| e.finish().unwrap(),
+                    &plain,
+                ),
             ),
             (
                 "deflate",
-                deflated(DeflateEncoder::new(Vec::new(), Compression::default()), |e| e.finish().unwrap(), &plain),
+                deflated(
+                    DeflateEncoder::new(Vec::new(), Compression::default()),
+                    |e| e.finish().unwrap(),
+                    &plain,
+                ),
             ),
             ("zstd", zstd::encode_all(&plain[..], 3).unwrap()),
-            ("snappy", snap::raw::Encoder::new().compress_vec(&plain).unwrap()),
+            (
+                "snappy",
+                snap::raw::Encoder::new().compress_vec(&plain).unwrap(),
+            ),
         ];
         for (coding, body) in bodies {
             let body = Bytes::from(body);

@@ -114,14 +114,6 @@ pub enum Protocol {
     Ingest,
     /// OTLP/HTTP.
     Otlp,
-    /// OTLP over gRPC.
-    OtlpGrpc,
-    /// The Elasticsearch bulk API.
-    Elasticsearch,
-    /// Loki's push API.
-    Loki,
-    /// Syslog over TCP or UDP.
-    Syslog,
 }
 
 impl Protocol {
@@ -130,10 +122,6 @@ impl Protocol {
         match self {
             Protocol::Ingest => "ingest",
             Protocol::Otlp => "otlp",
-            Protocol::OtlpGrpc => "otlp_grpc",
-            Protocol::Elasticsearch => "elasticsearch",
-            Protocol::Loki => "loki",
-            Protocol::Syslog => "syslog",
         }
     }
 

@@ -345,7 +345,8 @@ mod tests {
                 syslog_udp: Some(5514),
             }
         );
-        let off = IngestionConfig::from(&env(&[("ES_PORT", "off"), ("SYSLOG_UDP_PORT", "OFF")])).unwrap();
+        let off =
+            IngestionConfig::from(&env(&[("ES_PORT", "off"), ("SYSLOG_UDP_PORT", "OFF")])).unwrap();
         assert_eq!(off.protocol_ports.elasticsearch, None);
         assert_eq!(off.protocol_ports.syslog_udp, None);
         assert_eq!(ingestion.worker_addr, "http://localhost:50051");

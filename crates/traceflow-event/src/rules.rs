@@ -360,25 +360,43 @@ fn rfc3339(time: DateTime<Utc>) -> String {
 /// negative number, or text that is not a number.
 pub fn from_epoch(raw: &str) -> Option<DateTime<Utc>> {
     let raw = raw.trim();
-    // Whole numbers exactly (a double rounds nanoseconds since 1970 by hundreds).
-    if let Ok(whole) = raw.parse::<u64>() {
-        let nanos = match whole {
-            n if n < 100_000_000_000 => u128::from(n) * 1_000_000_000,
-            n if n < 100_000_000_000_000 => u128::from(n) * 1_000_000,
-            n if n < 100_000_000_000_000_000 => u128::from(n) * 1_000,
-            n => u128::from(n),
+    // Decimal text is read exactly (a double would round nanoseconds since 1970 by
+    // hundreds); anything else (an exponent) through a double.
+    let (whole, fraction) = raw.split_once('.').unwrap_or((raw, ""));
+    if let (Ok(whole), true) = (
+        whole.parse::<u64>(),
+        fraction.bytes().all(|byte| byte.is_ascii_digit()),
+    ) {
+        let unit: u128 = match whole {
+            n if n < 100_000_000_000 => 1_000_000_000,
+            n if n < 100_000_000_000_000 => 1_000_000,
+            n if n < 100_000_000_000_000_000 => 1_000,
+            _ => 1,
         };
-        return i64::try_from(nanos).ok().map(DateTime::from_timestamp_nanos);
+        // The fraction's first nine digits are more than any unit needs.
+        let digits = &fraction[..fraction.len().min(9)];
+        let scale = 10u128.pow(digits.len() as u32);
+        let part = digits.parse::<u128>().unwrap_or(0) * unit / scale;
+        let nanos = u128::from(whole) * unit + part;
+        return i64::try_from(nanos)
+            .ok()
+            .map(DateTime::from_timestamp_nanos);
     }
-    let number: f64 = raw.parse().ok().filter(|n: &f64| n.is_finite() && *n >= 0.0)?;
+    let number: f64 = raw
+        .parse()
+        .ok()
+        .filter(|n: &f64| n.is_finite() && *n >= 0.0)?;
     let nanos_per_unit = match number {
         n if n < 1e11 => 1e9,
         n if n < 1e14 => 1e6,
         n if n < 1e17 => 1e3,
         _ => 1.0,
     };
-    let nanos = number * nanos_per_unit;
-    (nanos < i64::MAX as f64).then(|| DateTime::from_timestamp_nanos(nanos as i64))
+    // To the microsecond, what a double keeps of a time since 1970.
+    let micros = (number * nanos_per_unit / 1e3).round();
+    (micros < i64::MAX as f64)
+        .then(|| DateTime::from_timestamp_micros(micros as i64))
+        .flatten()
 }
 
 /// A limit as answers show it: UTC, to the millisecond.
@@ -411,7 +429,8 @@ fn timestamp(
             (time, raw)
         }
         Time::Epoch(raw) => {
-            let time = from_epoch(&raw).ok_or_else(|| Violation::TimeOutOfRange(raw.to_string()))?;
+            let time =
+                from_epoch(&raw).ok_or_else(|| Violation::TimeOutOfRange(raw.to_string()))?;
             (time, raw)
         }
         Time::At(time) => (time, Cow::Owned(rfc3339(time))),
@@ -734,14 +753,11 @@ mod tests {
             ("1777975200250000", "2026-05-05T10:00:00.250+00:00"),
             ("1777975200250000000", "2026-05-05T10:00:00.250+00:00"),
             ("0", "1970-01-01T00:00:00+00:00"),
+            ("1.777975200250e9", "2026-05-05T10:00:00.250+00:00"),
         ];
         for (raw, expected) in cases {
             let time = from_epoch(raw).unwrap();
-            assert_eq!(
-                truncate_to_millis(time).to_rfc3339(),
-                expected,
-                "{raw}"
-            );
+            assert_eq!(truncate_to_millis(time).to_rfc3339(), expected, "{raw}");
         }
         assert_eq!(from_epoch("-1"), None);
         assert_eq!(from_epoch("soon"), None);

@@ -97,8 +97,9 @@ impl<'de> Deserialize<'de> for IncomingEvent<'de> {
                         1 => event.level = text(map.next_value()?),
                         2 => event.message = text(map.next_value()?),
                         3 => {
-                            event.timestamp =
-                                map.next_value::<Option<TimeValue>>()?.map(|TimeValue(time)| time)
+                            event.timestamp = map
+                                .next_value::<Option<TimeValue>>()?
+                                .map(|TimeValue(time)| time)
                         }
                         4 => event.trace_id = text(map.next_value()?),
                         _ => {

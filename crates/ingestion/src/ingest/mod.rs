@@ -89,7 +89,13 @@ pub(crate) async fn ingest(
         state.max_batch_events,
     )?;
 
-    accept(&state, Protocol::Ingest, &request.trace_id, events.as_slice()).await?;
+    accept(
+        &state,
+        Protocol::Ingest,
+        &request.trace_id,
+        events.as_slice(),
+    )
+    .await?;
     let answer = match &events {
         Events::One(event) => Accepted {
             status: "accepted",

@@ -213,3 +213,71 @@ async fn a_full_queue_answers_503_with_retry_after_and_queues_nothing_more() {
     );
     assert_eq!(stack.queued().await.len(), 3);
 }
+
+/// `body` compressed with `coding`.
+fn compressed(coding: &str, body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    match coding {
+        "gzip" => {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder.write_all(body).unwrap();
+            encoder.finish().unwrap()
+        }
+        "deflate" => {
+            let mut encoder =
+                flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder.write_all(body).unwrap();
+            encoder.finish().unwrap()
+        }
+        "zstd" => zstd::encode_all(body, 3).unwrap(),
+        "snappy" => snap::raw::Encoder::new().compress_vec(body).unwrap(),
+        other => panic!("no encoder for {other}"),
+    }
+}
+
+#[tokio::test]
+async fn compressed_bodies_are_read_and_the_limit_counts_decompressed_bytes() {
+    let stack = stack_without_worker().await;
+    for coding in ["gzip", "deflate", "zstd", "snappy"] {
+        let event = json!({"service": "zipped", "level": "INFO", "message": coding});
+        let answer = stack
+            .http
+            .post(format!("{}/ingest", stack.ingestion_url))
+            .header("Content-Type", "application/json")
+            .header("Content-Encoding", coding)
+            .body(compressed(coding, event.to_string().as_bytes()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 202, "{coding}");
+    }
+    let queued: Vec<String> = stack
+        .queued()
+        .await
+        .into_iter()
+        .map(|event| event.message.into_owned())
+        .collect();
+    assert_eq!(queued, ["gzip", "deflate", "zstd", "snappy"]);
+
+    // Well under the 4 KiB limit as sent, far over it decompressed.
+    let large = json!({"service": "zipped", "level": "INFO", "message": "x".repeat(64 * 1024)});
+    let zipped = compressed("gzip", large.to_string().as_bytes());
+    assert!(zipped.len() < 4096);
+    let answer = stack
+        .http
+        .post(format!("{}/ingest", stack.ingestion_url))
+        .header("Content-Type", "application/json")
+        .header("Content-Encoding", "gzip")
+        .body(zipped)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 413);
+    let error: Value = answer.json().await.unwrap();
+    assert_eq!(
+        error["error"],
+        "request body is larger than the limit of 4096 bytes"
+    );
+    assert_eq!(stack.queued().await.len(), 4);
+}

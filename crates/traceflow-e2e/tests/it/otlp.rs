@@ -699,7 +699,7 @@ async fn empty_undecodable_and_unsupported_requests() {
     assert_eq!(status, 415);
     assert_eq!(
         message,
-        "Content-Encoding \"br\" is not supported; use gzip or none"
+        "Content-Encoding \"br\" is not supported; use gzip, deflate, zstd, snappy or none"
     );
 
     assert!(stack.queued().await.is_empty(), "nothing was queued");

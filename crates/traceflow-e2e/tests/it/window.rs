@@ -51,12 +51,13 @@ async fn rejected_total(stack: &TestStack, reason: &str) -> f64 {
         .await
         .unwrap();
     let labels = format!("reason=\"{reason}\"");
+    // One sample per protocol: their sum.
     text.lines()
         .filter(|line| {
             line.starts_with("traceflow_ingest_events_rejected_total") && line.contains(&labels)
         })
-        .find_map(|line| line.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0.0)
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 #[tokio::test]
