@@ -322,15 +322,13 @@ pub(crate) fn level(text: &str) -> Option<Level> {
     Some(level)
 }
 
-/// Time text: a number since the epoch (as Filebeat's or pino's numbers, also when sent as
-/// a string), else RFC 3339.
+/// Time text: a number since the epoch (Filebeat's and pino's numbers, also when sent as a
+/// string, exponents included), else RFC 3339.
 fn time(text: Cow<'_, str>) -> Time<'_> {
-    let digits = text.trim();
-    let numeric = !digits.is_empty()
-        && digits
-            .bytes()
-            .all(|byte| byte.is_ascii_digit() || byte == b'.')
-        && digits.bytes().filter(|&byte| byte == b'.').count() <= 1;
+    let trimmed = text.trim();
+    // A leading digit or minus keeps "inf" and "NaN" (which parse as numbers) out.
+    let numeric = trimmed.starts_with(|c: char| c.is_ascii_digit() || c == '-')
+        && trimmed.parse::<f64>().is_ok();
     if numeric {
         Time::Epoch(text)
     } else {
@@ -605,6 +603,9 @@ mod tests {
             Some(Time::Text("2026-05-05T10:00:00Z".into()))
         );
         assert_eq!(at(r#"{"time":"1.2.3"}"#), Some(Time::Text("1.2.3".into())));
+        assert_eq!(at(r#"{"time":1.7e9}"#), Some(Time::Epoch("1.7e9".into())));
+        assert_eq!(at(r#"{"time":"NaN"}"#), Some(Time::Text("NaN".into())));
+        assert_eq!(at(r#"{"time":-5}"#), Some(Time::Epoch("-5".into())));
         assert_eq!(at(r#"{"message":"m"}"#), None);
     }
 

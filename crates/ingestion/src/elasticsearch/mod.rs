@@ -31,8 +31,8 @@ use crate::{
 };
 use axum::{
     Router,
-    extract::{Path, Query, Request, State, rejection::QueryRejection},
-    http::{HeaderValue, StatusCode, Uri, uri::PathAndQuery},
+    extract::{OriginalUri, Path, Query, Request, State, rejection::QueryRejection},
+    http::{HeaderValue, Method, StatusCode, Uri, uri::PathAndQuery},
     middleware::{self, Next},
     response::Response,
 };
@@ -67,8 +67,9 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(cluster::legacy_template))
         .routes(routes!(cluster::ingest_pipeline))
         .routes(routes!(cluster::refresh))
-        .fallback(|request: Request| async move {
-            answer::not_found(request.method().as_str(), request.uri().path())
+        // The path as the client sent it, before the prefix was taken off.
+        .fallback(|method: Method, OriginalUri(uri): OriginalUri| async move {
+            answer::not_found(method.as_str(), uri.path())
         })
 }
 

@@ -6,6 +6,7 @@ mod auth;
 mod batch;
 mod cursor;
 mod delete;
+mod elasticsearch;
 mod health;
 mod hostile;
 mod indexes;
