@@ -841,8 +841,18 @@ async fn api_keys_guard_the_bulk_api_on_both_ports() {
             .await
             .unwrap();
         assert_eq!(answer(keyed).await.0, 200, "{url}");
+        // What shippers without custom headers send: the key as a Basic password.
+        let basic = stack
+            .http
+            .post(&url)
+            .basic_auth("rsyslog", Some("es-key"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer(basic).await.0, 200, "{url}");
     }
-    stored(&stack, "keyed", 2).await;
+    stored(&stack, "keyed", 4).await;
 }
 
 #[tokio::test]
