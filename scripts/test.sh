@@ -16,25 +16,26 @@ if ! python3 -c 'import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.htt
   echo "==> installing the OpenTelemetry Python SDK and OTLP exporters (pip, for the OTLP tests)"
   python3 -m pip install -q --root-user-action=ignore -r crates/traceflow-e2e/tests/otlp/requirements.txt
 fi
-# The Elasticsearch tests' clients: the Python client (pip), rsyslog's omelasticsearch (apt), and
-# syslog-ng's elasticsearch-http(): Debian's syslog-ng-core conflicts with rsyslog, so its packages
-# are unpacked into .cache/syslog-ng (the tests run it from there) and only its libraries installed.
-if ! python3 -c 'import elasticsearch' 2>/dev/null || ! dpkg -s rsyslog-elasticsearch >/dev/null 2>&1 ||
-  { [ ! -x /usr/sbin/syslog-ng ] && [ ! -x .cache/syslog-ng/usr/sbin/syslog-ng ]; }; then
-  echo "==> installing the Elasticsearch tests' clients (pip: elasticsearch; apt: rsyslog-elasticsearch; syslog-ng into .cache/syslog-ng)"
+# The Elasticsearch tests' clients: the Python client (pip), and rsyslog's omelasticsearch and
+# syslog-ng's elasticsearch-http(). Debian's rsyslog and syslog-ng conflict (each is the system
+# logger), so neither is installed: their packages are unpacked into .cache/ (the tests run them
+# from there, leaving the machine's own logger alone) and only their libraries are installed.
+if ! python3 -c 'import elasticsearch' 2>/dev/null || [ ! -x .cache/rsyslog/usr/sbin/rsyslogd ] ||
+  [ ! -x .cache/syslog-ng/usr/sbin/syslog-ng ]; then
+  echo "==> installing the Elasticsearch tests' clients (pip: elasticsearch; rsyslog and syslog-ng unpacked into .cache/)"
   python3 -m pip install -q --root-user-action=ignore -r crates/traceflow-e2e/tests/elasticsearch/requirements.txt
   as_root apt-get update -qq
-  if dpkg -s syslog-ng-core >/dev/null 2>&1; then
-    echo "    syslog-ng-core is this machine's logger: not replacing it with rsyslog (the rsyslog test will fail)"
-  else
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsyslog-elasticsearch >/dev/null
-  fi
-  if [ ! -x /usr/sbin/syslog-ng ]; then
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libivykis0 libnet1 libwrap0 libjson-c5 libcurl4 >/dev/null
-    mkdir -p .cache/syslog-ng
-    (cd .cache && apt-get download -qq syslog-ng-core syslog-ng-mod-http syslog-ng-scl 2>/dev/null &&
-      for deb in syslog-ng-*.deb; do dpkg-deb -x "$deb" syslog-ng; done && rm -f syslog-ng-*.deb)
-  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libestr0 libfastjson4 liblognorm5 \
+    libuuid1 libzstd1 libcurl4 libivykis0 libnet1 libwrap0 libjson-c5 >/dev/null
+  unpack() { # unpack DIRECTORY PACKAGE...: Debian's packages, unpacked into .cache/DIRECTORY
+    local directory=".cache/$1"
+    shift
+    rm -rf "$directory" && mkdir -p "$directory"
+    (cd "$directory" && apt-get download -qq "$@" 2>/dev/null &&
+      for deb in ./*.deb; do dpkg-deb -x "$deb" .; done && rm -f ./*.deb)
+  }
+  unpack rsyslog rsyslog rsyslog-elasticsearch
+  unpack syslog-ng syslog-ng-core syslog-ng-mod-http syslog-ng-scl
 fi
 
 echo "==> cargo test"

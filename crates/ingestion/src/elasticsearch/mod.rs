@@ -336,6 +336,73 @@ async fn one_document(
     answer::json(StatusCode::CREATED, &created)
 }
 
+/// What a bulk request is answered, for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // A description only: answers are built by `bulk`.
+enum BulkAnswers {
+    /// `{"took","errors","items"}`: one item per operation, in order; 201 stored, 400 refused
+    /// with the reason.
+    #[response(status = 200)]
+    Read,
+    /// A line that is not an action, or an action without its document (Elasticsearch
+    /// error).
+    #[response(status = 400)]
+    Unpaired,
+    /// Missing or invalid API key (when keys are configured).
+    #[response(status = 401)]
+    Unauthorized,
+    /// Over MAX_BODY_BYTES (after decompression) or MAX_BATCH_EVENTS operations.
+    #[response(status = 413)]
+    TooLarge,
+    /// The queue is full (backpressure); retry after `Retry-After` seconds.
+    #[response(status = 429)]
+    Backpressure,
+    /// Redis unavailable; retry after `Retry-After` seconds.
+    #[response(status = 503)]
+    Unavailable,
+}
+
+/// What a single document is answered, for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // A description only: answers are built by `one_document`.
+enum DocumentAnswers {
+    /// Stored (`result: created`).
+    #[response(status = 201)]
+    Created,
+    /// Refused, with the reason (Elasticsearch error).
+    #[response(status = 400)]
+    Refused,
+    /// Missing or invalid API key (when keys are configured).
+    #[response(status = 401)]
+    Unauthorized,
+    /// The queue is full (backpressure); retry after `Retry-After` seconds.
+    #[response(status = 429)]
+    Backpressure,
+    /// Redis unavailable; retry after `Retry-After` seconds.
+    #[response(status = 503)]
+    Unavailable,
+}
+
+/// The index of a path: the service of documents that name none.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // A description only: read by `Path`.
+struct IndexPath {
+    /// The index: the service of documents that name none.
+    index: String,
+}
+
+/// The index and document id of a path.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // A description only: read by `Path`.
+struct DocumentPath {
+    /// The index: the service unless the document names one.
+    index: String,
+    /// The document's id: answered back, not kept.
+    id: String,
+}
+
 /// Bulk operations (NDJSON: an action line, then the document), each answered by an item.
 ///
 /// Every document is mapped and checked on its own: a refused one is an item with status
@@ -346,16 +413,7 @@ async fn one_document(
     params(FieldQuery),
     request_body(content = String, content_type = "application/x-ndjson",
         description = "Action lines ({\"index\":{\"_index\":...}} or create) each followed by a document"),
-    responses(
-        (status = 200, description = "{\"took\",\"errors\",\"items\"}: one item per operation, in order; 201 stored, 400 refused with the reason"),
-        (status = 400, description = "A line that is not an action, or an action without its document (Elasticsearch error)"),
-        (status = 401, description = "Missing or invalid API key (when keys are configured)"),
-        (status = 413, description = "Over MAX_BODY_BYTES (after decompression) or MAX_BATCH_EVENTS operations"),
-        (status = 429, description = "The queue is full (backpressure); retry",
-            headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
-        (status = 503, description = "Redis unavailable; retry",
-            headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
-    ),
+    responses(BulkAnswers),
 )]
 pub(crate) async fn bulk_root(
     State(state): State<AppState>,
@@ -365,21 +423,12 @@ pub(crate) async fn bulk_root(
     bulk(&state, None, query, request).await
 }
 
-/// Bulk operations whose default index is `index`: the service of documents that name none.
+/// Bulk operations whose default index is `index`.
 #[utoipa::path(method(post, put), path = "/{index}/_bulk", tag = "elasticsearch",
-    params(("index" = String, Path, description = "The index of operations that name none"), FieldQuery),
+    params(IndexPath, FieldQuery),
     request_body(content = String, content_type = "application/x-ndjson",
         description = "Action lines ({\"index\":{}} or create) each followed by a document"),
-    responses(
-        (status = 200, description = "{\"took\",\"errors\",\"items\"}: one item per operation, in order; 201 stored, 400 refused with the reason"),
-        (status = 400, description = "A line that is not an action, or an action without its document (Elasticsearch error)"),
-        (status = 401, description = "Missing or invalid API key (when keys are configured)"),
-        (status = 413, description = "Over MAX_BODY_BYTES (after decompression) or MAX_BATCH_EVENTS operations"),
-        (status = 429, description = "The queue is full (backpressure); retry",
-            headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
-        (status = 503, description = "Redis unavailable; retry",
-            headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
-    ),
+    responses(BulkAnswers),
 )]
 pub(crate) async fn bulk_index(
     State(state): State<AppState>,
@@ -392,14 +441,9 @@ pub(crate) async fn bulk_index(
 
 /// One document, its id given by the event.
 #[utoipa::path(post, path = "/{index}/_doc", tag = "elasticsearch",
-    params(("index" = String, Path, description = "The index: the service unless the document names one"), FieldQuery),
+    params(IndexPath, FieldQuery),
     request_body(content = Object, content_type = "application/json", description = "The document"),
-    responses(
-        (status = 201, description = "Stored (`result: created`)"),
-        (status = 400, description = "Refused, with the reason (Elasticsearch error)"),
-        (status = 429, description = "The queue is full (backpressure); retry"),
-        (status = 503, description = "Redis unavailable; retry"),
-    ),
+    responses(DocumentAnswers),
 )]
 pub(crate) async fn doc(
     State(state): State<AppState>,
@@ -410,20 +454,11 @@ pub(crate) async fn doc(
     one_document(&state, index, None, query, request).await
 }
 
-/// One document, with the id the client chose (answered back, not kept).
+/// One document, with the id the client chose.
 #[utoipa::path(method(put, post), path = "/{index}/_doc/{id}", tag = "elasticsearch",
-    params(
-        ("index" = String, Path, description = "The index: the service unless the document names one"),
-        ("id" = String, Path, description = "The document's id"),
-        FieldQuery,
-    ),
+    params(DocumentPath, FieldQuery),
     request_body(content = Object, content_type = "application/json", description = "The document"),
-    responses(
-        (status = 201, description = "Stored (`result: created`)"),
-        (status = 400, description = "Refused, with the reason (Elasticsearch error)"),
-        (status = 429, description = "The queue is full (backpressure); retry"),
-        (status = 503, description = "Redis unavailable; retry"),
-    ),
+    responses(DocumentAnswers),
 )]
 pub(crate) async fn doc_with_id(
     State(state): State<AppState>,
@@ -434,28 +469,20 @@ pub(crate) async fn doc_with_id(
     one_document(&state, index, Some(id), query, request).await
 }
 
-/// One document, created with the id the client chose (answered back, not kept).
+/// One document, created with the id the client chose (as `_doc/{id}`: Traceflow only
+/// appends).
 #[utoipa::path(method(put, post), path = "/{index}/_create/{id}", tag = "elasticsearch",
-    params(
-        ("index" = String, Path, description = "The index: the service unless the document names one"),
-        ("id" = String, Path, description = "The document's id"),
-        FieldQuery,
-    ),
+    params(DocumentPath, FieldQuery),
     request_body(content = Object, content_type = "application/json", description = "The document"),
-    responses(
-        (status = 201, description = "Stored (`result: created`)"),
-        (status = 400, description = "Refused, with the reason (Elasticsearch error)"),
-        (status = 429, description = "The queue is full (backpressure); retry"),
-        (status = 503, description = "Redis unavailable; retry"),
-    ),
+    responses(DocumentAnswers),
 )]
 pub(crate) async fn create_with_id(
-    State(state): State<AppState>,
-    Path((index, id)): Path<(String, String)>,
+    state: State<AppState>,
+    path: Path<(String, String)>,
     query: Result<Query<FieldQuery>, QueryRejection>,
     request: IngestRequest,
 ) -> Response {
-    one_document(&state, index, Some(id), query, request).await
+    doc_with_id(state, path, query, request).await
 }
 
 #[cfg(test)]

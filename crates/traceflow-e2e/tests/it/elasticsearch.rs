@@ -8,8 +8,8 @@
 //! limits, backpressure, metrics) are checked with requests made by hand.
 
 use crate::{
-    metrics::sample,
-    stored::{assert_fields, by_message, is_recent, stored},
+    metrics::{metrics, sample},
+    stored::{assert_fields, by_message, is_recent, stored, without_redis},
 };
 use chrono::{DurationRound, TimeDelta, Utc};
 use serde_json::{Value, json};
@@ -63,25 +63,7 @@ async fn answer(response: reqwest::Response) -> (u16, Value) {
 /// Runs `tests/elasticsearch/python_client.py` against the API at `url`; returns what it
 /// printed.
 async fn python_client(url: &str, service: &str) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/elasticsearch/python_client.py");
-    let output = tokio::process::Command::new("python3")
-        .arg(&script)
-        .args([url, service])
-        .output()
-        .await
-        .expect("python3 runs (scripts/test.sh installs what the Elasticsearch tests need)");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        !stderr.contains("ModuleNotFoundError"),
-        "the Python Elasticsearch client is missing; run scripts/test.sh or \
-         `python3 -m pip install -r crates/traceflow-e2e/tests/elasticsearch/requirements.txt`:\n{stderr}"
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "the Python client failed against {url}:\n{stdout}\n{stderr}"
-    );
-    serde_json::from_str(stdout.trim()).expect("the script prints one JSON object")
+    crate::python::run("elasticsearch", "python_client.py", &[url, service]).await
 }
 
 #[tokio::test]
@@ -296,11 +278,16 @@ async fn rsyslog_omelasticsearch_in_bulk_mode_and_one_document_at_a_time() {
         rsyslog_config(dir.path(), &stack),
     )
     .unwrap();
-    let mut command = tokio::process::Command::new("/usr/sbin/rsyslogd");
-    command
-        .arg("-n")
-        .arg("-f")
-        .arg(dir.path().join("rsyslog.conf"));
+    let packages = Packages::find(
+        "rsyslog",
+        "usr/sbin/rsyslogd",
+        "usr/lib",
+        "rsyslog/omelasticsearch.so",
+        &[],
+    );
+    let mut command = tokio::process::Command::new(packages.path("usr/sbin/rsyslogd"));
+    command.arg("-n").arg("-M").arg(&packages.modules);
+    command.arg("-f").arg(dir.path().join("rsyslog.conf"));
     command.arg("-i").arg(dir.path().join("rsyslogd.pid"));
     let mut rsyslog = Daemon::start("rsyslogd", command, dir).await;
 
@@ -335,73 +322,89 @@ async fn rsyslog_omelasticsearch_in_bulk_mode_and_one_document_at_a_time() {
     }
 }
 
-/// How to run syslog-ng: Debian's package where it is installed, else the same packages
-/// unpacked by scripts/test.sh into `.cache/syslog-ng` (Debian's syslog-ng-core conflicts
-/// with rsyslog, so both cannot be installed).
-struct SyslogNg {
-    binary: PathBuf,
-    /// The unpacked tree's libraries and modules; `None` for an installed one.
-    unpacked: Option<PathBuf>,
-    scl: PathBuf,
+/// A daemon's files from Debian's packages: unpacked by scripts/test.sh into
+/// `.cache/<name>`, else installed. The unpacked ones come first: Debian's rsyslog and
+/// syslog-ng conflict (each is "the" system logger), so both are run from there and the
+/// machine's own logger is left alone.
+struct Packages {
+    root: PathBuf,
+    /// The directory holding the daemon's modules.
+    modules: PathBuf,
+    unpacked: bool,
 }
 
-impl SyslogNg {
-    fn find() -> Self {
-        let installed = Path::new("/usr/sbin/syslog-ng");
-        let scl = "usr/share/syslog-ng/include/scl/elasticsearch/elastic-http.conf";
-        if installed.exists() {
-            return Self {
-                binary: installed.to_owned(),
-                unpacked: None,
-                scl: Path::new("/").join(scl),
-            };
+impl Packages {
+    /// A tree with `binary`, `module` (a file in `<lib>/<any directory>/...`) and `files`,
+    /// each relative to the tree's root.
+    fn find(name: &str, binary: &str, lib: &str, module: &str, files: &[&str]) -> Self {
+        let cache = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../.cache")
+            .join(name);
+        for (root, unpacked) in [(cache, true), (PathBuf::from("/"), false)] {
+            let modules = std::fs::read_dir(root.join(lib))
+                .into_iter()
+                .flatten()
+                .filter_map(|entry| entry.ok())
+                .map(|entry| entry.path().join(module))
+                .find(|path| path.exists())
+                .and_then(|path| path.parent().map(Path::to_owned));
+            let complete =
+                root.join(binary).exists() && files.iter().all(|file| root.join(file).exists());
+            if let (Some(modules), true) = (modules, complete) {
+                return Self {
+                    root,
+                    modules,
+                    unpacked,
+                };
+            }
         }
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/syslog-ng");
-        let binary = root.join("usr/sbin/syslog-ng");
-        assert!(
-            binary.exists() && root.join(scl).exists(),
-            "syslog-ng is missing: run scripts/test.sh, which unpacks Debian's syslog-ng-core, \
-             syslog-ng-mod-http and syslog-ng-scl into .cache/syslog-ng"
-        );
-        Self {
-            binary,
-            scl: root.join(scl),
-            unpacked: Some(root),
-        }
+        panic!(
+            "{name} is missing: run scripts/test.sh, which unpacks Debian's packages into \
+             .cache/{name}"
+        )
     }
 
-    fn command(&self, dir: &Path) -> tokio::process::Command {
-        let mut command = tokio::process::Command::new(&self.binary);
-        command.args(["-F", "-e", "--no-caps"]);
-        if let Some(root) = &self.unpacked {
-            let libraries = root.join("usr/lib/syslog-ng");
-            let modules = std::fs::read_dir(&libraries)
-                .unwrap()
-                .map(|entry| entry.unwrap().path())
-                .find(|path| path.is_dir())
-                .expect("a versioned module directory");
-            command.env("LD_LIBRARY_PATH", &libraries);
-            command.arg(format!("--module-path={}", modules.display()));
-        }
-        for (flag, file) in [
-            ("-f", "syslog-ng.conf"),
-            ("-R", "syslog-ng.persist"),
-            ("-c", "syslog-ng.ctl"),
-            ("-p", "syslog-ng.pid"),
-        ] {
-            command.arg(flag).arg(dir.join(file));
-        }
-        command
+    fn path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
     }
+}
+
+/// syslog-ng with its http module and the SCL's `elasticsearch-http()`, configured by
+/// `config` (given the SCL file to include) in `dir`.
+fn syslog_ng(dir: &Path, config: impl FnOnce(&Path) -> String) -> tokio::process::Command {
+    const SCL: &str = "usr/share/syslog-ng/include/scl/elasticsearch/elastic-http.conf";
+    let packages = Packages::find(
+        "syslog-ng",
+        "usr/sbin/syslog-ng",
+        "usr/lib/syslog-ng",
+        "libhttp.so",
+        &[SCL],
+    );
+    std::fs::write(dir.join("syslog-ng.conf"), config(&packages.path(SCL))).unwrap();
+    let mut command = tokio::process::Command::new(packages.path("usr/sbin/syslog-ng"));
+    command.args(["-F", "-e", "--no-caps"]);
+    command.arg(format!("--module-path={}", packages.modules.display()));
+    if packages.unpacked {
+        command.env("LD_LIBRARY_PATH", packages.path("usr/lib/syslog-ng"));
+    }
+    for (flag, file) in [
+        ("-f", "syslog-ng.conf"),
+        ("-R", "syslog-ng.persist"),
+        ("-c", "syslog-ng.ctl"),
+        ("-p", "syslog-ng.pid"),
+    ] {
+        command.arg(flag).arg(dir.join(file));
+    }
+    command
 }
 
 #[tokio::test]
 async fn syslog_ng_elasticsearch_http() {
     let stack = TestStack::spawn().await;
-    let syslog_ng = SyslogNg::find();
     let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        r#"@version: 3.38
+    let command = syslog_ng(dir.path(), |scl| {
+        format!(
+            r#"@version: 3.38
 @include "{scl}"
 source s_local {{ unix-dgram("{dir}/log.sock"); }};
 destination d_traceflow {{
@@ -413,12 +416,11 @@ destination d_traceflow {{
 }};
 log {{ source(s_local); destination(d_traceflow); }};
 "#,
-        scl = syslog_ng.scl.display(),
-        dir = dir.path().display(),
-        es = stack.protocol_addresses.elasticsearch,
-    );
-    std::fs::write(dir.path().join("syslog-ng.conf"), config).unwrap();
-    let command = syslog_ng.command(dir.path());
+            scl = scl.display(),
+            dir = dir.path().display(),
+            es = stack.protocol_addresses.elasticsearch,
+        )
+    });
     let mut daemon = Daemon::start("syslog-ng", command, dir).await;
 
     let at = a_minute_ago();
@@ -886,15 +888,7 @@ async fn backpressure_is_429_and_redis_down_503_both_with_retry_after() {
         "the refused documents were not queued"
     );
 
-    let down = TestStack::spawn_with(StackOptions {
-        worker: false,
-        redis_url: Some(format!(
-            "redis://127.0.0.1:{}",
-            traceflow_testkit::free_port()
-        )),
-        ..StackOptions::default()
-    })
-    .await;
+    let down = without_redis().await;
     let refused = post_ndjson(
         &down,
         &format!("{}/_bulk", es_prefix(&down)),
@@ -943,15 +937,7 @@ async fn metrics_count_accepted_and_refused_documents_under_the_protocol() {
     )
     .await;
     assert_eq!(answer(response).await.1["errors"], true);
-    let text = stack
-        .http
-        .get(format!("{}/metrics", es_port(&stack)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics(&stack, &es_port(&stack)).await;
     // The recorder is the process's: other tests add to the same counters.
     let count = |name, labels| sample(&text, name, labels).unwrap_or_default();
     assert!(

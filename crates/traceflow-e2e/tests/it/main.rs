@@ -15,6 +15,7 @@ mod metrics;
 mod openapi;
 mod otlp;
 mod pipeline;
+mod python;
 mod query;
 mod readme;
 mod retention;

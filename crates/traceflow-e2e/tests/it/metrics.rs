@@ -11,7 +11,8 @@ pub fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
         .find_map(|line| line.rsplit(' ').next()?.parse().ok())
 }
 
-async fn metrics(stack: &TestStack, base: &str) -> String {
+/// `GET <base>/metrics`: the text, after checking it is Prometheus's.
+pub async fn metrics(stack: &TestStack, base: &str) -> String {
     let answer = stack
         .http
         .get(format!("{base}/metrics"))

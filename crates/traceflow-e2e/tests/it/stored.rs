@@ -9,7 +9,7 @@ use std::{collections::BTreeMap, time::Duration};
 use traceflow_config::{ClickHouseConfig, Compression};
 use traceflow_event::{Level, LogEvent};
 use traceflow_storage::Storage;
-use traceflow_testkit::TestStack;
+use traceflow_testkit::{StackOptions, TestStack};
 use uuid::Uuid;
 
 pub fn at(raw: &str) -> DateTime<Utc> {
@@ -129,4 +129,17 @@ pub fn by_message<'a>(logs: &'a [Value], message: &str) -> &'a Value {
 pub fn is_recent(timestamp: &Value) -> bool {
     let time: DateTime<Utc> = timestamp.as_str().unwrap().parse().unwrap();
     (Utc::now() - time).num_seconds().abs() < 300
+}
+
+/// A stack without a worker whose Redis is down: nothing listens where it points.
+pub async fn without_redis() -> TestStack {
+    TestStack::spawn_with(StackOptions {
+        worker: false,
+        redis_url: Some(format!(
+            "redis://127.0.0.1:{}",
+            traceflow_testkit::free_port()
+        )),
+        ..StackOptions::default()
+    })
+    .await
 }
