@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need (Redis, ClickHouse, chDB and the current-ClickHouse adapter's
-# packages, the OpenTelemetry Python SDK) and runs the whole suite: every crate's tests against
-# real servers (ClickHouse 18.16), then the end-to-end suites again on current ClickHouse (chDB
-# behind ClickHouse's HTTP interface).
+# packages, the OpenTelemetry Python SDK, the Elasticsearch clients) and runs the whole suite:
+# every crate's tests against real servers (ClickHouse 18.16), then the end-to-end suites again
+# on current ClickHouse (chDB behind ClickHouse's HTTP interface).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,27 @@ fi
 if ! python3 -c 'import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http, opentelemetry.exporter.otlp.json.http' 2>/dev/null; then
   echo "==> installing the OpenTelemetry Python SDK and OTLP exporters (pip, for the OTLP tests)"
   python3 -m pip install -q --root-user-action=ignore -r crates/traceflow-e2e/tests/otlp/requirements.txt
+fi
+# The Elasticsearch tests' clients: the Python client (pip), and rsyslog's omelasticsearch and
+# syslog-ng's elasticsearch-http(). Debian's rsyslog and syslog-ng conflict (each is the system
+# logger), so neither is installed: their packages are unpacked into .cache/ (the tests run them
+# from there, leaving the machine's own logger alone) and only their libraries are installed.
+if ! python3 -c 'import elasticsearch' 2>/dev/null || [ ! -x .cache/rsyslog/usr/sbin/rsyslogd ] ||
+  [ ! -x .cache/syslog-ng/usr/sbin/syslog-ng ]; then
+  echo "==> installing the Elasticsearch tests' clients (pip: elasticsearch; rsyslog and syslog-ng unpacked into .cache/)"
+  python3 -m pip install -q --root-user-action=ignore -r crates/traceflow-e2e/tests/elasticsearch/requirements.txt
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libestr0 libfastjson4 liblognorm5 \
+    libuuid1 libzstd1 libcurl4 libivykis0 libnet1 libwrap0 libjson-c5 >/dev/null
+  unpack() { # unpack DIRECTORY PACKAGE...: Debian's packages, unpacked into .cache/DIRECTORY
+    local directory=".cache/$1"
+    shift
+    rm -rf "$directory" && mkdir -p "$directory"
+    (cd "$directory" && apt-get download -qq "$@" 2>/dev/null &&
+      for deb in ./*.deb; do dpkg-deb -x "$deb" .; done && rm -f ./*.deb)
+  }
+  unpack rsyslog rsyslog rsyslog-elasticsearch
+  unpack syslog-ng syslog-ng-core syslog-ng-mod-http syslog-ng-scl
 fi
 
 echo "==> cargo test"

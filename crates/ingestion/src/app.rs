@@ -1,7 +1,7 @@
 //! The HTTP application: routes, shared state, and its life from bind to shutdown.
 
 use crate::{
-    WorkerSignal,
+    WorkerSignal, elasticsearch,
     ingest::{self, Accepted, IngestBody},
     otlp,
 };
@@ -31,6 +31,8 @@ pub(crate) struct AppState {
     pub(crate) max_body_bytes: usize,
     pub(crate) max_batch_events: usize,
     pub(crate) limits: Limits,
+    /// What the Elasticsearch bulk API says it is (`ES_VERSION`).
+    pub(crate) elasticsearch: elasticsearch::Cluster,
 }
 
 /// The ports ingestion listens on: the main one serves every HTTP protocol, the others one
@@ -130,6 +132,7 @@ impl Application {
                 },
                 ..Limits::default()
             },
+            elasticsearch: elasticsearch::Cluster::new(&config.es_version),
         };
         let host = config.host;
         let keys = &config.api_keys;
@@ -154,6 +157,19 @@ impl Application {
                     "BIND_HOST, OTLP_PORT",
                     host,
                     config.otlp_port,
+                    router,
+                )
+                .await?,
+            );
+        }
+        if let Some(number) = config.protocol_ports.elasticsearch {
+            let router = elasticsearch::port_router(state.clone(), keys);
+            listeners.push(
+                Listener::http(
+                    Port::Elasticsearch,
+                    "BIND_HOST, ES_PORT",
+                    host,
+                    number,
                     router,
                 )
                 .await?,
@@ -205,9 +221,10 @@ impl Application {
 #[openapi(
     info(
         title = "Traceflow ingestion",
-        description = "Accepts log events (JSON, NDJSON, OTLP/HTTP) and queues them for storage. \
-            With INGEST_API_KEYS set, /ingest and /v1/logs need `Authorization: Bearer <key>` \
-            or `X-API-Key: <key>`; /health, /metrics and /openapi.json stay open."
+        description = "Accepts log events (JSON, NDJSON, OTLP/HTTP, the Elasticsearch bulk API \
+            under /es) and queues them for storage. With INGEST_API_KEYS set, /ingest, /v1/logs \
+            and /es need `Authorization: Bearer <key>` or `X-API-Key: <key>`; /health, /metrics \
+            and /openapi.json stay open."
     ),
     components(schemas(IngestBody, Accepted))
 )]
@@ -218,6 +235,7 @@ fn router(state: AppState, api_keys: &ApiKeys) -> Router {
     let routes = OpenApiRouter::with_openapi(IngestionApi::openapi())
         .routes(routes!(ingest::ingest))
         .routes(routes!(otlp::export_logs))
+        .nest(elasticsearch::PREFIX, elasticsearch::routes())
         .layer(DefaultBodyLimit::max(state.max_body_bytes));
     let health = HealthCheck::new(state.queue.clone(), |queue: Producer| async move {
         queue.ping().await.map_err(|error| DependencyDown {
@@ -225,7 +243,10 @@ fn router(state: AppState, api_keys: &ApiKeys) -> Router {
             error: error.to_string(),
         })
     });
-    service_router("ingestion", api_keys, routes, state, health)
+    elasticsearch::conventions(
+        elasticsearch::PREFIX,
+        service_router("ingestion", api_keys, routes, state, health),
+    )
 }
 
 /// A protocol's own port: its routes alone, with the API keys, metrics and trace ids of the

@@ -1,12 +1,13 @@
 //! The ingestion service as a library: [`Application`] binds, then serves until told to stop.
 //!
-//! Each protocol (`ingest`: our JSON and NDJSON; `otlp`: OTLP/HTTP) decodes its requests
-//! into the event crate's drafts, checks them there, hands the events to `accept`, and
-//! renders a `Rejection` in its own format.
+//! Each protocol (`ingest`: our JSON and NDJSON; `otlp`: OTLP/HTTP; `elasticsearch`: the
+//! Elasticsearch bulk API) decodes its requests into the event crate's drafts, checks them
+//! there, hands the events to `accept`, and renders a `Rejection` in its own format.
 
 mod accept;
 mod app;
 mod body;
+mod elasticsearch;
 mod ingest;
 mod otlp;
 mod rejection;

@@ -114,6 +114,8 @@ pub enum Protocol {
     Ingest,
     /// OTLP/HTTP.
     Otlp,
+    /// The Elasticsearch bulk API.
+    Elasticsearch,
 }
 
 impl Protocol {
@@ -122,6 +124,7 @@ impl Protocol {
         match self {
             Protocol::Ingest => "ingest",
             Protocol::Otlp => "otlp",
+            Protocol::Elasticsearch => "elasticsearch",
         }
     }
 

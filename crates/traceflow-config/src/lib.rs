@@ -118,6 +118,8 @@ pub struct IngestionConfig {
     pub retention_days: u32,
     /// Events further ahead of this server's clock than this are refused.
     pub max_future_skew: Duration,
+    /// The Elasticsearch version the bulk API reports (`ES_VERSION`), `MAJOR.MINOR.PATCH`.
+    pub es_version: String,
 }
 
 /// The ingest protocols that listen on ports of their own (`off` turns one off).
@@ -232,6 +234,23 @@ fn retention_days(env: &Env) -> Result<u32, ConfigError> {
     env.number("RETENTION_DAYS", 30, 1..=36_500)
 }
 
+/// `ES_VERSION`: what `GET /` of the Elasticsearch bulk API reports. Clients choose their
+/// requests by its major (the Python client of that major, mapping types before 7), so it is
+/// three numbers from 7.0.0 on.
+fn es_version(env: &Env) -> Result<String, ConfigError> {
+    let version = env.string("ES_VERSION", "8.19.0");
+    let numbers: Vec<Option<u32>> = version.split('.').map(|part| part.parse().ok()).collect();
+    match numbers[..] {
+        [Some(major), Some(_), Some(_)] if major >= 7 => Ok(version),
+        _ => Err(ConfigError {
+            variable: "ES_VERSION",
+            problem: format!(
+                "expected an Elasticsearch version MAJOR.MINOR.PATCH from 7.0.0 on, got {version:?}"
+            ),
+        }),
+    }
+}
+
 impl IngestionConfig {
     /// Reads `.env` if present, then the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -252,6 +271,7 @@ impl IngestionConfig {
             api_keys: env.api_keys("INGEST_API_KEYS")?,
             retention_days: retention_days(env)?,
             max_future_skew: env.duration("MAX_FUTURE_SKEW", Duration::from_secs(600))?,
+            es_version: es_version(env)?,
         })
     }
 }
@@ -355,6 +375,7 @@ mod tests {
         assert_eq!(ingestion.max_batch_events, 10_000);
         assert_eq!(ingestion.retention_days, 30);
         assert_eq!(ingestion.max_future_skew, Duration::from_secs(600));
+        assert_eq!(ingestion.es_version, "8.19.0");
         assert_eq!(QueryConfig::from(&env(&[])).unwrap().port, 8081);
         assert_eq!(
             QueryConfig::from(&env(&[])).unwrap().tail_heartbeat,
@@ -446,6 +467,17 @@ mod tests {
             err.to_string(),
             "RETENTION_DAYS: must be between 1 and 36500, got 0"
         );
+        for version in ["8.19", "6.8.23", "8.x.0", "v8.19.0"] {
+            let err = IngestionConfig::from(&env(&[("ES_VERSION", version)])).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "ES_VERSION: expected an Elasticsearch version MAJOR.MINOR.PATCH from 7.0.0 on, got {version:?}"
+                )
+            );
+        }
+        let ok = IngestionConfig::from(&env(&[("ES_VERSION", "7.17.29")])).unwrap();
+        assert_eq!(ok.es_version, "7.17.29");
         let err = WorkerConfig::from(&env(&[("CLICKHOUSE_DB", "x; DROP")])).unwrap_err();
         assert!(err.to_string().starts_with("CLICKHOUSE_DB: "), "{err}");
     }

@@ -1,4 +1,7 @@
-//! Optional API keys: `Authorization: Bearer <key>` or `X-API-Key: <key>`.
+//! Optional API keys: `Authorization: Bearer <key>`, `X-API-Key: <key>`, or HTTP Basic
+//! authentication with the key as the password (any user name): log shippers that speak
+//! Elasticsearch or Loki (rsyslog, Fluent Bit, syslog-ng) can send a user and password but
+//! not always a header of their choice.
 //!
 //! Keys are compared in constant time, against every configured key, so neither timing nor
 //! which key matched leaks; they are never logged.
@@ -11,7 +14,8 @@ use axum::{
     middleware::{self, Next},
     response::Response,
 };
-use std::sync::Arc;
+use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
+use std::{borrow::Cow, sync::Arc};
 use subtle::ConstantTimeEq;
 use traceflow_config::ApiKeys;
 
@@ -37,7 +41,7 @@ where
     router.route_layer(middleware::from_fn(move |request: Request, next: Next| {
         let keys = keys.clone();
         async move {
-            if presented_key(request.headers()).is_some_and(|key| is_known(&keys, key)) {
+            if presented_key(request.headers()).is_some_and(|key| is_known(&keys, &key)) {
                 next.run(request).await
             } else {
                 unauthorized()
@@ -46,18 +50,30 @@ where
     }))
 }
 
-/// The key from `Authorization: Bearer` or else `X-API-Key`.
-fn presented_key(headers: &HeaderMap) -> Option<&[u8]> {
-    let bearer = headers
+/// The key from `Authorization` (`Bearer <key>`, or `Basic` with the key as the password),
+/// or else `X-API-Key`.
+fn presented_key(headers: &HeaderMap) -> Option<Cow<'_, [u8]>> {
+    let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| {
-            let (scheme, token) = value.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        .and_then(|value| value.split_once(' '))
+        .and_then(|(scheme, token)| {
+            let token = token.trim();
+            if scheme.eq_ignore_ascii_case("bearer") {
+                Some(Cow::Borrowed(token.as_bytes()))
+            } else if scheme.eq_ignore_ascii_case("basic") {
+                let decoded = BASE64.decode(token).ok()?;
+                let colon = decoded.iter().position(|&byte| byte == b':')?;
+                Some(Cow::Owned(decoded[colon + 1..].to_vec()))
+            } else {
+                None
+            }
         });
-    bearer
-        .map(str::as_bytes)
-        .or_else(|| headers.get("x-api-key").map(HeaderValue::as_bytes))
+    authorization.or_else(|| {
+        headers
+            .get("x-api-key")
+            .map(|value| Cow::Borrowed(value.as_bytes()))
+    })
 }
 
 fn is_known(keys: &[Vec<u8>], presented: &[u8]) -> bool {
@@ -100,15 +116,20 @@ mod tests {
             header::AUTHORIZATION,
             HeaderValue::from_static("bearer  k1 "),
         );
-        assert_eq!(presented_key(&headers), Some(&b"k1"[..]));
+        assert_eq!(presented_key(&headers).as_deref(), Some(&b"k1"[..]));
         let mut headers = HeaderMap::new();
         headers.insert("x-api-key", HeaderValue::from_static("k2"));
-        assert_eq!(presented_key(&headers), Some(&b"k2"[..]));
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Basic dTpw"),
-        );
-        assert_eq!(presented_key(&headers), None);
+        assert_eq!(presented_key(&headers).as_deref(), Some(&b"k2"[..]));
+        // Basic: the password is the key, whatever the user ("u:p", then ":k:3").
+        for (basic, key) in [("Basic dTpw", &b"p"[..]), ("basic Oms6Mw==", &b"k:3"[..])] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, HeaderValue::from_static(basic));
+            assert_eq!(presented_key(&headers).as_deref(), Some(key), "{basic}");
+        }
+        for unusable in ["Basic !!", "Basic bm9jb2xvbg==", "Digest x"] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, HeaderValue::from_static(unusable));
+            assert_eq!(presented_key(&headers), None, "{unusable}");
+        }
     }
 }

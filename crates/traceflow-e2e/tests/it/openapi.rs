@@ -59,13 +59,45 @@ fn operations(list: &[(&str, &str)]) -> BTreeSet<(String, String)> {
 async fn ingestion_documents_every_route() {
     let stack = TestStack::spawn().await;
     let documented = documented(&stack, &stack.ingestion_url).await;
-    let served = operations(&[
+    let mut served = operations(&[
         ("POST", "/ingest"),
         ("POST", "/v1/logs"),
         ("GET", "/health"),
         ("GET", "/metrics"),
         ("GET", "/openapi.json"),
+        // The Elasticsearch bulk API under /es (at the root of ES_PORT).
+        ("GET", "/es"),
+        ("HEAD", "/es"),
+        ("POST", "/es/_bulk"),
+        ("PUT", "/es/_bulk"),
+        ("POST", "/es/{index}/_bulk"),
+        ("PUT", "/es/{index}/_bulk"),
+        ("POST", "/es/{index}/_doc"),
+        ("POST", "/es/{index}/_doc/{id}"),
+        ("PUT", "/es/{index}/_doc/{id}"),
+        ("POST", "/es/{index}/_create/{id}"),
+        ("PUT", "/es/{index}/_create/{id}"),
+        ("GET", "/es/_license"),
+        ("GET", "/es/_xpack"),
+        ("GET", "/es/_cluster/health"),
+        ("GET", "/es/_cat/health"),
+        ("GET", "/es/_nodes"),
+        ("GET", "/es/_nodes/{selector}"),
+        ("GET", "/es/_nodes/{node_id}/{metric}"),
+        ("GET", "/es/{index}/_refresh"),
+        ("POST", "/es/{index}/_refresh"),
     ]);
+    // What shippers install at start: read, written and deleted alike.
+    for path in [
+        "/es/_ilm/policy/{policy}",
+        "/es/_index_template/{name}",
+        "/es/_template/{name}",
+        "/es/_ingest/pipeline/{id}",
+    ] {
+        for method in ["GET", "HEAD", "PUT", "DELETE"] {
+            served.insert((method.to_owned(), path.to_owned()));
+        }
+    }
     assert_eq!(documented, served);
     all_served(&stack, &stack.ingestion_url, &documented).await;
 }

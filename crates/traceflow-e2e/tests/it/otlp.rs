@@ -5,8 +5,7 @@
 //! mapped field checked. Protocol details (partial success, errors as `google.rpc.Status`,
 //! limits, backpressure) are checked with requests built from the published protos.
 
-use crate::stored::assert_fields;
-use chrono::{DateTime, Utc};
+use crate::stored::{assert_fields, by_message, is_recent, stored, without_redis};
 use flate2::{Compression as GzLevel, write::GzEncoder};
 use opentelemetry_proto::tonic::{
     collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse},
@@ -16,7 +15,7 @@ use opentelemetry_proto::tonic::{
 };
 use prost::Message;
 use serde_json::{Value, json};
-use std::{io::Write, path::Path, time::Duration};
+use std::io::Write;
 use traceflow_testkit::{StackOptions, TestStack};
 
 const PROTOBUF: &str = "application/x-protobuf";
@@ -30,32 +29,6 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     let mut encoder = GzEncoder::new(Vec::new(), GzLevel::default());
     encoder.write_all(data).unwrap();
     encoder.finish().unwrap()
-}
-
-/// The stored logs of `service` once `count` have arrived; exactly `count` are expected.
-async fn stored(stack: &TestStack, service: &str, count: usize) -> Vec<Value> {
-    let query = format!("service={service}&limit=1000");
-    stack
-        .wait_for_logs(&query, count, Duration::from_secs(15))
-        .await;
-    // Give a stray extra record the chance to show up before counting.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let body: Value = stack.logs(&query).await.json().await.unwrap();
-    let logs = body["logs"].as_array().unwrap().clone();
-    assert_eq!(logs.len(), count, "{service}: {body:#}");
-    logs
-}
-
-fn by_message<'a>(logs: &'a [Value], message: &str) -> &'a Value {
-    logs.iter()
-        .find(|log| log["message"] == message)
-        .unwrap_or_else(|| panic!("no log with message {message:?} in {logs:#?}"))
-}
-
-/// Within a few minutes of now: a time the client stamped when it logged.
-fn is_recent(timestamp: &Value) -> bool {
-    let time: DateTime<Utc> = timestamp.as_str().unwrap().parse().unwrap();
-    (Utc::now() - time).num_seconds().abs() < 300
 }
 
 /// A `POST` to `url` with `content_type` and optional extra headers.
@@ -86,28 +59,11 @@ fn logs_url(base: &str) -> String {
 /// Runs `tests/otlp/export_logs.py` (the OpenTelemetry Python SDK and an OTLP/HTTP
 /// exporter); returns what it printed: the span's ids and the export results.
 async fn python_export(endpoint: &str, encoding: &str, service: &str, gzip: bool) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/otlp/export_logs.py");
-    let mut command = tokio::process::Command::new("python3");
-    command.arg(&script).args([endpoint, encoding, service]);
+    let mut args = vec![endpoint, encoding, service];
     if gzip {
-        command.arg("--gzip");
+        args.push("--gzip");
     }
-    let output = command
-        .output()
-        .await
-        .expect("python3 runs (scripts/test.sh installs what the OTLP tests need)");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        !stderr.contains("ModuleNotFoundError"),
-        "the OpenTelemetry Python packages are missing; run scripts/test.sh or \
-         `python3 -m pip install -r crates/traceflow-e2e/tests/otlp/requirements.txt`:\n{stderr}"
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "the Python exporter failed ({encoding}, gzip {gzip}):\n{stdout}\n{stderr}"
-    );
-    serde_json::from_str(stdout.trim()).expect("the script prints one JSON object")
+    crate::python::run("otlp", "export_logs.py", &args).await
 }
 
 /// What `export_logs.py` sends, as `GET /logs` must show it.
@@ -801,15 +757,7 @@ async fn backpressure_and_a_queue_down_are_503_with_retry_after() {
         "the refused records were not queued"
     );
 
-    let down = TestStack::spawn_with(StackOptions {
-        worker: false,
-        redis_url: Some(format!(
-            "redis://127.0.0.1:{}",
-            traceflow_testkit::free_port()
-        )),
-        ..StackOptions::default()
-    })
-    .await;
+    let down = without_redis().await;
     let body = serde_json::to_vec(&request("outage", vec![record("lost?")])).unwrap();
     let refused = post(&down, &logs_url(&down.ingestion_url), JSON, &[], body).await;
     assert_eq!(refused.headers()["retry-after"], "2");

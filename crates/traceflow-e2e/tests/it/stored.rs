@@ -5,11 +5,11 @@
 use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::Duration};
 use traceflow_config::{ClickHouseConfig, Compression};
 use traceflow_event::{Level, LogEvent};
 use traceflow_storage::Storage;
-use traceflow_testkit::TestStack;
+use traceflow_testkit::{StackOptions, TestStack};
 use uuid::Uuid;
 
 pub fn at(raw: &str) -> DateTime<Utc> {
@@ -101,4 +101,45 @@ pub fn assert_fields(actual: &Value, expected: &Value) {
         .map(|key| (key.clone(), actual[key].clone()))
         .collect();
     assert_eq!(&Value::Object(named), expected, "in {actual:#}");
+}
+
+/// The stored logs of `service` once `count` have arrived; exactly `count` are expected.
+pub async fn stored(stack: &TestStack, service: &str, count: usize) -> Vec<Value> {
+    let query = format!("service={}&limit=1000", encode(service));
+    stack
+        .wait_for_logs(&query, count, Duration::from_secs(15))
+        .await;
+    // Give a stray extra record the chance to show up before counting.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let body: Value = stack.logs(&query).await.json().await.unwrap();
+    let logs = body["logs"].as_array().unwrap().clone();
+    assert_eq!(logs.len(), count, "{service}: {body:#}");
+    logs
+}
+
+/// The log of `logs` whose message is `message`.
+#[track_caller]
+pub fn by_message<'a>(logs: &'a [Value], message: &str) -> &'a Value {
+    logs.iter()
+        .find(|log| log["message"] == message)
+        .unwrap_or_else(|| panic!("no log with message {message:?} in {logs:#?}"))
+}
+
+/// Within a few minutes of now: a time the client stamped when it logged.
+pub fn is_recent(timestamp: &Value) -> bool {
+    let time: DateTime<Utc> = timestamp.as_str().unwrap().parse().unwrap();
+    (Utc::now() - time).num_seconds().abs() < 300
+}
+
+/// A stack without a worker whose Redis is down: nothing listens where it points.
+pub async fn without_redis() -> TestStack {
+    TestStack::spawn_with(StackOptions {
+        worker: false,
+        redis_url: Some(format!(
+            "redis://127.0.0.1:{}",
+            traceflow_testkit::free_port()
+        )),
+        ..StackOptions::default()
+    })
+    .await
 }
