@@ -1,8 +1,9 @@
 //! The ingestion service as a library: [`Application`] binds, then serves until told to stop.
 //!
-//! Each protocol (`ingest`: our JSON and NDJSON; `otlp`: OTLP/HTTP) decodes its requests
-//! into the event crate's drafts, checks them there, hands the events to `accept`, and
-//! renders a `Rejection` in its own format.
+//! Each protocol (`ingest`: our JSON and NDJSON; `otlp`: OTLP/HTTP; `syslog`: RFC 5424 and
+//! RFC 3164 over TCP and UDP) decodes its requests into the event crate's drafts, checks
+//! them there, hands the events to `accept`, and renders a `Rejection` in its own format
+//! (syslog, which has no answer, counts it).
 
 mod accept;
 mod app;
@@ -11,6 +12,7 @@ mod ingest;
 mod otlp;
 mod rejection;
 mod signal;
+mod syslog;
 
 pub use app::{Application, Port};
 pub use signal::WorkerSignal;

@@ -114,6 +114,8 @@ pub enum Protocol {
     Ingest,
     /// OTLP/HTTP.
     Otlp,
+    /// Syslog over TCP and UDP.
+    Syslog,
 }
 
 impl Protocol {
@@ -122,6 +124,7 @@ impl Protocol {
         match self {
             Protocol::Ingest => "ingest",
             Protocol::Otlp => "otlp",
+            Protocol::Syslog => "syslog",
         }
     }
 

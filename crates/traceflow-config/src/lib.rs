@@ -433,9 +433,11 @@ mod tests {
         assert_eq!(with("UTC"), Ok(chrono_tz::UTC));
         assert_eq!(
             with("CEST"),
-            Err("SYSLOG_TIMEZONE: expected an IANA time zone name such as UTC or Europe/Berlin, \
+            Err(
+                "SYSLOG_TIMEZONE: expected an IANA time zone name such as UTC or Europe/Berlin, \
                  got \"CEST\""
-                .to_owned())
+                    .to_owned()
+            )
         );
     }
 

@@ -248,7 +248,9 @@ impl Env {
         raw.parse().map_err(|_| {
             Self::error(
                 variable,
-                format!("expected an IANA time zone name such as UTC or Europe/Berlin, got {raw:?}"),
+                format!(
+                    "expected an IANA time zone name such as UTC or Europe/Berlin, got {raw:?}"
+                ),
             )
         })
     }
