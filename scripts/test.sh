@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Installs what the tests need (Redis, ClickHouse, chDB and the current-ClickHouse adapter's
-# packages, the OpenTelemetry Python SDK) and runs the whole suite: every crate's tests against
-# real servers (ClickHouse 18.16), then the end-to-end suites again on current ClickHouse (chDB
-# behind ClickHouse's HTTP interface).
+# Installs what the tests need (Redis, ClickHouse, logger and rsyslog, chDB and the
+# current-ClickHouse adapter's packages, the OpenTelemetry Python SDK) and runs the whole
+# suite: every crate's tests against real servers (ClickHouse 18.16), then the end-to-end
+# suites again on current ClickHouse (chDB behind ClickHouse's HTTP interface).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source scripts/packages.sh
 install_missing redis-server:redis-server clickhouse-server:clickhouse-server
+# The syslog tests' real clients: util-linux logger and rsyslog's omfwd.
+install_missing logger:bsdutils rsyslogd:rsyslog
 if ! python3 -c 'import chdb, lz4.frame, clickhouse_cityhash.cityhash' 2>/dev/null; then
   echo "==> installing the current-ClickHouse adapter's packages (pip)"
   python3 -m pip install -q --root-user-action=ignore -r crates/traceflow-testkit/current-clickhouse/requirements.txt

@@ -98,7 +98,8 @@ pub struct Message<'a> {
     pub structured_data: Vec<Element<'a>>,
     /// The STRUCTURED-DATA as written (RFC 5424 only), for a message that has nothing else.
     pub structured_text: Option<&'a str>,
-    /// The MSG, without a leading byte order mark; `None` when empty.
+    /// The MSG, without a leading byte order mark (or, in RFC 5424, a second leading space);
+    /// `None` when empty.
     pub message: Option<&'a str>,
 }
 
@@ -173,7 +174,9 @@ fn rfc5424(priority: Priority, header: &str) -> Result<Message<'_>, Malformed> {
     let (msg_id, rest) = field(rest, "MSGID")?;
     let (structured_data, structured_text, rest) = structured_data(rest)?;
     let message = match rest.strip_prefix(' ') {
-        Some(message) => text(message),
+        // rsyslog's RFC 5424 templates put the MSG of a message it read as RFC 3164 after
+        // a second space (its msg property keeps the space after the tag's colon).
+        Some(message) => text(message.strip_prefix(' ').unwrap_or(message)),
         None if rest.is_empty() => None,
         None => {
             return Err(Malformed::StructuredData(
@@ -757,6 +760,17 @@ mod tests {
         );
         // An empty MSG after the space is no MSG.
         assert_eq!(parse("<13>1 - - - - - - ").unwrap().message, None);
+        // One more space before the MSG, as rsyslog forwards it, is not part of it.
+        assert_eq!(
+            parse("<173>1 2026-12-01T22:58:44.844644+00:00 vm myapp 99 - -  hello there")
+                .unwrap()
+                .message,
+            Some("hello there")
+        );
+        assert_eq!(
+            parse("<13>1 - - - - - -   two").unwrap().message,
+            Some(" two")
+        );
     }
 
     // RFC 3164 section 5.4, example 1.

@@ -21,5 +21,6 @@ mod search;
 mod slow_clients;
 mod stats;
 mod stored;
+mod syslog;
 mod tail;
 mod window;

@@ -5,13 +5,13 @@ use std::time::Duration;
 use traceflow_testkit::TestStack;
 
 /// The value of the first sample of `name` whose labels contain `labels`.
-fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
+pub fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
     text.lines()
         .filter(|line| line.starts_with(name) && line.contains(labels))
         .find_map(|line| line.rsplit(' ').next()?.parse().ok())
 }
 
-async fn metrics(stack: &TestStack, base: &str) -> String {
+pub async fn metrics(stack: &TestStack, base: &str) -> String {
     let answer = stack
         .http
         .get(format!("{base}/metrics"))
