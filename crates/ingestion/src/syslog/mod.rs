@@ -207,5 +207,12 @@ pub(crate) async fn listeners(
             Box::pin(udp::serve(socket, syslog, shutdown))
         }));
     }
+    if !listeners.is_empty() && !config.api_keys.is_empty() {
+        tracing::warn!(
+            "INGEST_API_KEYS do not apply to syslog, which has no way to carry a key: anyone who \
+             can reach SYSLOG_TCP_PORT or SYSLOG_UDP_PORT can send logs (set them to off, or \
+             keep them to a trusted network)"
+        );
+    }
     Ok(listeners)
 }
