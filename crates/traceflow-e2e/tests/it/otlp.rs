@@ -5,7 +5,7 @@
 //! mapped field checked. Protocol details (partial success, errors as `google.rpc.Status`,
 //! limits, backpressure) are checked with requests built from the published protos.
 
-use crate::stored::assert_fields;
+use crate::stored::{assert_fields, exactly};
 use chrono::{DateTime, Utc};
 use flate2::{Compression as GzLevel, write::GzEncoder};
 use opentelemetry_proto::tonic::{
@@ -16,7 +16,7 @@ use opentelemetry_proto::tonic::{
 };
 use prost::Message;
 use serde_json::{Value, json};
-use std::{io::Write, path::Path, time::Duration};
+use std::{io::Write, path::Path};
 use traceflow_testkit::{StackOptions, TestStack};
 
 const PROTOBUF: &str = "application/x-protobuf";
@@ -34,16 +34,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 
 /// The stored logs of `service` once `count` have arrived; exactly `count` are expected.
 async fn stored(stack: &TestStack, service: &str, count: usize) -> Vec<Value> {
-    let query = format!("service={service}&limit=1000");
-    stack
-        .wait_for_logs(&query, count, Duration::from_secs(15))
-        .await;
-    // Give a stray extra record the chance to show up before counting.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let body: Value = stack.logs(&query).await.json().await.unwrap();
-    let logs = body["logs"].as_array().unwrap().clone();
-    assert_eq!(logs.len(), count, "{service}: {body:#}");
-    logs
+    exactly(stack, &format!("service={service}&limit=1000"), count).await
 }
 
 fn by_message<'a>(logs: &'a [Value], message: &str) -> &'a Value {

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::Duration};
 use traceflow_config::{ClickHouseConfig, Compression};
 use traceflow_event::{Level, LogEvent};
 use traceflow_storage::Storage;
@@ -101,4 +101,18 @@ pub fn assert_fields(actual: &Value, expected: &Value) {
         .map(|key| (key.clone(), actual[key].clone()))
         .collect();
     assert_eq!(&Value::Object(named), expected, "in {actual:#}");
+}
+
+/// The logs `GET /logs?<query>` reads once `count` have arrived (within 20 s); exactly
+/// `count` are expected.
+pub async fn exactly(stack: &TestStack, query: &str, count: usize) -> Vec<Value> {
+    stack
+        .wait_for_logs(query, count, Duration::from_secs(20))
+        .await;
+    // Give a stray extra one the chance to show up before counting.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let body: Value = stack.logs(query).await.json().await.unwrap();
+    let logs = body["logs"].as_array().unwrap().clone();
+    assert_eq!(logs.len(), count, "{query}: {body:#}");
+    logs
 }

@@ -10,11 +10,13 @@
 
 use crate::{
     metrics::{metrics, sample},
-    stored::assert_fields,
+    stored::{assert_fields, exactly},
 };
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::{
+    ffi::OsStr,
+    fmt,
     path::{Path, PathBuf},
     process::{Output, Stdio},
     time::{Duration, Instant},
@@ -35,7 +37,11 @@ fn hostname() -> String {
 
 /// Runs `logger` with `args` (and `stdin`, when given), in the time zone `tz`; asserts it
 /// succeeded.
-async fn logger(args: &[&str], stdin: Option<&[u8]>, tz: &str) -> Output {
+async fn logger<S: AsRef<OsStr> + fmt::Debug>(
+    args: &[S],
+    stdin: Option<&[u8]>,
+    tz: &str,
+) -> Output {
     let mut command = Command::new("logger");
     command
         .args(args)
@@ -68,19 +74,34 @@ fn host_port(address: &str) -> (&str, &str) {
     address.split_once(':').expect("host:port")
 }
 
+/// logger's arguments to send to `address` over the transport `flags` choose, in `format`
+/// (`--rfc5424` or `--rfc3164`), tagged `service`; then `more`.
+fn to_ingestion(
+    flags: &[&str],
+    address: &str,
+    format: &str,
+    service: &str,
+    more: &[&str],
+) -> Vec<String> {
+    let (host, port) = host_port(address);
+    let target = [format, "-n", host, "-P", port, "-t", service];
+    flags
+        .iter()
+        .chain(&target)
+        .chain(more)
+        .map(|arg| arg.to_string())
+        .collect()
+}
+
 /// The stored logs of `service` once `count` have arrived, oldest first; exactly `count`
 /// are expected.
 async fn stored(stack: &TestStack, service: &str, count: usize) -> Vec<Value> {
-    let query = format!("service={service}&order=asc&limit=1000");
-    stack
-        .wait_for_logs(&query, count, Duration::from_secs(20))
-        .await;
-    // Give a stray extra line the chance to show up before counting.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let body: Value = stack.logs(&query).await.json().await.unwrap();
-    let logs = body["logs"].as_array().unwrap().clone();
-    assert_eq!(logs.len(), count, "{service}: {body:#}");
-    logs
+    exactly(
+        stack,
+        &format!("service={service}&order=asc&limit=1000"),
+        count,
+    )
+    .await
 }
 
 fn time_of(log: &Value) -> DateTime<Utc> {
@@ -160,30 +181,27 @@ async fn logger_rfc5424_over_udp_and_tcp_maps_every_field() {
     let stack = TestStack::spawn().await;
     for (transport, flags, address) in logger_transports(&stack) {
         let service = format!("billing-5424-{transport}");
-        let (host, port) = host_port(&address);
-        let mut args = flags.clone();
-        args.extend([
+        let args = to_ingestion(
+            &flags,
+            &address,
             "--rfc5424",
-            "-n",
-            host,
-            "-P",
-            port,
-            "-t",
             &service,
-            "-p",
-            "local3.warning",
-            "--msgid",
-            "PAY7",
-            "--id=4242",
-            "--sd-id",
-            "order@32473",
-            "--sd-param",
-            r#"id="1234""#,
-            "--sd-param",
-            r#"note="a \"quoted\" \] value""#,
-            "--",
-            "card declined",
-        ]);
+            &[
+                "-p",
+                "local3.warning",
+                "--msgid",
+                "PAY7",
+                "--id=4242",
+                "--sd-id",
+                "order@32473",
+                "--sd-param",
+                r#"id="1234""#,
+                "--sd-param",
+                r#"note="a \"quoted\" \] value""#,
+                "--",
+                "card declined",
+            ],
+        );
         let sent = Utc::now();
         logger(&args, None, "UTC").await;
         let logs = stored(&stack, &service, 1).await;
@@ -229,22 +247,8 @@ async fn logger_rfc3164_over_udp_and_tcp_in_the_configured_time_zone() {
     .await;
     for (transport, flags, address) in logger_transports(&stack) {
         let service = format!("disk-3164-{transport}");
-        let (host, port) = host_port(&address);
-        let mut args = flags.clone();
-        args.extend([
-            "--rfc3164",
-            "-n",
-            host,
-            "-P",
-            port,
-            "-t",
-            &service,
-            "-p",
-            "daemon.err",
-            "--id=77",
-            "--",
-            "disk full on /var",
-        ]);
+        let more = ["-p", "daemon.err", "--id=77", "--", "disk full on /var"];
+        let args = to_ingestion(&flags, &address, "--rfc3164", &service, &more);
         let sent = Utc::now();
         logger(&args, None, zone).await;
         let log = &stored(&stack, &service, 1).await[0];
@@ -317,9 +321,9 @@ async fn a_malformed_line_is_counted_and_skipped_and_the_connection_goes_on() {
 
     // A real client's refused line in the middle of its stream: logger sends one message
     // per line of its input, and a blank one is refused (a message must not be blank).
-    let (host, port) = host_port(&stack.protocol_addresses.syslog_tcp);
+    let tcp = &stack.protocol_addresses.syslog_tcp;
     logger(
-        &["-T", "--rfc3164", "-n", host, "-P", port, "-t", "blanks"],
+        &to_ingestion(&["-T"], tcp, "--rfc3164", "blanks", &[]),
         Some(b"first\n   \nsecond\n"),
         "UTC",
     )
@@ -489,26 +493,14 @@ async fn a_tcp_sender_is_held_back_while_the_queue_is_full_then_delivers_everyth
     let input: String = (0..lines)
         .map(|n| format!("line {n:05} {padding}\n"))
         .collect();
-    let (host, port) = host_port(&stack.protocol_addresses.syslog_tcp);
-    let (host, port) = (host.to_owned(), port.to_owned());
-    let sender = tokio::spawn(async move {
-        logger(
-            &[
-                "-T",
-                "--octet-count",
-                "--rfc5424",
-                "-n",
-                &host,
-                "-P",
-                &port,
-                "-t",
-                "held",
-            ],
-            Some(input.as_bytes()),
-            "UTC",
-        )
-        .await
-    });
+    let args = to_ingestion(
+        &["-T", "--octet-count"],
+        &stack.protocol_addresses.syslog_tcp,
+        "--rfc5424",
+        "held",
+        &[],
+    );
+    let sender = tokio::spawn(async move { logger(&args, Some(input.as_bytes()), "UTC").await });
 
     // The queue fills up as far as whole groups fit (a group is what arrived within its
     // delay, so how many depends on the machine's pace), then stays: the connection holds
@@ -572,9 +564,9 @@ async fn udp_messages_the_full_queue_refuses_are_counted_as_dropped() {
     let dropped = r#"reason="queue_full""#;
     let dropped_before = counter(&stack, "traceflow_syslog_udp_dropped_total", dropped).await;
     let rejected_before = rejected(&stack, "queue_full").await;
-    let (host, port) = host_port(&stack.protocol_addresses.syslog_udp);
+    let udp = &stack.protocol_addresses.syslog_udp;
     logger(
-        &["-d", "--rfc5424", "-n", host, "-P", port, "-t", "dropped"],
+        &to_ingestion(&["-d"], udp, "--rfc5424", "dropped", &[]),
         Some(b"one\ntwo\nthree\nfour\nfive\n"),
         "UTC",
     )
