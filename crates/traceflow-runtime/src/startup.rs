@@ -40,13 +40,7 @@ pub async fn bind(
     port: u16,
 ) -> Result<TcpListener, StartError> {
     let address = SocketAddr::new(host, port);
-    TcpListener::bind(address)
-        .await
-        .map_err(|source| StartError::Bind {
-            variables,
-            address,
-            source,
-        })
+    bound(variables, address, TcpListener::bind(address).await)
 }
 
 /// A UDP socket on `host:port`, refused as [`bind`] refuses a TCP port.
@@ -56,13 +50,20 @@ pub async fn bind_udp(
     port: u16,
 ) -> Result<UdpSocket, StartError> {
     let address = SocketAddr::new(host, port);
-    UdpSocket::bind(address)
-        .await
-        .map_err(|source| StartError::Bind {
-            variables,
-            address,
-            source,
-        })
+    bound(variables, address, UdpSocket::bind(address).await)
+}
+
+/// A socket bound to `address`, or why not, naming `variables`.
+fn bound<T>(
+    variables: &'static str,
+    address: SocketAddr,
+    socket: io::Result<T>,
+) -> Result<T, StartError> {
+    socket.map_err(|source| StartError::Bind {
+        variables,
+        address,
+        source,
+    })
 }
 
 /// How long a name gets to resolve at start: a resolver that is slow to come up (a
