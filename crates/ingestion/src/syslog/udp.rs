@@ -7,8 +7,11 @@
 //! [`DROPPED`] by reason (`queue_full`, `queue_unavailable`, `backlog_full`); the queue's
 //! refusals are in `traceflow_ingest_events_rejected_total` too, as every protocol's are.
 
-use super::{Group, Syslog, framing::without_line_end};
-use crate::{app::Shutdown, rejection::Protocol};
+use super::{Group, Syslog, framing::without_line_end, refused};
+use crate::{
+    app::Shutdown,
+    rejection::{Protocol, Reason},
+};
 use std::{io, sync::Arc};
 use tokio::{
     net::UdpSocket,
@@ -45,6 +48,13 @@ pub(super) async fn serve(
         let due = group.due();
         tokio::select! {
             received = socket.recv_from(&mut datagram) => match received {
+                Ok((size, peer)) if size > syslog.max_message_bytes => {
+                    let why = format!(
+                        "a datagram of {size} bytes, over the limit of {} bytes (MAX_BODY_BYTES)",
+                        syslog.max_message_bytes
+                    );
+                    refused(Reason::TooLarge, peer, &why, "");
+                }
                 Ok((size, peer)) => {
                     syslog.read(without_line_end(&datagram[..size]), &mut group, peer);
                     if syslog.is_full(&group) {
