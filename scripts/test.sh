@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Installs what the tests need (Redis, ClickHouse, chDB and the current-ClickHouse adapter's
-# packages, the OpenTelemetry Python SDK, the Elasticsearch clients) and runs the whole suite:
-# every crate's tests against real servers (ClickHouse 18.16), then the end-to-end suites again
-# on current ClickHouse (chDB behind ClickHouse's HTTP interface).
+# Installs what the tests need (Redis, ClickHouse, logger, rsyslog and syslog-ng, chDB and the
+# current-ClickHouse adapter's packages, the OpenTelemetry Python SDK, the Elasticsearch
+# clients) and runs the whole suite: every crate's tests against real servers (ClickHouse
+# 18.16), then the end-to-end suites again on current ClickHouse (chDB behind ClickHouse's
+# HTTP interface).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source scripts/packages.sh
 install_missing redis-server:redis-server clickhouse-server:clickhouse-server
+# The syslog tests' real client besides rsyslog (below): util-linux logger.
+install_missing logger:bsdutils
 if ! python3 -c 'import chdb, lz4.frame, clickhouse_cityhash.cityhash' 2>/dev/null; then
   echo "==> installing the current-ClickHouse adapter's packages (pip)"
   python3 -m pip install -q --root-user-action=ignore -r crates/traceflow-testkit/current-clickhouse/requirements.txt
@@ -16,8 +19,8 @@ if ! python3 -c 'import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.htt
   echo "==> installing the OpenTelemetry Python SDK and OTLP exporters (pip, for the OTLP tests)"
   python3 -m pip install -q --root-user-action=ignore -r crates/traceflow-e2e/tests/otlp/requirements.txt
 fi
-# The Elasticsearch tests' clients: the Python client (pip), and rsyslog's omelasticsearch and
-# syslog-ng's elasticsearch-http(). Debian's rsyslog and syslog-ng conflict (each is the system
+# The Elasticsearch and syslog tests' clients: the Python client (pip), and rsyslog (omfwd,
+# omelasticsearch) and syslog-ng's elasticsearch-http(). Debian's rsyslog and syslog-ng conflict (each is the system
 # logger), so neither is installed: their packages are unpacked into .cache/ (the tests run them
 # from there, leaving the machine's own logger alone) and only their libraries are installed.
 if ! python3 -c 'import elasticsearch' 2>/dev/null || [ ! -x .cache/rsyslog/usr/sbin/rsyslogd ] ||

@@ -3,7 +3,7 @@
 use crate::{
     WorkerSignal, elasticsearch,
     ingest::{self, Accepted, IngestBody},
-    otlp,
+    otlp, syslog,
 };
 use axum::{Router, extract::DefaultBodyLimit, routing::post};
 use chrono::TimeDelta;
@@ -175,6 +175,7 @@ impl Application {
                 .await?,
             );
         }
+        listeners.extend(syslog::listeners(&state, &config).await?);
         Ok(Self { listeners })
     }
 

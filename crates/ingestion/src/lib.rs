@@ -3,6 +3,10 @@
 //! Each protocol (`ingest`: our JSON and NDJSON; `otlp`: OTLP/HTTP; `elasticsearch`: the
 //! Elasticsearch bulk API) decodes its requests into the event crate's drafts, checks them
 //! there, hands the events to `accept`, and renders a `Rejection` in its own format.
+//! Each protocol (`ingest`: our JSON and NDJSON; `otlp`: OTLP/HTTP; `syslog`: RFC 5424 and
+//! RFC 3164 over TCP and UDP) decodes its requests into the event crate's drafts, checks
+//! them there, hands the events to `accept`, and renders a `Rejection` in its own format
+//! (syslog, which has no answer, counts it).
 
 mod accept;
 mod app;
@@ -12,6 +16,7 @@ mod ingest;
 mod otlp;
 mod rejection;
 mod signal;
+mod syslog;
 
 pub use app::{Application, Port};
 pub use signal::WorkerSignal;

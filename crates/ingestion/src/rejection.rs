@@ -116,6 +116,8 @@ pub enum Protocol {
     Otlp,
     /// The Elasticsearch bulk API.
     Elasticsearch,
+    /// Syslog over TCP and UDP.
+    Syslog,
 }
 
 impl Protocol {
@@ -125,6 +127,7 @@ impl Protocol {
             Protocol::Ingest => "ingest",
             Protocol::Otlp => "otlp",
             Protocol::Elasticsearch => "elasticsearch",
+            Protocol::Syslog => "syslog",
         }
     }
 

@@ -120,6 +120,9 @@ pub struct IngestionConfig {
     pub max_future_skew: Duration,
     /// The Elasticsearch version the bulk API reports (`ES_VERSION`), `MAJOR.MINOR.PATCH`.
     pub es_version: String,
+    /// The time zone of RFC 3164 syslog timestamps, which carry neither a zone nor a year
+    /// (`SYSLOG_TIMEZONE`, an IANA name).
+    pub syslog_timezone: chrono_tz::Tz,
 }
 
 /// The ingest protocols that listen on ports of their own (`off` turns one off).
@@ -272,6 +275,7 @@ impl IngestionConfig {
             retention_days: retention_days(env)?,
             max_future_skew: env.duration("MAX_FUTURE_SKEW", Duration::from_secs(600))?,
             es_version: es_version(env)?,
+            syslog_timezone: env.timezone("SYSLOG_TIMEZONE", chrono_tz::UTC)?,
         })
     }
 }
@@ -376,6 +380,7 @@ mod tests {
         assert_eq!(ingestion.retention_days, 30);
         assert_eq!(ingestion.max_future_skew, Duration::from_secs(600));
         assert_eq!(ingestion.es_version, "8.19.0");
+        assert_eq!(ingestion.syslog_timezone, chrono_tz::UTC);
         assert_eq!(QueryConfig::from(&env(&[])).unwrap().port, 8081);
         assert_eq!(
             QueryConfig::from(&env(&[])).unwrap().tail_heartbeat,
@@ -436,6 +441,25 @@ mod tests {
         };
         assert_eq!(with("redis:6380"), "redis://redis:6380");
         assert_eq!(with("redis://:pw@cache:6379/2"), "redis://:pw@cache:6379/2");
+    }
+
+    #[test]
+    fn the_syslog_timezone_is_an_iana_name() {
+        let with = |v| {
+            IngestionConfig::from(&env(&[("SYSLOG_TIMEZONE", v)]))
+                .map(|config| config.syslog_timezone)
+                .map_err(|err| err.to_string())
+        };
+        assert_eq!(with("Europe/Berlin"), Ok(chrono_tz::Europe::Berlin));
+        assert_eq!(with("UTC"), Ok(chrono_tz::UTC));
+        assert_eq!(
+            with("CEST"),
+            Err(
+                "SYSLOG_TIMEZONE: expected an IANA time zone name such as UTC or Europe/Berlin, \
+                 got \"CEST\""
+                    .to_owned()
+            )
+        );
     }
 
     #[test]

@@ -236,6 +236,25 @@ impl Env {
         Ok(crate::ApiKeys::new(keys))
     }
 
+    /// A time zone by its IANA name (`Europe/Berlin`, `UTC`), as the tz database spells it.
+    pub(crate) fn timezone(
+        &self,
+        variable: &'static str,
+        default: chrono_tz::Tz,
+    ) -> Result<chrono_tz::Tz, ConfigError> {
+        let Some(raw) = self.get(variable) else {
+            return Ok(default);
+        };
+        raw.parse().map_err(|_| {
+            Self::error(
+                variable,
+                format!(
+                    "expected an IANA time zone name such as UTC or Europe/Berlin, got {raw:?}"
+                ),
+            )
+        })
+    }
+
     /// A ClickHouse identifier that is safe to place in DDL unquoted.
     pub(crate) fn identifier(
         &self,

@@ -4,7 +4,7 @@ mod backoff;
 mod startup;
 
 pub use backoff::Backoff;
-pub use startup::{StartError, bind, exit_code, resolves};
+pub use startup::{StartError, bind, bind_udp, exit_code, resolves};
 
 use std::io::IsTerminal;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};

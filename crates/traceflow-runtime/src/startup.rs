@@ -8,7 +8,7 @@ use std::{
     process::ExitCode,
     time::Duration,
 };
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 
 /// Why a service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -40,13 +40,30 @@ pub async fn bind(
     port: u16,
 ) -> Result<TcpListener, StartError> {
     let address = SocketAddr::new(host, port);
-    TcpListener::bind(address)
-        .await
-        .map_err(|source| StartError::Bind {
-            variables,
-            address,
-            source,
-        })
+    bound(variables, address, TcpListener::bind(address).await)
+}
+
+/// A UDP socket on `host:port`, refused as [`bind`] refuses a TCP port.
+pub async fn bind_udp(
+    variables: &'static str,
+    host: IpAddr,
+    port: u16,
+) -> Result<UdpSocket, StartError> {
+    let address = SocketAddr::new(host, port);
+    bound(variables, address, UdpSocket::bind(address).await)
+}
+
+/// A socket bound to `address`, or why not, naming `variables`.
+fn bound<T>(
+    variables: &'static str,
+    address: SocketAddr,
+    socket: io::Result<T>,
+) -> Result<T, StartError> {
+    socket.map_err(|source| StartError::Bind {
+        variables,
+        address,
+        source,
+    })
 }
 
 /// How long a name gets to resolve at start: a resolver that is slow to come up (a
@@ -148,6 +165,21 @@ mod tests {
             .unwrap();
         let port = taken.local_addr().unwrap().port();
         let error = bind("BIND_HOST, PORT", IpAddr::from([127, 0, 0, 1]), port)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("cannot listen on 127.0.0.1:{port} (BIND_HOST, PORT)")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_busy_udp_port_is_named_the_same_way() {
+        let taken = bind_udp("BIND_HOST, PORT", IpAddr::from([127, 0, 0, 1]), 0)
+            .await
+            .unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let error = bind_udp("BIND_HOST, PORT", IpAddr::from([127, 0, 0, 1]), port)
             .await
             .unwrap_err();
         assert_eq!(

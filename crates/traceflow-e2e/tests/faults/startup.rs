@@ -1,7 +1,10 @@
 //! A service that cannot start says why in one line naming the setting, and exits non-zero:
 //! a port in use, a Redis or ClickHouse host that does not resolve, a bad value.
 
-use std::{net::TcpListener, time::Duration};
+use std::{
+    net::{TcpListener, UdpSocket},
+    time::Duration,
+};
 use traceflow_testkit::{Service, free_port};
 
 /// The one line a refused start writes to stderr: asserted to start with `expected` (the
@@ -63,6 +66,7 @@ fn a_port_in_use_is_named_by_its_variable_and_address() {
     for (service, variable) in [
         (Service::Ingestion, "INGESTION_PORT"),
         (Service::Ingestion, "OTLP_PORT"),
+        (Service::Ingestion, "SYSLOG_TCP_PORT"),
         (Service::Query, "QUERY_PORT"),
         (Service::Worker, "GRPC_PORT"),
         (Service::Worker, "WORKER_HTTP_PORT"),
@@ -77,6 +81,20 @@ fn a_port_in_use_is_named_by_its_variable_and_address() {
             ),
         );
     }
+}
+
+#[test]
+fn a_udp_port_in_use_is_named_by_its_variable_and_address() {
+    let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let env = env(&[("SYSLOG_UDP_PORT", port)]);
+    refuses_to_start(
+        Service::Ingestion,
+        &pairs(&env),
+        &format!(
+            "ingestion: cannot listen on 127.0.0.1:{port} (BIND_HOST, SYSLOG_UDP_PORT): Address already in use"
+        ),
+    );
 }
 
 #[test]

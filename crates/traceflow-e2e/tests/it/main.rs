@@ -5,6 +5,7 @@
 mod auth;
 mod batch;
 mod cursor;
+mod debian;
 mod delete;
 mod elasticsearch;
 mod health;
@@ -23,5 +24,6 @@ mod search;
 mod slow_clients;
 mod stats;
 mod stored;
+mod syslog;
 mod tail;
 mod window;

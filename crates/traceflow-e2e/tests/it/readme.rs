@@ -1,7 +1,9 @@
 //! The README's curl examples, run as written against a fresh stack with the default
 //! retention. Each example in a ```sh block is followed by `# => STATUS BODY`, its
 //! documented answer, where `"..."` stands for any value and `${DAY}` for the day the
-//! README's own `DAY=` line gives (the examples' events happen on it).
+//! README's own `DAY=` line gives (the examples' events happen on it). A `logger` line
+//! before an example (the syslog section's) is run once, to the stack's syslog port, before
+//! the example is.
 
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -11,6 +13,8 @@ const README: &str = include_str!("../../../../README.md");
 
 #[derive(Debug)]
 struct Example {
+    /// Lines run once before the command (`logger` sending what the command reads back).
+    setup: String,
     command: String,
     status: u16,
     /// The documented answer, `${DAY}` not yet replaced.
@@ -32,6 +36,7 @@ fn examples() -> Vec<Example> {
     let mut examples = Vec::new();
     let mut in_sh = false;
     let mut command = String::new();
+    let mut setup = String::new();
     for line in README.lines() {
         let trimmed = line.trim();
         if trimmed.starts_with("```") {
@@ -45,10 +50,14 @@ fn examples() -> Vec<Example> {
         if let Some(answer) = trimmed.strip_prefix("# => ") {
             let (status, body) = answer.split_once(' ').expect("# => STATUS BODY");
             examples.push(Example {
+                setup: std::mem::take(&mut setup),
                 command: std::mem::take(&mut command),
                 status: status.parse().expect("a status code"),
                 body: body.to_owned(),
             });
+        } else if trimmed.starts_with("logger ") {
+            setup.push_str(trimmed);
+            setup.push('\n');
         } else if starts_example(trimmed) || command.ends_with("\\\n") || command.ends_with("|\n") {
             if starts_example(trimmed) && !command.ends_with("|\n") {
                 // An example without a documented answer is not checked.
@@ -139,6 +148,27 @@ async fn every_curl_example_in_the_readme_gives_its_documented_answer() {
             .command
             .replace("http://localhost:8080", &stack.ingestion_url)
             .replace("http://localhost:8081", &stack.query_url);
+        if !example.setup.is_empty() {
+            let port = stack
+                .protocol_addresses
+                .syslog_tcp
+                .rsplit(':')
+                .next()
+                .unwrap();
+            let setup = example.setup.replace("-P 5514", &format!("-P {port}"));
+            let output = tokio::process::Command::new("bash")
+                .arg("-c")
+                .arg(&setup)
+                .output()
+                .await
+                .expect("bash runs");
+            assert!(
+                output.status.success(),
+                "README setup\n  {}\nfailed: {}",
+                example.setup.trim(),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
         // Reads may need a moment for the worker to store what was just ingested.
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {

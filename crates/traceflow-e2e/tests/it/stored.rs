@@ -105,16 +105,12 @@ pub fn assert_fields(actual: &Value, expected: &Value) {
 
 /// The stored logs of `service` once `count` have arrived; exactly `count` are expected.
 pub async fn stored(stack: &TestStack, service: &str, count: usize) -> Vec<Value> {
-    let query = format!("service={}&limit=1000", encode(service));
-    stack
-        .wait_for_logs(&query, count, Duration::from_secs(15))
-        .await;
-    // Give a stray extra record the chance to show up before counting.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let body: Value = stack.logs(&query).await.json().await.unwrap();
-    let logs = body["logs"].as_array().unwrap().clone();
-    assert_eq!(logs.len(), count, "{service}: {body:#}");
-    logs
+    exactly(
+        stack,
+        &format!("service={}&limit=1000", encode(service)),
+        count,
+    )
+    .await
 }
 
 /// The log of `logs` whose message is `message`.
@@ -142,4 +138,17 @@ pub async fn without_redis() -> TestStack {
         ..StackOptions::default()
     })
     .await
+}
+/// The logs `GET /logs?<query>` reads once `count` have arrived (within 20 s); exactly
+/// `count` are expected.
+pub async fn exactly(stack: &TestStack, query: &str, count: usize) -> Vec<Value> {
+    stack
+        .wait_for_logs(query, count, Duration::from_secs(20))
+        .await;
+    // Give a stray extra one the chance to show up before counting.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let body: Value = stack.logs(query).await.json().await.unwrap();
+    let logs = body["logs"].as_array().unwrap().clone();
+    assert_eq!(logs.len(), count, "{query}: {body:#}");
+    logs
 }
