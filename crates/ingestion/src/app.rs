@@ -159,6 +159,9 @@ impl Application {
                 .await?,
             );
         }
+        if let Some(number) = config.protocol_ports.otlp_grpc {
+            listeners.push(otlp::grpc::listener(state.clone(), keys, host, number).await?);
+        }
         Ok(Self { listeners })
     }
 

@@ -1,7 +1,7 @@
 //! Why a request, or some of its events, was not accepted: one vocabulary (the reason, its
 //! status, whether to retry, its metric label) for every protocol. Each protocol renders a
-//! rejection in its own format: `/ingest` as the JSON error here, OTLP as a
-//! `google.rpc.Status` (see `otlp`).
+//! rejection in its own format: `/ingest` as the JSON error here, OTLP/HTTP as a
+//! `google.rpc.Status` body and OTLP/gRPC as a `tonic::Status` (see `otlp`).
 
 use axum::{
     Json,
@@ -114,6 +114,8 @@ pub enum Protocol {
     Ingest,
     /// OTLP/HTTP.
     Otlp,
+    /// OTLP over gRPC.
+    OtlpGrpc,
 }
 
 impl Protocol {
@@ -122,6 +124,7 @@ impl Protocol {
         match self {
             Protocol::Ingest => "ingest",
             Protocol::Otlp => "otlp",
+            Protocol::OtlpGrpc => "otlp_grpc",
         }
     }
 
