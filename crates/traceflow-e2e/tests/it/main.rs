@@ -13,6 +13,7 @@ mod ingest;
 mod metrics;
 mod openapi;
 mod otlp;
+mod otlp_grpc;
 mod pipeline;
 mod query;
 mod readme;
