@@ -1,8 +1,8 @@
 //! The ingestion service as a library: [`Application`] binds, then serves until told to stop.
 //!
-//! Each protocol (`ingest`: our JSON and NDJSON; `otlp`: OTLP/HTTP) decodes its requests
-//! into the event crate's drafts, checks them there, hands the events to `accept`, and
-//! renders a `Rejection` in its own format.
+//! Each protocol (`ingest`: our JSON and NDJSON; `otlp`: OTLP/HTTP and OTLP/gRPC) decodes
+//! its requests into the event crate's drafts, checks them there, hands the events to
+//! `accept`, and renders a `Rejection` in its own format.
 
 mod accept;
 mod app;

@@ -497,3 +497,14 @@ async fn backpressure_and_a_queue_down_are_unavailable_with_retry_info() {
         (Some(Duration::from_secs(2)), Some(2))
     );
 }
+
+#[tokio::test]
+async fn off_turns_the_port_off() {
+    let stack = TestStack::spawn_with(StackOptions {
+        worker: false,
+        extra_env: vec![("OTLP_GRPC_PORT", "off".to_owned())],
+        ..StackOptions::default()
+    })
+    .await;
+    assert_eq!(stack.protocol_addresses.otlp_grpc, "");
+}
