@@ -306,7 +306,7 @@ async fn the_python_sdk_json_exporter_plain_and_gzip_on_both_ports() {
 /// -> `exporter` (one of `opentelemetry-otlp`'s). Blocking: the processor runs the exporter
 /// on a thread of its own and waits for it. Returns the trace and span id of the span around
 /// one event.
-pub(crate) fn rust_export(
+fn rust_export(
     exporter: opentelemetry_otlp::LogExporter,
     service: &'static str,
 ) -> (String, String) {
@@ -353,13 +353,16 @@ pub(crate) fn rust_export(
     ids
 }
 
-/// What [`rust_export`] sent as `service`, with the span ids it returned, as `GET /logs`
-/// must show it.
-pub(crate) async fn check_rust_records(
+/// Runs [`rust_export`] through `exporter` (off the runtime: it blocks), then checks what
+/// it sent as `service` as `GET /logs` shows it.
+pub(crate) async fn rust_export_and_check(
     stack: &TestStack,
-    service: &str,
-    (trace_id, span_id): (String, String),
+    exporter: opentelemetry_otlp::LogExporter,
+    service: &'static str,
 ) {
+    let (trace_id, span_id) = tokio::task::spawn_blocking(move || rust_export(exporter, service))
+        .await
+        .unwrap();
     let logs = stored(stack, service, 5).await;
     for log in &logs {
         assert_eq!(log["service"], service);
@@ -440,10 +443,7 @@ async fn the_rust_otlp_exporter_through_the_tracing_bridge_both_encodings() {
             exporter = exporter.with_compression(opentelemetry_otlp::Compression::Gzip);
         }
         let exporter = exporter.build().expect("the exporter builds");
-        let ids = tokio::task::spawn_blocking(move || rust_export(exporter, service))
-            .await
-            .unwrap();
-        check_rust_records(&stack, service, ids).await;
+        rust_export_and_check(&stack, exporter, service).await;
     }
 }
 
@@ -631,6 +631,28 @@ async fn rejected_records_are_counted_in_partial_success_and_the_rest_stored() {
     }
 }
 
+/// The messages of the queued events, oldest first.
+pub(crate) async fn queued_messages(stack: &TestStack) -> Vec<String> {
+    let queued = stack.queued().await;
+    queued
+        .iter()
+        .map(|event| event.message.clone().into_owned())
+        .collect()
+}
+
+/// A stack whose Redis is not there (nothing listens on its port), without a worker.
+pub(crate) async fn redis_down() -> TestStack {
+    TestStack::spawn_with(StackOptions {
+        worker: false,
+        redis_url: Some(format!(
+            "redis://127.0.0.1:{}",
+            traceflow_testkit::free_port()
+        )),
+        ..StackOptions::default()
+    })
+    .await
+}
+
 /// The header of a gzip body.
 const GZIP: &[(&str, &str)] = &[("Content-Encoding", "gzip")];
 
@@ -806,14 +828,7 @@ async fn size_limits_count_decompressed_bytes_and_records() {
     let three = request("fits", (0..3).map(|n| record(&format!("r{n}"))).collect());
     let answer = post(&stack, &url, PROTOBUF, GZIP, gzip(&three.encode_to_vec())).await;
     assert_eq!(answer.status(), 200);
-    let queued = stack.queued().await;
-    assert_eq!(
-        queued
-            .iter()
-            .map(|event| event.message.as_ref())
-            .collect::<Vec<_>>(),
-        ["r0", "r1", "r2"]
-    );
+    assert_eq!(queued_messages(&stack).await, ["r0", "r1", "r2"]);
 }
 
 #[tokio::test]
@@ -846,15 +861,7 @@ async fn backpressure_and_a_queue_down_are_503_with_retry_after() {
         "the refused records were not queued"
     );
 
-    let down = TestStack::spawn_with(StackOptions {
-        worker: false,
-        redis_url: Some(format!(
-            "redis://127.0.0.1:{}",
-            traceflow_testkit::free_port()
-        )),
-        ..StackOptions::default()
-    })
-    .await;
+    let down = redis_down().await;
     let body = serde_json::to_vec(&request("outage", vec![record("lost?")])).unwrap();
     let refused = post(&down, &logs_url(&down.ingestion_url), JSON, &[], body).await;
     assert_eq!(refused.headers()["retry-after"], "2");

@@ -5,10 +5,13 @@
 //! `GET /logs`. The protocol's details (partial success, status codes, `RetryInfo`, limits,
 //! the trace id) are checked with tonic's client generated from the published protos.
 
-use crate::otlp::{
-    PYTHON_STORED, PythonRun, by_message, check_python_records, check_rust_records, gzip,
-    is_trace_id, python_command, python_exports_plain_and_gzip, python_run, record, request,
-    rust_export, stored,
+use crate::{
+    metrics::metrics,
+    otlp::{
+        PYTHON_STORED, PythonRun, by_message, check_python_records, gzip, is_trace_id,
+        python_command, python_exports_plain_and_gzip, python_run, queued_messages, record,
+        redis_down, request, rust_export_and_check, stored,
+    },
 };
 use opentelemetry_proto::tonic::{
     collector::logs::v1::{
@@ -114,10 +117,7 @@ async fn the_rust_otlp_tonic_exporter_plain_and_gzip() {
             exporter = exporter.with_compression(Compression::Gzip);
         }
         let exporter = exporter.build().expect("the exporter builds");
-        let ids = tokio::task::spawn_blocking(move || rust_export(exporter, service))
-            .await
-            .unwrap();
-        check_rust_records(&stack, service, ids).await;
+        rust_export_and_check(&stack, exporter, service).await;
     }
 }
 
@@ -332,15 +332,7 @@ async fn partial_success_the_trace_id_and_the_metrics() {
     assert_eq!(empty.into_inner(), ExportLogsServiceResponse::default());
 
     // /metrics tells OTLP/gRPC from OTLP/HTTP.
-    let metrics = stack
-        .http
-        .get(format!("{}/metrics", stack.ingestion_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&stack, &stack.ingestion_url).await;
     for sample in [
         r#"traceflow_ingest_events_accepted_total{protocol="otlp_grpc"}"#,
         r#"traceflow_ingest_events_rejected_total{protocol="otlp_grpc",reason="invalid"}"#,
@@ -435,14 +427,7 @@ async fn limits_and_undecodable_messages() {
     // Under both limits, compressed or not, it is queued.
     let three = request("fits", (0..3).map(|n| record(&format!("r{n}"))).collect());
     assert!(zipped.export(three).await.is_ok());
-    let queued = stack.queued().await;
-    assert_eq!(
-        queued
-            .iter()
-            .map(|event| event.message.as_ref())
-            .collect::<Vec<_>>(),
-        ["r0", "r1", "r2"]
-    );
+    assert_eq!(queued_messages(&stack).await, ["r0", "r1", "r2"]);
 }
 
 #[tokio::test]
@@ -474,15 +459,7 @@ async fn backpressure_and_a_queue_down_are_unavailable_with_retry_info() {
         "the refused records were not queued"
     );
 
-    let down = TestStack::spawn_with(StackOptions {
-        worker: false,
-        redis_url: Some(format!(
-            "redis://127.0.0.1:{}",
-            traceflow_testkit::free_port()
-        )),
-        ..StackOptions::default()
-    })
-    .await;
+    let down = redis_down().await;
     let status = refused(&mut client(&down).await, two()).await;
     assert_eq!(status.code(), Code::Unavailable);
     assert!(
