@@ -15,7 +15,7 @@ if ! python3 -c 'import chdb, lz4.frame, clickhouse_cityhash.cityhash' 2>/dev/nu
   echo "==> installing the current-ClickHouse adapter's packages (pip)"
   python3 -m pip install -q --root-user-action=ignore -r crates/traceflow-testkit/current-clickhouse/requirements.txt
 fi
-if ! python3 -c 'import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http, opentelemetry.exporter.otlp.json.http' 2>/dev/null; then
+if ! python3 -c 'import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http, opentelemetry.exporter.otlp.json.http, opentelemetry.exporter.otlp.proto.grpc' 2>/dev/null; then
   echo "==> installing the OpenTelemetry Python SDK and OTLP exporters (pip, for the OTLP tests)"
   python3 -m pip install -q --root-user-action=ignore -r crates/traceflow-e2e/tests/otlp/requirements.txt
 fi

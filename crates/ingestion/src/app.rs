@@ -176,6 +176,9 @@ impl Application {
             );
         }
         listeners.extend(syslog::listeners(&state, &config).await?);
+        if let Some(number) = config.protocol_ports.otlp_grpc {
+            listeners.push(otlp::grpc::listener(state.clone(), keys, host, number).await?);
+        }
         Ok(Self { listeners })
     }
 

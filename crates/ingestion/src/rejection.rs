@@ -1,7 +1,7 @@
 //! Why a request, or some of its events, was not accepted: one vocabulary (the reason, its
 //! status, whether to retry, its metric label) for every protocol. Each protocol renders a
-//! rejection in its own format: `/ingest` as the JSON error here, OTLP as a
-//! `google.rpc.Status` (see `otlp`).
+//! rejection in its own format: `/ingest` as the JSON error here, OTLP/HTTP as a
+//! `google.rpc.Status` body and OTLP/gRPC as a `tonic::Status` (see `otlp`).
 
 use axum::{
     Json,
@@ -118,6 +118,8 @@ pub enum Protocol {
     Elasticsearch,
     /// Syslog over TCP and UDP.
     Syslog,
+    /// OTLP over gRPC.
+    OtlpGrpc,
 }
 
 impl Protocol {
@@ -128,6 +130,7 @@ impl Protocol {
             Protocol::Otlp => "otlp",
             Protocol::Elasticsearch => "elasticsearch",
             Protocol::Syslog => "syslog",
+            Protocol::OtlpGrpc => "otlp_grpc",
         }
     }
 

@@ -19,29 +19,65 @@ use std::{borrow::Cow, sync::Arc};
 use subtle::ConstantTimeEq;
 use traceflow_config::ApiKeys;
 
+/// What a client must send when keys are configured.
+pub const API_KEY_REQUIRED: &str =
+    "missing or invalid API key: send Authorization: Bearer <key> or X-API-Key: <key>";
+
+/// The configured keys, checked against the headers of a request (or the metadata of a gRPC
+/// call, which travels as headers).
+#[derive(Clone)]
+pub struct ApiKeyCheck {
+    /// `None`: no keys configured, every request passes.
+    keys: Option<Arc<[Vec<u8>]>>,
+}
+
+impl ApiKeyCheck {
+    /// Logs at start whether `service` requires keys (a warning when it is open).
+    pub fn new(keys: &ApiKeys, service: &'static str) -> Self {
+        if keys.is_empty() {
+            tracing::warn!(
+                service,
+                "no API keys configured: anyone who can reach this service can use it"
+            );
+            return Self { keys: None };
+        }
+        tracing::info!(service, keys = keys.keys().len(), "API keys required");
+        let keys = keys
+            .keys()
+            .iter()
+            .map(|key| key.as_bytes().to_vec())
+            .collect();
+        Self { keys: Some(keys) }
+    }
+
+    /// Whether no keys are configured.
+    pub fn is_open(&self) -> bool {
+        self.keys.is_none()
+    }
+
+    /// Whether `headers` carry a configured key (always, when none is configured).
+    pub fn allows(&self, headers: &HeaderMap) -> bool {
+        match &self.keys {
+            None => true,
+            Some(keys) => presented_key(headers).is_some_and(|key| is_known(keys, &key)),
+        }
+    }
+}
+
 /// Requires a valid key on every route of `router` when `keys` is not empty; logs a warning
 /// at start when it is (the service is open). Routes added after this call stay open.
 pub fn require_api_key<S>(router: Router<S>, keys: &ApiKeys, service: &'static str) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    if keys.is_empty() {
-        tracing::warn!(
-            service,
-            "no API keys configured: anyone who can reach this service can use it"
-        );
+    let check = ApiKeyCheck::new(keys, service);
+    if check.is_open() {
         return router;
     }
-    tracing::info!(service, keys = keys.keys().len(), "API keys required");
-    let keys: Arc<[Vec<u8>]> = keys
-        .keys()
-        .iter()
-        .map(|key| key.as_bytes().to_vec())
-        .collect();
     router.route_layer(middleware::from_fn(move |request: Request, next: Next| {
-        let keys = keys.clone();
+        let check = check.clone();
         async move {
-            if presented_key(request.headers()).is_some_and(|key| is_known(&keys, &key)) {
+            if check.allows(request.headers()) {
                 next.run(request).await
             } else {
                 unauthorized()
@@ -86,10 +122,7 @@ fn is_known(keys: &[Vec<u8>], presented: &[u8]) -> bool {
 }
 
 fn unauthorized() -> Response {
-    let mut response = json_error(
-        StatusCode::UNAUTHORIZED,
-        "missing or invalid API key: send Authorization: Bearer <key> or X-API-Key: <key>",
-    );
+    let mut response = json_error(StatusCode::UNAUTHORIZED, API_KEY_REQUIRED);
     response
         .headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -1,6 +1,10 @@
-//! `POST /v1/logs`: the OTLP/HTTP logs receiver.
+//! The OTLP logs receivers: `POST /v1/logs` (OTLP/HTTP, here) and `LogsService/Export`
+//! (OTLP/gRPC, in [`grpc`]). Both hand a decoded `ExportLogsServiceRequest` to [`export`]:
+//! the record-count limit, the mapping (see [`map`]), the push and the partial-success answer
+//! are theirs in common, and so is how a refusal is worded ([`refusal_message`]) and coded
+//! ([`grpc_code`]).
 //!
-//! Follows the OTLP/HTTP specification: protobuf (`application/x-protobuf`) or OTLP/JSON
+//! OTLP/HTTP follows its specification: protobuf (`application/x-protobuf`) or OTLP/JSON
 //! (`application/json`) bodies, optionally gzip-compressed; `200` with an
 //! `ExportLogsServiceResponse` in the request's encoding, whose `partial_success` counts the
 //! records that were rejected and says why; every error a `google.rpc.Status` in the
@@ -9,6 +13,7 @@
 //! `/ingest` events: one Redis round trip, backpressure as `503` with `Retry-After`.
 
 mod decode;
+pub(crate) mod grpc;
 mod map;
 
 use crate::{
@@ -24,10 +29,11 @@ use axum::{
 };
 use decode::Encoding;
 use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsPartialSuccess, ExportLogsServiceResponse,
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
 use prost::Message;
 use serde_json::json;
+use traceflow_event::Defaults;
 
 /// Where OTLP/HTTP exporters send logs.
 pub const LOGS_PATH: &str = "/v1/logs";
@@ -46,18 +52,23 @@ fn grpc_code(reason: Reason) -> tonic::Code {
     }
 }
 
+/// What a refused request is told, in OTLP's terms (records, not events).
+fn refusal_message(rejection: &Rejection) -> String {
+    match rejection {
+        Rejection::TooManyEvents { count, limit } => {
+            format!("the request holds {count} log records, more than the limit of {limit}")
+        }
+        // The limit applies to the message once gzip is undone.
+        Rejection::TooLarge { .. } => format!("{rejection} (after decompression)"),
+        other => other.to_string(),
+    }
+}
+
 /// A refused request as OTLP/HTTP answers it: a `google.rpc.Status` in `encoding`.
 fn status_response(rejection: Rejection, events: usize, encoding: Encoding) -> Response {
     rejection.record(Protocol::Otlp, events);
     let reason = rejection.reason();
-    let message = match &rejection {
-        Rejection::TooManyEvents { count, limit } => {
-            format!("the request holds {count} log records, more than the limit of {limit}")
-        }
-        // The limit applies to the body once gzip is undone.
-        Rejection::TooLarge { .. } => format!("{rejection} (after decompression)"),
-        other => other.to_string(),
-    };
+    let message = refusal_message(&rejection);
     let code = grpc_code(reason) as i32;
     let body = match encoding {
         Encoding::Protobuf => tonic_types::Status {
@@ -108,7 +119,7 @@ pub(crate) async fn export_logs(State(state): State<AppState>, request: IngestRe
         );
         return status_response(rejection, 1, Encoding::Json);
     };
-    match export(&state, request, encoding).await {
+    match read_and_export(&state, request, encoding).await {
         Ok(answer) => {
             let body = match encoding {
                 Encoding::Protobuf => answer.encode_to_vec(),
@@ -128,18 +139,30 @@ pub(crate) async fn export_logs(State(state): State<AppState>, request: IngestRe
 /// The records refused with a rejection: all of the request's once it is decoded.
 type Refused = (Rejection, usize);
 
-async fn export(
+/// The body under `MAX_BODY_BYTES` (decompressed), decoded, then exported.
+async fn read_and_export(
     state: &AppState,
     mut request: IngestRequest,
     encoding: Encoding,
 ) -> Result<ExportLogsServiceResponse, Refused> {
-    let limit = state.max_body_bytes;
     let one = |rejection| (rejection, 1);
-    let body = request.body(limit).map_err(one)?;
+    let body = request.body(state.max_body_bytes).map_err(one)?;
     let decoded = decode::decode(encoding, &body)
         .map_err(|message| Rejection::Invalid(Refusal::malformed(message)))
         .map_err(one)?;
+    export(state, Protocol::Otlp, decoded, request.defaults()).await
+}
 
+/// A decoded request, as either transport received it: refused whole over
+/// `MAX_BATCH_EVENTS` records or when the queue refuses its events; else each record is
+/// mapped and checked, the valid ones are queued, and the answer's `partial_success` counts
+/// and explains the others. `defaults` carry the request's trace id.
+async fn export(
+    state: &AppState,
+    protocol: Protocol,
+    decoded: ExportLogsServiceRequest,
+    defaults: Defaults<'_>,
+) -> Result<ExportLogsServiceResponse, Refused> {
     let total = map::record_count(&decoded);
     if total > state.max_batch_events {
         let rejection = Rejection::TooManyEvents {
@@ -148,10 +171,10 @@ async fn export(
         };
         return Err((rejection, total));
     }
-    let mapped = map::map_request(decoded, request.defaults(), &state.limits);
+    let mapped = map::map_request(decoded, defaults, &state.limits);
 
     if !mapped.events.is_empty() {
-        accept(state, Protocol::Otlp, &request.trace_id, &mapped.events)
+        accept(state, protocol, defaults.trace_id, &mapped.events)
             .await
             .map_err(|rejection| (rejection, mapped.events.len()))?;
     }
@@ -161,7 +184,7 @@ async fn export(
     }
     let rejected = mapped.rejected.len();
     for rejection in &mapped.rejected {
-        rejection.refusal.reason.count(Protocol::Otlp, 1);
+        rejection.refusal.reason.count(protocol, 1);
     }
     let listed: Vec<String> = mapped
         .rejected
@@ -178,7 +201,13 @@ async fn export(
             ""
         }
     );
-    tracing::info!(rejected, total, first = %listed[0], "OTLP log records rejected");
+    tracing::info!(
+        protocol = protocol.label(),
+        rejected,
+        total,
+        first = %listed[0],
+        "OTLP log records rejected"
+    );
     Ok(ExportLogsServiceResponse {
         partial_success: Some(ExportLogsPartialSuccess {
             rejected_log_records: rejected as i64,

@@ -15,6 +15,7 @@ mod ingest;
 mod metrics;
 mod openapi;
 mod otlp;
+mod otlp_grpc;
 mod pipeline;
 mod python;
 mod query;

@@ -15,17 +15,17 @@ use opentelemetry_proto::tonic::{
 };
 use prost::Message;
 use serde_json::{Value, json};
-use std::io::Write;
+use std::{io::Write, path::Path};
 use traceflow_testkit::{StackOptions, TestStack};
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
 
-fn is_trace_id(value: &str) -> bool {
+pub(crate) fn is_trace_id(value: &str) -> bool {
     value.len() == 32 && value.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))
 }
 
-fn gzip(data: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
     let mut encoder = GzEncoder::new(Vec::new(), GzLevel::default());
     encoder.write_all(data).unwrap();
     encoder.finish().unwrap()
@@ -56,18 +56,75 @@ fn logs_url(base: &str) -> String {
 
 // --- The Python SDK -------------------------------------------------------------------
 
-/// Runs `tests/otlp/export_logs.py` (the OpenTelemetry Python SDK and an OTLP/HTTP
-/// exporter); returns what it printed: the span's ids and the export results.
-async fn python_export(endpoint: &str, encoding: &str, service: &str, gzip: bool) -> Value {
-    let mut args = vec![endpoint, encoding, service];
-    if gzip {
-        args.push("--gzip");
+/// The command that runs `tests/otlp/export_logs.py` (the OpenTelemetry Python SDK and an
+/// OTLP exporter): `transport` is `protobuf` or `json` (OTLP/HTTP, `endpoint` the URL of
+/// `/v1/logs`) or `grpc` (`endpoint` `http://host:port`); `options` are its flags
+/// (`--gzip`, `--header`, `name=value`).
+pub(crate) fn python_command(
+    endpoint: &str,
+    transport: &str,
+    service: &str,
+    options: &[&str],
+) -> tokio::process::Command {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/otlp/export_logs.py");
+    let mut command = tokio::process::Command::new("python3");
+    command
+        .arg(&script)
+        .args([endpoint, transport, service])
+        .args(options);
+    command
+}
+
+/// How a run of `export_logs.py` ended: whether every export succeeded, what it printed
+/// (the span's ids, the export results) and its log (stderr: the exporter's warnings).
+pub(crate) struct PythonRun {
+    pub(crate) succeeded: bool,
+    pub(crate) printed: Value,
+    pub(crate) log: String,
+}
+
+impl PythonRun {
+    pub(crate) fn of(status: std::process::ExitStatus, stdout: &[u8], log: String) -> Self {
+        assert!(
+            !log.contains("ModuleNotFoundError"),
+            "the OpenTelemetry Python packages are missing; run scripts/test.sh or \
+             `python3 -m pip install -r crates/traceflow-e2e/tests/otlp/requirements.txt`:\n{log}"
+        );
+        let stdout = String::from_utf8_lossy(stdout);
+        let printed = serde_json::from_str(stdout.trim())
+            .unwrap_or_else(|_| panic!("the script prints one JSON object:\n{stdout}\n{log}"));
+        Self {
+            succeeded: status.success(),
+            printed,
+            log,
+        }
     }
-    crate::python::run("otlp", "export_logs.py", &args).await
+}
+
+/// Runs `command` to its end.
+pub(crate) async fn python_run(mut command: tokio::process::Command) -> PythonRun {
+    let output = command
+        .output()
+        .await
+        .expect("python3 runs (scripts/test.sh installs what the OTLP tests need)");
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    PythonRun::of(output.status, &output.stdout, log)
+}
+
+/// Runs `export_logs.py`, which must succeed; returns what it printed.
+async fn python_export(endpoint: &str, transport: &str, service: &str, gzip: bool) -> Value {
+    let options: &[&str] = if gzip { &["--gzip"] } else { &[] };
+    let run = python_run(python_command(endpoint, transport, service, options)).await;
+    assert!(
+        run.succeeded,
+        "the Python exporter failed ({transport}, gzip {gzip}):\n{}\n{}",
+        run.printed, run.log
+    );
+    run.printed
 }
 
 /// What `export_logs.py` sends, as `GET /logs` must show it.
-fn check_python_records(logs: &[Value], service: &str, sent: &Value) {
+pub(crate) fn check_python_records(logs: &[Value], service: &str, sent: &Value) {
     let trace_id = sent["trace_id"].as_str().unwrap();
     let span_id = sent["span_id"].as_str().unwrap();
     for log in logs {
@@ -168,22 +225,21 @@ fn check_python_records(logs: &[Value], service: &str, sent: &Value) {
 }
 
 /// Records `export_logs.py` gets stored: 8 sent, 1 over a field limit.
-const PYTHON_STORED: usize = 7;
+pub(crate) const PYTHON_STORED: usize = 7;
 
-/// Runs the Python exporter twice at once in `encoding`: plain to `plain_base` as
-/// `service`, gzip to `gzip_base` as `<service>-gzip`; then checks what each stored.
-async fn python_exports_plain_and_gzip(
+/// Runs the Python exporter twice at once over `transport`: plain to `plain_endpoint` as
+/// `service`, gzip to `gzip_endpoint` as `<service>-gzip`; then checks what each stored.
+pub(crate) async fn python_exports_plain_and_gzip(
     stack: &TestStack,
-    encoding: &str,
+    transport: &str,
     service: &str,
-    plain_base: &str,
-    gzip_base: &str,
+    plain_endpoint: &str,
+    gzip_endpoint: &str,
 ) {
     let gzip_service = format!("{service}-gzip");
-    let (plain_url, gzip_url) = (logs_url(plain_base), logs_url(gzip_base));
     let (plain, zipped) = tokio::join!(
-        python_export(&plain_url, encoding, service, false),
-        python_export(&gzip_url, encoding, &gzip_service, true),
+        python_export(plain_endpoint, transport, service, false),
+        python_export(gzip_endpoint, transport, &gzip_service, true),
     );
     for (service, sent) in [(service, plain), (gzip_service.as_str(), zipped)] {
         let logs = stored(stack, service, PYTHON_STORED).await;
@@ -198,8 +254,8 @@ async fn the_python_sdk_protobuf_exporter_plain_and_gzip_on_both_ports() {
         &stack,
         "protobuf",
         "py-proto",
-        &stack.otlp_url,
-        &stack.ingestion_url,
+        &logs_url(&stack.otlp_url),
+        &logs_url(&stack.ingestion_url),
     )
     .await;
 }
@@ -211,8 +267,8 @@ async fn the_python_sdk_json_exporter_plain_and_gzip_on_both_ports() {
         &stack,
         "json",
         "py-json",
-        &stack.ingestion_url,
-        &stack.otlp_url,
+        &logs_url(&stack.ingestion_url),
+        &logs_url(&stack.otlp_url),
     )
     .await;
 }
@@ -220,12 +276,11 @@ async fn the_python_sdk_json_exporter_plain_and_gzip_on_both_ports() {
 // --- The Rust exporter ----------------------------------------------------------------
 
 /// Logs through `tracing` -> `opentelemetry-appender-tracing` -> the SDK's batch processor
-/// -> `opentelemetry-otlp`'s HTTP exporter. Blocking: the exporter uses a blocking client
-/// on the processor's thread. Returns the trace and span id of the span around one event.
+/// -> `exporter` (one of `opentelemetry-otlp`'s). Blocking: the processor runs the exporter
+/// on a thread of its own and waits for it. Returns the trace and span id of the span around
+/// one event.
 fn rust_export(
-    endpoint: String,
-    protocol: opentelemetry_otlp::Protocol,
-    gzip: bool,
+    exporter: opentelemetry_otlp::LogExporter,
     service: &'static str,
 ) -> (String, String) {
     use opentelemetry::{
@@ -233,18 +288,9 @@ fn rust_export(
         trace::{TraceContextExt, Tracer, TracerProvider as _},
     };
     use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
-    use opentelemetry_otlp::{LogExporter, WithExportConfig, WithHttpConfig};
     use opentelemetry_sdk::{Resource, logs::SdkLoggerProvider, trace::SdkTracerProvider};
     use tracing_subscriber::{Layer, filter::Targets, layer::SubscriberExt};
 
-    let mut exporter = LogExporter::builder()
-        .with_http()
-        .with_endpoint(endpoint)
-        .with_protocol(protocol);
-    if gzip {
-        exporter = exporter.with_compression(opentelemetry_otlp::Compression::Gzip);
-    }
-    let exporter = exporter.build().expect("the exporter builds");
     let resource = Resource::builder_empty()
         .with_service_name(service)
         .with_attribute(KeyValue::new("deployment.environment", "test"))
@@ -254,7 +300,7 @@ fn rust_export(
         .with_batch_exporter(exporter)
         .build();
     let tracer = SdkTracerProvider::builder().build().tracer("rust-test");
-    // Only the test's own events: none of the exporter's or the HTTP client's.
+    // Only the test's own events: none of the exporter's or its client's.
     let bridge = OpenTelemetryTracingBridge::new(&provider).with_filter(
         Targets::new()
             .with_target("checkout", tracing::Level::TRACE)
@@ -280,9 +326,75 @@ fn rust_export(
     ids
 }
 
+/// Runs [`rust_export`] through `exporter` (off the runtime: it blocks), then checks what
+/// it sent as `service` as `GET /logs` shows it.
+pub(crate) async fn rust_export_and_check(
+    stack: &TestStack,
+    exporter: opentelemetry_otlp::LogExporter,
+    service: &'static str,
+) {
+    let (trace_id, span_id) = tokio::task::spawn_blocking(move || rust_export(exporter, service))
+        .await
+        .unwrap();
+    let logs = stored(stack, service, 5).await;
+    for log in &logs {
+        assert_eq!(log["service"], service);
+        assert_fields(
+            &log["metadata"],
+            &json!({"service.name": service, "deployment.environment": "test"}),
+        );
+        assert!(is_recent(&log["timestamp"]), "{log:#}");
+    }
+    let declined = by_message(&logs, "card declined");
+    assert_eq!(declined["level"], "ERROR", "{declined:#}");
+    assert_eq!(declined["trace_id"], trace_id.as_str());
+    assert_fields(
+        &declined["metadata"],
+        &json!({
+            "span_id": span_id,
+            // The tracing target is the instrumentation scope.
+            "otel.scope.name": "checkout",
+            "order_id": "1234",
+            "amount": "12.5",
+            "retry": "false",
+        }),
+    );
+
+    let levels: Vec<(&str, &str)> = [
+        "low balance",
+        "invoice sent",
+        "cache miss",
+        "entering ledger",
+    ]
+    .iter()
+    .map(|message| {
+        (
+            *message,
+            by_message(&logs, message)["level"].as_str().unwrap(),
+        )
+    })
+    .collect();
+    assert_eq!(
+        levels,
+        [
+            ("low balance", "WARN"),
+            ("invoice sent", "INFO"),
+            ("cache miss", "DEBUG"),
+            ("entering ledger", "TRACE"),
+        ]
+    );
+    let invoice = by_message(&logs, "invoice sent");
+    assert_eq!(invoice["metadata"]["user"], "ada");
+    assert_eq!(invoice["metadata"]["otel.scope.name"], "billing");
+    // Outside any span: the request's trace id, no span id.
+    assert_ne!(invoice["trace_id"], trace_id.as_str());
+    assert!(is_trace_id(invoice["trace_id"].as_str().unwrap()));
+    assert!(invoice["metadata"].get("span_id").is_none());
+}
+
 #[tokio::test]
 async fn the_rust_otlp_exporter_through_the_tracing_bridge_both_encodings() {
-    use opentelemetry_otlp::Protocol;
+    use opentelemetry_otlp::{LogExporter, Protocol, WithExportConfig, WithHttpConfig};
     let stack = TestStack::spawn().await;
     let runs = [
         ("rust-proto", Protocol::HttpBinary, false, &stack.otlp_url),
@@ -296,65 +408,15 @@ async fn the_rust_otlp_exporter_through_the_tracing_bridge_both_encodings() {
         ("rust-json-gzip", Protocol::HttpJson, true, &stack.otlp_url),
     ];
     for (service, protocol, gzip, base) in runs {
-        let endpoint = logs_url(base);
-        let (trace_id, span_id) =
-            tokio::task::spawn_blocking(move || rust_export(endpoint, protocol, gzip, service))
-                .await
-                .unwrap();
-        let logs = stored(&stack, service, 5).await;
-        for log in &logs {
-            assert_eq!(log["service"], service);
-            assert_fields(
-                &log["metadata"],
-                &json!({"service.name": service, "deployment.environment": "test"}),
-            );
-            assert!(is_recent(&log["timestamp"]), "{log:#}");
+        let mut exporter = LogExporter::builder()
+            .with_http()
+            .with_endpoint(logs_url(base))
+            .with_protocol(protocol);
+        if gzip {
+            exporter = exporter.with_compression(opentelemetry_otlp::Compression::Gzip);
         }
-        let declined = by_message(&logs, "card declined");
-        assert_eq!(declined["level"], "ERROR", "{declined:#}");
-        assert_eq!(declined["trace_id"], trace_id.as_str());
-        assert_fields(
-            &declined["metadata"],
-            &json!({
-                "span_id": span_id,
-                // The tracing target is the instrumentation scope.
-                "otel.scope.name": "checkout",
-                "order_id": "1234",
-                "amount": "12.5",
-                "retry": "false",
-            }),
-        );
-
-        let levels: Vec<(&str, &str)> = [
-            "low balance",
-            "invoice sent",
-            "cache miss",
-            "entering ledger",
-        ]
-        .iter()
-        .map(|message| {
-            (
-                *message,
-                by_message(&logs, message)["level"].as_str().unwrap(),
-            )
-        })
-        .collect();
-        assert_eq!(
-            levels,
-            [
-                ("low balance", "WARN"),
-                ("invoice sent", "INFO"),
-                ("cache miss", "DEBUG"),
-                ("entering ledger", "TRACE"),
-            ]
-        );
-        let invoice = by_message(&logs, "invoice sent");
-        assert_eq!(invoice["metadata"]["user"], "ada");
-        assert_eq!(invoice["metadata"]["otel.scope.name"], "billing");
-        // Outside any span: the request's trace id, no span id.
-        assert_ne!(invoice["trace_id"], trace_id.as_str());
-        assert!(is_trace_id(invoice["trace_id"].as_str().unwrap()));
-        assert!(invoice["metadata"].get("span_id").is_none());
+        let exporter = exporter.build().expect("the exporter builds");
+        rust_export_and_check(&stack, exporter, service).await;
     }
 }
 
@@ -448,7 +510,7 @@ async fn an_otlp_json_body_maps_every_field() {
     assert_eq!(unknown[0]["metadata"], json!({}));
 }
 
-fn record(body: &str) -> LogRecord {
+pub(crate) fn record(body: &str) -> LogRecord {
     LogRecord {
         body: Some(AnyValue {
             value: Some(Any::StringValue(body.to_owned())),
@@ -457,7 +519,7 @@ fn record(body: &str) -> LogRecord {
     }
 }
 
-fn request(service: &str, records: Vec<LogRecord>) -> ExportLogsServiceRequest {
+pub(crate) fn request(service: &str, records: Vec<LogRecord>) -> ExportLogsServiceRequest {
     ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
             resource: Some(Resource {
@@ -540,6 +602,15 @@ async fn rejected_records_are_counted_in_partial_success_and_the_rest_stored() {
         messages.sort();
         assert_eq!(messages, ["also kept", "kept"]);
     }
+}
+
+/// The messages of the queued events, oldest first.
+pub(crate) async fn queued_messages(stack: &TestStack) -> Vec<String> {
+    let queued = stack.queued().await;
+    queued
+        .iter()
+        .map(|event| event.message.clone().into_owned())
+        .collect()
 }
 
 /// The header of a gzip body.
@@ -717,14 +788,7 @@ async fn size_limits_count_decompressed_bytes_and_records() {
     let three = request("fits", (0..3).map(|n| record(&format!("r{n}"))).collect());
     let answer = post(&stack, &url, PROTOBUF, GZIP, gzip(&three.encode_to_vec())).await;
     assert_eq!(answer.status(), 200);
-    let queued = stack.queued().await;
-    assert_eq!(
-        queued
-            .iter()
-            .map(|event| event.message.as_ref())
-            .collect::<Vec<_>>(),
-        ["r0", "r1", "r2"]
-    );
+    assert_eq!(queued_messages(&stack).await, ["r0", "r1", "r2"]);
 }
 
 #[tokio::test]

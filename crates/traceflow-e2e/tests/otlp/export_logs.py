@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Sends log records to Traceflow the way a Python service would: the OpenTelemetry SDK's
-LoggerProvider with a batch processor and an OTLP/HTTP exporter, fed by the standard
-`logging` module (through the SDK's LoggingHandler) and by the SDK's Logs API directly.
+LoggerProvider with a batch processor and an OTLP exporter, fed by the standard `logging`
+module (through the SDK's LoggingHandler) and by the SDK's Logs API directly.
 
-    export_logs.py ENDPOINT {protobuf,json} SERVICE [--gzip]
+    export_logs.py ENDPOINT {protobuf,json,grpc} SERVICE [--gzip] [--header NAME=VALUE]...
 
-ENDPOINT is the full URL of /v1/logs. `protobuf` uses opentelemetry-exporter-otlp-proto-http,
-`json` opentelemetry-exporter-otlp-json-http. Prints one JSON object: what the test needs to
+`protobuf` uses opentelemetry-exporter-otlp-proto-http and `json`
+opentelemetry-exporter-otlp-json-http, both with ENDPOINT the full URL of /v1/logs; `grpc` uses
+opentelemetry-exporter-otlp-proto-grpc, with ENDPOINT `http://host:port`. Headers (gRPC
+metadata for `grpc`) go with every export. Prints one JSON object: what the test needs to
 check the stored records (the span's ids, the exporter's results). Exits 1 if an export
 failed.
 """
@@ -52,8 +54,16 @@ class Recording(LogRecordExporter):
         return self.inner.force_flush(timeout_millis)
 
 
-def exporter(endpoint, encoding, gzip):
-    if encoding == "protobuf":
+def exporter(endpoint, transport, gzip, headers):
+    if transport == "grpc":
+        from grpc import Compression
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+
+        compression = Compression.Gzip if gzip else Compression.NoCompression
+        return OTLPLogExporter(
+            endpoint=endpoint, insecure=True, compression=compression, headers=headers, timeout=10
+        )
+    if transport == "protobuf":
         from opentelemetry.exporter.otlp.proto.http import Compression
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
     else:
@@ -61,22 +71,24 @@ def exporter(endpoint, encoding, gzip):
         from opentelemetry.exporter.otlp.json.http._log_exporter import OTLPLogExporter
     # The two packages name their members differently; both take the values.
     compression = Compression("gzip" if gzip else "none")
-    return OTLPLogExporter(endpoint=endpoint, compression=compression, timeout=10)
+    return OTLPLogExporter(endpoint=endpoint, compression=compression, headers=headers, timeout=10)
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("endpoint")
-    parser.add_argument("encoding", choices=["protobuf", "json"])
+    parser.add_argument("transport", choices=["protobuf", "json", "grpc"])
     parser.add_argument("service")
     parser.add_argument("--gzip", action="store_true")
+    parser.add_argument("--header", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args()
+    headers = dict(header.split("=", 1) for header in args.header)
     warnings.simplefilter("ignore", DeprecationWarning)
 
     resource = Resource.create(
         {"service.name": args.service, "deployment.environment": "test", "shared": "resource"}
     )
-    recording = Recording(exporter(args.endpoint, args.encoding, args.gzip))
+    recording = Recording(exporter(args.endpoint, args.transport, args.gzip, headers))
     provider = LoggerProvider(resource=resource)
     provider.add_log_record_processor(BatchLogRecordProcessor(recording))
     tracer = TracerProvider(resource=resource).get_tracer("export_logs")
