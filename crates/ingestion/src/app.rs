@@ -3,9 +3,13 @@
 use crate::{
     WorkerSignal,
     ingest::{self, Accepted, IngestBody},
-    otlp,
+    loki, otlp,
 };
-use axum::{Router, extract::DefaultBodyLimit, routing::post};
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    routing::{get, post},
+};
 use chrono::TimeDelta;
 use std::{
     future::Future,
@@ -31,6 +35,8 @@ pub(crate) struct AppState {
     pub(crate) max_body_bytes: usize,
     pub(crate) max_batch_events: usize,
     pub(crate) limits: Limits,
+    /// `LOKI_PARSE_JSON_LINES`.
+    pub(crate) loki_parse_json_lines: bool,
 }
 
 /// The ports ingestion listens on: the main one serves every HTTP protocol, the others one
@@ -130,6 +136,7 @@ impl Application {
                 },
                 ..Limits::default()
             },
+            loki_parse_json_lines: config.loki_parse_json_lines,
         };
         let host = config.host;
         let keys = &config.api_keys;
@@ -157,6 +164,19 @@ impl Application {
                     router,
                 )
                 .await?,
+            );
+        }
+        if let Some(number) = config.protocol_ports.loki {
+            let push = Router::new().route(loki::PUSH_PATH, post(loki::push));
+            let router = dedicated_router("ingestion (Loki)", state.clone(), keys, push)
+                // Open, as /health is: probes carry no key.
+                .merge(
+                    Router::new()
+                        .route(loki::READY_PATH, get(loki::ready))
+                        .with_state(state.clone()),
+                );
+            listeners.push(
+                Listener::http(Port::Loki, "BIND_HOST, LOKI_PORT", host, number, router).await?,
             );
         }
         Ok(Self { listeners })
@@ -205,8 +225,9 @@ impl Application {
 #[openapi(
     info(
         title = "Traceflow ingestion",
-        description = "Accepts log events (JSON, NDJSON, OTLP/HTTP) and queues them for storage. \
-            With INGEST_API_KEYS set, /ingest and /v1/logs need `Authorization: Bearer <key>` \
+        description = "Accepts log events (JSON, NDJSON, OTLP/HTTP, Loki's push API) and queues \
+            them for storage. With INGEST_API_KEYS set, /ingest, /v1/logs and \
+            /loki/api/v1/push need `Authorization: Bearer <key>` \
             or `X-API-Key: <key>`; /health, /metrics and /openapi.json stay open."
     ),
     components(schemas(IngestBody, Accepted))
@@ -218,6 +239,7 @@ fn router(state: AppState, api_keys: &ApiKeys) -> Router {
     let routes = OpenApiRouter::with_openapi(IngestionApi::openapi())
         .routes(routes!(ingest::ingest))
         .routes(routes!(otlp::export_logs))
+        .routes(routes!(loki::push))
         .layer(DefaultBodyLimit::max(state.max_body_bytes));
     let health = HealthCheck::new(state.queue.clone(), |queue: Producer| async move {
         queue.ping().await.map_err(|error| DependencyDown {

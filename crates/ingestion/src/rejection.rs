@@ -114,6 +114,8 @@ pub enum Protocol {
     Ingest,
     /// OTLP/HTTP.
     Otlp,
+    /// Loki's push API.
+    Loki,
 }
 
 impl Protocol {
@@ -122,6 +124,7 @@ impl Protocol {
         match self {
             Protocol::Ingest => "ingest",
             Protocol::Otlp => "otlp",
+            Protocol::Loki => "loki",
         }
     }
 

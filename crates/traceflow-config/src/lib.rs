@@ -118,6 +118,9 @@ pub struct IngestionConfig {
     pub retention_days: u32,
     /// Events further ahead of this server's clock than this are refused.
     pub max_future_skew: Duration,
+    /// Whether a Loki line that is a JSON object is read into the event's fields
+    /// (`LOKI_PARSE_JSON_LINES`, default on) rather than stored as it is.
+    pub loki_parse_json_lines: bool,
 }
 
 /// The ingest protocols that listen on ports of their own (`off` turns one off).
@@ -252,6 +255,8 @@ impl IngestionConfig {
             api_keys: env.api_keys("INGEST_API_KEYS")?,
             retention_days: retention_days(env)?,
             max_future_skew: env.duration("MAX_FUTURE_SKEW", Duration::from_secs(600))?,
+            loki_parse_json_lines: env.one_of("LOKI_PARSE_JSON_LINES", &["true", "false"])?
+                == "true",
         })
     }
 }
@@ -355,6 +360,15 @@ mod tests {
         assert_eq!(ingestion.max_batch_events, 10_000);
         assert_eq!(ingestion.retention_days, 30);
         assert_eq!(ingestion.max_future_skew, Duration::from_secs(600));
+        assert!(ingestion.loki_parse_json_lines);
+        let kept = IngestionConfig::from(&env(&[("LOKI_PARSE_JSON_LINES", "False")])).unwrap();
+        assert!(!kept.loki_parse_json_lines);
+        assert_eq!(
+            IngestionConfig::from(&env(&[("LOKI_PARSE_JSON_LINES", "yes")]))
+                .unwrap_err()
+                .to_string(),
+            "LOKI_PARSE_JSON_LINES: expected one of true, false, got \"yes\""
+        );
         assert_eq!(QueryConfig::from(&env(&[])).unwrap().port, 8081);
         assert_eq!(
             QueryConfig::from(&env(&[])).unwrap().tail_heartbeat,
