@@ -154,7 +154,8 @@ impl Application {
         // The OTLP/HTTP receiver also listens on its conventional port, unless that is this one.
         if config.otlp_port != config.port || config.port == 0 {
             let otlp = Router::new().route(otlp::LOGS_PATH, post(otlp::export_logs));
-            let router = dedicated_router("ingestion (OTLP)", state.clone(), keys, otlp);
+            let router =
+                dedicated_router("ingestion (OTLP)", state.clone(), keys, otlp, Router::new());
             listeners.push(
                 Listener::http(
                     Port::Otlp,
@@ -168,13 +169,8 @@ impl Application {
         }
         if let Some(number) = config.protocol_ports.loki {
             let push = Router::new().route(loki::PUSH_PATH, post(loki::push));
-            let router = dedicated_router("ingestion (Loki)", state.clone(), keys, push)
-                // Open, as /health is: probes carry no key.
-                .merge(
-                    Router::new()
-                        .route(loki::READY_PATH, get(loki::ready))
-                        .with_state(state.clone()),
-                );
+            let ready = Router::new().route(loki::READY_PATH, get(loki::ready));
+            let router = dedicated_router("ingestion (Loki)", state.clone(), keys, push, ready);
             listeners.push(
                 Listener::http(Port::Loki, "BIND_HOST, LOKI_PORT", host, number, router).await?,
             );
@@ -251,16 +247,18 @@ fn router(state: AppState, api_keys: &ApiKeys) -> Router {
 }
 
 /// A protocol's own port: its routes alone, with the API keys, metrics and trace ids of the
-/// main port.
+/// main port; `open` routes (probes, as `/health` is on the main port) need no key.
 pub(crate) fn dedicated_router(
     name: &'static str,
     state: AppState,
     api_keys: &ApiKeys,
     routes: Router<AppState>,
+    open: Router<AppState>,
 ) -> Router {
     let body_limit = state.max_body_bytes;
     propagate_trace_id(with_metrics(
         require_api_key(routes, api_keys, name)
+            .merge(open)
             .layer(DefaultBodyLimit::max(body_limit))
             .with_state(state),
     ))

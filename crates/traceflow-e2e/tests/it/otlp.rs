@@ -5,9 +5,9 @@
 //! mapped field checked. Protocol details (partial success, errors as `google.rpc.Status`,
 //! limits, backpressure) are checked with requests built from the published protos.
 
-use crate::stored::assert_fields;
-use chrono::{DateTime, Utc};
-use flate2::{Compression as GzLevel, write::GzEncoder};
+use crate::stored::{
+    assert_fields, by_message, gzip, is_recent, is_trace_id, post, stored_logs as stored,
+};
 use opentelemetry_proto::tonic::{
     collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse},
     common::v1::{AnyValue, KeyValue, any_value::Value as Any},
@@ -16,66 +16,11 @@ use opentelemetry_proto::tonic::{
 };
 use prost::Message;
 use serde_json::{Value, json};
-use std::{io::Write, path::Path, time::Duration};
+use std::path::Path;
 use traceflow_testkit::{StackOptions, TestStack};
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
-
-fn is_trace_id(value: &str) -> bool {
-    value.len() == 32 && value.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::new(), GzLevel::default());
-    encoder.write_all(data).unwrap();
-    encoder.finish().unwrap()
-}
-
-/// The stored logs of `service` once `count` have arrived; exactly `count` are expected.
-async fn stored(stack: &TestStack, service: &str, count: usize) -> Vec<Value> {
-    let query = format!("service={service}&limit=1000");
-    stack
-        .wait_for_logs(&query, count, Duration::from_secs(15))
-        .await;
-    // Give a stray extra record the chance to show up before counting.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let body: Value = stack.logs(&query).await.json().await.unwrap();
-    let logs = body["logs"].as_array().unwrap().clone();
-    assert_eq!(logs.len(), count, "{service}: {body:#}");
-    logs
-}
-
-fn by_message<'a>(logs: &'a [Value], message: &str) -> &'a Value {
-    logs.iter()
-        .find(|log| log["message"] == message)
-        .unwrap_or_else(|| panic!("no log with message {message:?} in {logs:#?}"))
-}
-
-/// Within a few minutes of now: a time the client stamped when it logged.
-fn is_recent(timestamp: &Value) -> bool {
-    let time: DateTime<Utc> = timestamp.as_str().unwrap().parse().unwrap();
-    (Utc::now() - time).num_seconds().abs() < 300
-}
-
-/// A `POST` to `url` with `content_type` and optional extra headers.
-async fn post(
-    stack: &TestStack,
-    url: &str,
-    content_type: &str,
-    headers: &[(&str, &str)],
-    body: Vec<u8>,
-) -> reqwest::Response {
-    let mut request = stack
-        .http
-        .post(url)
-        .header("Content-Type", content_type)
-        .body(body);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    request.send().await.unwrap()
-}
 
 fn logs_url(base: &str) -> String {
     format!("{base}/v1/logs")

@@ -1,11 +1,12 @@
 //! Events written straight into a stack's tables, reads of the query service's JSON
 //! endpoints, and the comparison of what was read: what the search, cursor, stats, tail,
-//! delete, retention, OTLP and hostile-input tests share.
+//! delete, retention, protocol (OTLP, Loki) and hostile-input tests share.
 
 use chrono::{DateTime, Utc};
+use flate2::{Compression as GzLevel, write::GzEncoder};
 use reqwest::Method;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, io::Write, time::Duration};
 use traceflow_config::{ClickHouseConfig, Compression};
 use traceflow_event::{Level, LogEvent};
 use traceflow_storage::Storage;
@@ -101,4 +102,63 @@ pub fn assert_fields(actual: &Value, expected: &Value) {
         .map(|key| (key.clone(), actual[key].clone()))
         .collect();
     assert_eq!(&Value::Object(named), expected, "in {actual:#}");
+}
+
+/// The stored logs of `service` once `count` have arrived; exactly `count` are expected.
+pub async fn stored_logs(stack: &TestStack, service: &str, count: usize) -> Vec<Value> {
+    let query = format!("service={service}&limit=1000");
+    stack
+        .wait_for_logs(&query, count, Duration::from_secs(15))
+        .await;
+    // Give a stray extra record the chance to show up before counting.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let body: Value = stack.logs(&query).await.json().await.unwrap();
+    let logs = body["logs"].as_array().unwrap().clone();
+    assert_eq!(logs.len(), count, "{service}: {body:#}");
+    logs
+}
+
+/// The log of `logs` with `message`.
+#[track_caller]
+pub fn by_message<'a>(logs: &'a [Value], message: &str) -> &'a Value {
+    logs.iter()
+        .find(|log| log["message"] == message)
+        .unwrap_or_else(|| panic!("no log with message {message:?} in {logs:#?}"))
+}
+
+/// Within a few minutes of now: a time the client stamped when it logged.
+pub fn is_recent(timestamp: &Value) -> bool {
+    let time: DateTime<Utc> = timestamp.as_str().unwrap().parse().unwrap();
+    (Utc::now() - time).num_seconds().abs() < 300
+}
+
+/// A trace id as ingestion makes them (32 lower-case hex digits).
+pub fn is_trace_id(value: &str) -> bool {
+    value.len() == 32 && value.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))
+}
+
+/// `data` gzip-compressed, as a client sends a body with `Content-Encoding: gzip`.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), GzLevel::default());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A `POST` to `url` with `content_type` and optional extra headers.
+pub async fn post(
+    stack: &TestStack,
+    url: &str,
+    content_type: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> reqwest::Response {
+    let mut request = stack
+        .http
+        .post(url)
+        .header("Content-Type", content_type)
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
 }
