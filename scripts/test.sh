@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need (Redis, ClickHouse, chDB and the current-ClickHouse adapter's
-# packages, the OpenTelemetry Python SDK) and runs the whole suite: every crate's tests against
-# real servers (ClickHouse 18.16), then the end-to-end suites again on current ClickHouse (chDB
-# behind ClickHouse's HTTP interface).
+# packages, the OpenTelemetry Python SDK, the Loki clients) and runs the whole suite: every
+# crate's tests against real servers (ClickHouse 18.16), then the end-to-end suites again on
+# current ClickHouse (chDB behind ClickHouse's HTTP interface).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,12 @@ fi
 if ! python3 -c 'import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http, opentelemetry.exporter.otlp.json.http' 2>/dev/null; then
   echo "==> installing the OpenTelemetry Python SDK and OTLP exporters (pip, for the OTLP tests)"
   python3 -m pip install -q --root-user-action=ignore -r crates/traceflow-e2e/tests/otlp/requirements.txt
+fi
+loki_clients=crates/traceflow-e2e/tests/loki
+if ! python3 -c 'import logging_loki' 2>/dev/null || [ ! -d "$loki_clients/node_modules/pino-loki" ]; then
+  echo "==> installing the Loki clients (python-logging-loki with pip, pino-loki with npm, for the Loki tests)"
+  python3 -m pip install -q --root-user-action=ignore -r "$loki_clients/requirements.txt"
+  (cd "$loki_clients" && npm ci --no-audit --no-fund --silent)
 fi
 
 echo "==> cargo test"
