@@ -6,8 +6,12 @@
 //! block, with their headers) is built from the `logproto` messages; the protocol's details
 //! (refusals, limits, backpressure, tenants) with requests built by hand.
 
-use crate::stored::{
-    assert_fields, by_message, gzip, is_recent, is_trace_id, post, stored_logs as stored,
+use crate::{
+    metrics::metrics,
+    stored::{
+        assert_fields, by_message, gzip, is_recent, is_trace_id, levels_of, post,
+        stack_with_redis_down, stored_logs as stored,
+    },
 };
 use flate2::{Compression, write::ZlibEncoder};
 use prost::Message;
@@ -160,15 +164,7 @@ async fn pino_loki_pushes_through_its_worker_transport() {
             .unwrap()
             .contains("pino_loki.mjs")
     );
-    let levels: Vec<(&str, &str)> = ["out of money", "cache miss", "entering ledger"]
-        .iter()
-        .map(|message| {
-            (
-                *message,
-                by_message(&logs, message)["level"].as_str().unwrap(),
-            )
-        })
-        .collect();
+    let levels = levels_of(&logs, &["out of money", "cache miss", "entering ledger"]);
     assert_eq!(
         levels,
         [
@@ -242,15 +238,10 @@ async fn python_logging_loki_with_the_legacy_and_the_current_emitter() {
                 "order_id": "1234",
             })
         );
-        let levels: Vec<(&str, &str)> = ["charge failed", "ledger unreachable", "cache miss"]
-            .iter()
-            .map(|message| {
-                (
-                    *message,
-                    by_message(&logs, message)["level"].as_str().unwrap(),
-                )
-            })
-            .collect();
+        let levels = levels_of(
+            &logs,
+            &["charge failed", "ledger unreachable", "cache miss"],
+        );
         assert_eq!(
             levels,
             [
@@ -552,15 +543,7 @@ async fn refused_entries_are_named_by_stream_and_entry_and_the_others_stored() {
     assert_eq!(messages, ["also kept", "kept"]);
 
     // Counted per protocol and reason.
-    let metrics = stack
-        .http
-        .get(format!("{}/metrics", stack.ingestion_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&stack, &stack.ingestion_url).await;
     for wanted in [
         r#"traceflow_ingest_events_accepted_total{protocol="loki"}"#,
         r#"traceflow_ingest_events_rejected_total{protocol="loki",reason="invalid"}"#,
@@ -573,6 +556,15 @@ async fn refused_entries_are_named_by_stream_and_entry_and_the_others_stored() {
     }
 }
 
+/// A push refused whole: its content type, headers and body, and the status and text answered.
+type Refusal = (
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    Vec<u8>,
+    u16,
+    &'static str,
+);
+
 #[tokio::test]
 async fn undecodable_oversized_and_unsupported_pushes_are_refused_whole() {
     let stack = TestStack::spawn_with(StackOptions {
@@ -582,7 +574,7 @@ async fn undecodable_oversized_and_unsupported_pushes_are_refused_whole() {
         ..StackOptions::default()
     })
     .await;
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<Refusal> = vec![
         (
             JSON,
             vec![],
@@ -732,15 +724,7 @@ async fn backpressure_is_429_and_a_queue_down_503_both_with_retry_after() {
         (200, TEXT.to_owned(), "ready\n".to_owned())
     );
 
-    let down = TestStack::spawn_with(StackOptions {
-        worker: false,
-        redis_url: Some(format!(
-            "redis://127.0.0.1:{}",
-            traceflow_testkit::free_port()
-        )),
-        ..StackOptions::default()
-    })
-    .await;
+    let down = stack_with_redis_down().await;
     let body = json!({"streams": [{"stream": {}, "values": [["1777975200000000000", "lost?"]]}]});
     let refused = post(
         &down,

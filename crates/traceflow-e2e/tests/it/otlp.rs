@@ -6,7 +6,8 @@
 //! limits, backpressure) are checked with requests built from the published protos.
 
 use crate::stored::{
-    assert_fields, by_message, gzip, is_recent, is_trace_id, post, stored_logs as stored,
+    assert_fields, by_message, gzip, is_recent, is_trace_id, levels_of, post,
+    stack_with_redis_down, stored_logs as stored,
 };
 use opentelemetry_proto::tonic::{
     collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse},
@@ -314,20 +315,15 @@ async fn the_rust_otlp_exporter_through_the_tracing_bridge_both_encodings() {
             }),
         );
 
-        let levels: Vec<(&str, &str)> = [
-            "low balance",
-            "invoice sent",
-            "cache miss",
-            "entering ledger",
-        ]
-        .iter()
-        .map(|message| {
-            (
-                *message,
-                by_message(&logs, message)["level"].as_str().unwrap(),
-            )
-        })
-        .collect();
+        let levels = levels_of(
+            &logs,
+            &[
+                "low balance",
+                "invoice sent",
+                "cache miss",
+                "entering ledger",
+            ],
+        );
         assert_eq!(
             levels,
             [
@@ -746,15 +742,7 @@ async fn backpressure_and_a_queue_down_are_503_with_retry_after() {
         "the refused records were not queued"
     );
 
-    let down = TestStack::spawn_with(StackOptions {
-        worker: false,
-        redis_url: Some(format!(
-            "redis://127.0.0.1:{}",
-            traceflow_testkit::free_port()
-        )),
-        ..StackOptions::default()
-    })
-    .await;
+    let down = stack_with_redis_down().await;
     let body = serde_json::to_vec(&request("outage", vec![record("lost?")])).unwrap();
     let refused = post(&down, &logs_url(&down.ingestion_url), JSON, &[], body).await;
     assert_eq!(refused.headers()["retry-after"], "2");

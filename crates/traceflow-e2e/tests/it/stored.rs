@@ -10,7 +10,7 @@ use std::{collections::BTreeMap, io::Write, time::Duration};
 use traceflow_config::{ClickHouseConfig, Compression};
 use traceflow_event::{Level, LogEvent};
 use traceflow_storage::Storage;
-use traceflow_testkit::TestStack;
+use traceflow_testkit::{StackOptions, TestStack};
 use uuid::Uuid;
 
 pub fn at(raw: &str) -> DateTime<Utc> {
@@ -161,4 +161,31 @@ pub async fn post(
         request = request.header(*name, *value);
     }
     request.send().await.unwrap()
+}
+
+/// The level of the log with each of `messages`, next to its message.
+#[track_caller]
+pub fn levels_of<'a>(logs: &'a [Value], messages: &[&'a str]) -> Vec<(&'a str, &'a str)> {
+    messages
+        .iter()
+        .map(|message| {
+            (
+                *message,
+                by_message(logs, message)["level"].as_str().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A stack without a worker whose Redis is not there (nothing listens on its port).
+pub async fn stack_with_redis_down() -> TestStack {
+    TestStack::spawn_with(StackOptions {
+        worker: false,
+        redis_url: Some(format!(
+            "redis://127.0.0.1:{}",
+            traceflow_testkit::free_port()
+        )),
+        ..StackOptions::default()
+    })
+    .await
 }
