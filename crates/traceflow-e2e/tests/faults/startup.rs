@@ -63,6 +63,7 @@ fn a_port_in_use_is_named_by_its_variable_and_address() {
     for (service, variable) in [
         (Service::Ingestion, "INGESTION_PORT"),
         (Service::Ingestion, "OTLP_PORT"),
+        (Service::Ingestion, "LOKI_PORT"),
         (Service::Query, "QUERY_PORT"),
         (Service::Worker, "GRPC_PORT"),
         (Service::Worker, "WORKER_HTTP_PORT"),
