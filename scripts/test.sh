@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need (Redis, ClickHouse, logger, rsyslog and syslog-ng, chDB and the
-# current-ClickHouse adapter's packages, the OpenTelemetry Python SDK, the Elasticsearch
-# clients) and runs the whole suite: every crate's tests against real servers (ClickHouse
+# current-ClickHouse adapter's packages, the OpenTelemetry Python SDK, the Elasticsearch and
+# Loki clients) and runs the whole suite: every crate's tests against real servers (ClickHouse
 # 18.16), then the end-to-end suites again on current ClickHouse (chDB behind ClickHouse's
 # HTTP interface).
 set -euo pipefail
@@ -39,6 +39,12 @@ if ! python3 -c 'import elasticsearch' 2>/dev/null || [ ! -x .cache/rsyslog/usr/
   }
   unpack rsyslog rsyslog rsyslog-elasticsearch
   unpack syslog-ng syslog-ng-core syslog-ng-mod-http syslog-ng-scl
+fi
+loki_clients=crates/traceflow-e2e/tests/loki
+if ! python3 -c 'import logging_loki' 2>/dev/null || [ ! -d "$loki_clients/node_modules/pino-loki" ]; then
+  echo "==> installing the Loki clients (python-logging-loki with pip, pino-loki with npm, for the Loki tests)"
+  python3 -m pip install -q --root-user-action=ignore -r "$loki_clients/requirements.txt"
+  (cd "$loki_clients" && npm ci --no-audit --no-fund --silent)
 fi
 
 echo "==> cargo test"

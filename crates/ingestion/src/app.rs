@@ -3,9 +3,13 @@
 use crate::{
     WorkerSignal, elasticsearch,
     ingest::{self, Accepted, IngestBody},
-    otlp, syslog,
+    loki, otlp, syslog,
 };
-use axum::{Router, extract::DefaultBodyLimit, routing::post};
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    routing::{get, post},
+};
 use chrono::TimeDelta;
 use std::{
     future::Future,
@@ -33,6 +37,8 @@ pub(crate) struct AppState {
     pub(crate) limits: Limits,
     /// What the Elasticsearch bulk API says it is (`ES_VERSION`).
     pub(crate) elasticsearch: elasticsearch::Cluster,
+    /// `LOKI_PARSE_JSON_LINES`.
+    pub(crate) loki_parse_json_lines: bool,
 }
 
 /// The ports ingestion listens on: the main one serves every HTTP protocol, the others one
@@ -133,6 +139,7 @@ impl Application {
                 ..Limits::default()
             },
             elasticsearch: elasticsearch::Cluster::new(&config.es_version),
+            loki_parse_json_lines: config.loki_parse_json_lines,
         };
         let host = config.host;
         let keys = &config.api_keys;
@@ -150,7 +157,8 @@ impl Application {
         // The OTLP/HTTP receiver also listens on its conventional port, unless that is this one.
         if config.otlp_port != config.port || config.port == 0 {
             let otlp = Router::new().route(otlp::LOGS_PATH, post(otlp::export_logs));
-            let router = dedicated_router("ingestion (OTLP)", state.clone(), keys, otlp);
+            let router =
+                dedicated_router("ingestion (OTLP)", state.clone(), keys, otlp, Router::new());
             listeners.push(
                 Listener::http(
                     Port::Otlp,
@@ -178,6 +186,14 @@ impl Application {
         listeners.extend(syslog::listeners(&state, &config).await?);
         if let Some(number) = config.protocol_ports.otlp_grpc {
             listeners.push(otlp::grpc::listener(state.clone(), keys, host, number).await?);
+        }
+        if let Some(number) = config.protocol_ports.loki {
+            let push = Router::new().route(loki::PUSH_PATH, post(loki::push));
+            let ready = Router::new().route(loki::READY_PATH, get(loki::ready));
+            let router = dedicated_router("ingestion (Loki)", state.clone(), keys, push, ready);
+            listeners.push(
+                Listener::http(Port::Loki, "BIND_HOST, LOKI_PORT", host, number, router).await?,
+            );
         }
         Ok(Self { listeners })
     }
@@ -226,9 +242,9 @@ impl Application {
     info(
         title = "Traceflow ingestion",
         description = "Accepts log events (JSON, NDJSON, OTLP/HTTP, the Elasticsearch bulk API \
-            under /es) and queues them for storage. With INGEST_API_KEYS set, /ingest, /v1/logs \
-            and /es need `Authorization: Bearer <key>` or `X-API-Key: <key>`; /health, /metrics \
-            and /openapi.json stay open."
+            under /es, Loki's push API) and queues them for storage. With INGEST_API_KEYS set, \
+            /ingest, /v1/logs, /es and /loki/api/v1/push need `Authorization: Bearer <key>` or \
+            `X-API-Key: <key>`; /health, /metrics and /openapi.json stay open."
     ),
     components(schemas(IngestBody, Accepted))
 )]
@@ -240,6 +256,7 @@ fn router(state: AppState, api_keys: &ApiKeys) -> Router {
         .routes(routes!(ingest::ingest))
         .routes(routes!(otlp::export_logs))
         .nest(elasticsearch::PREFIX, elasticsearch::routes())
+        .routes(routes!(loki::push))
         .layer(DefaultBodyLimit::max(state.max_body_bytes));
     let health = HealthCheck::new(state.queue.clone(), |queue: Producer| async move {
         queue.ping().await.map_err(|error| DependencyDown {
@@ -254,16 +271,18 @@ fn router(state: AppState, api_keys: &ApiKeys) -> Router {
 }
 
 /// A protocol's own port: its routes alone, with the API keys, metrics and trace ids of the
-/// main port.
+/// main port; `open` routes (probes, as `/health` is on the main port) need no key.
 pub(crate) fn dedicated_router(
     name: &'static str,
     state: AppState,
     api_keys: &ApiKeys,
     routes: Router<AppState>,
+    open: Router<AppState>,
 ) -> Router {
     let body_limit = state.max_body_bytes;
     propagate_trace_id(with_metrics(
         require_api_key(routes, api_keys, name)
+            .merge(open)
             .layer(DefaultBodyLimit::max(body_limit))
             .with_state(state),
     ))

@@ -120,6 +120,8 @@ pub enum Protocol {
     Syslog,
     /// OTLP over gRPC.
     OtlpGrpc,
+    /// Loki's push API.
+    Loki,
 }
 
 impl Protocol {
@@ -131,6 +133,7 @@ impl Protocol {
             Protocol::Elasticsearch => "elasticsearch",
             Protocol::Syslog => "syslog",
             Protocol::OtlpGrpc => "otlp_grpc",
+            Protocol::Loki => "loki",
         }
     }
 

@@ -123,6 +123,9 @@ pub struct IngestionConfig {
     /// The time zone of RFC 3164 syslog timestamps, which carry neither a zone nor a year
     /// (`SYSLOG_TIMEZONE`, an IANA name).
     pub syslog_timezone: chrono_tz::Tz,
+    /// Whether a Loki line that is a JSON object is read into the event's fields
+    /// (`LOKI_PARSE_JSON_LINES`, default on) rather than stored as it is.
+    pub loki_parse_json_lines: bool,
 }
 
 /// The ingest protocols that listen on ports of their own (`off` turns one off).
@@ -276,6 +279,8 @@ impl IngestionConfig {
             max_future_skew: env.duration("MAX_FUTURE_SKEW", Duration::from_secs(600))?,
             es_version: es_version(env)?,
             syslog_timezone: env.timezone("SYSLOG_TIMEZONE", chrono_tz::UTC)?,
+            loki_parse_json_lines: env.one_of("LOKI_PARSE_JSON_LINES", &["true", "false"])?
+                == "true",
         })
     }
 }
@@ -381,6 +386,15 @@ mod tests {
         assert_eq!(ingestion.max_future_skew, Duration::from_secs(600));
         assert_eq!(ingestion.es_version, "8.19.0");
         assert_eq!(ingestion.syslog_timezone, chrono_tz::UTC);
+        assert!(ingestion.loki_parse_json_lines);
+        let kept = IngestionConfig::from(&env(&[("LOKI_PARSE_JSON_LINES", "False")])).unwrap();
+        assert!(!kept.loki_parse_json_lines);
+        assert_eq!(
+            IngestionConfig::from(&env(&[("LOKI_PARSE_JSON_LINES", "yes")]))
+                .unwrap_err()
+                .to_string(),
+            "LOKI_PARSE_JSON_LINES: expected one of true, false, got \"yes\""
+        );
         assert_eq!(QueryConfig::from(&env(&[])).unwrap().port, 8081);
         assert_eq!(
             QueryConfig::from(&env(&[])).unwrap().tail_heartbeat,

@@ -78,7 +78,13 @@ pub(crate) fn port_router(state: AppState, api_keys: &ApiKeys) -> Router {
     let (routes, _) = routes().split_for_parts();
     conventions(
         "",
-        dedicated_router("ingestion (Elasticsearch)", state, api_keys, routes),
+        dedicated_router(
+            "ingestion (Elasticsearch)",
+            state,
+            api_keys,
+            routes,
+            Router::new(),
+        ),
     )
 }
 

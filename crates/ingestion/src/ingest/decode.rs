@@ -115,9 +115,9 @@ impl<'de> Deserialize<'de> for IncomingEvent<'de> {
     }
 }
 
-/// The `metadata` object. A key given twice is refused rather than one value silently
-/// winning.
-struct IncomingMetadata<'a>(Metadata<'a>);
+/// The `metadata` object (and Loki's label and structured metadata objects). A key given
+/// twice is refused rather than one value silently winning.
+pub(crate) struct IncomingMetadata<'a>(pub(crate) Metadata<'a>);
 
 impl<'de> Deserialize<'de> for IncomingMetadata<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

@@ -2,7 +2,7 @@
 //! event per line); a batch is all-or-nothing.
 
 mod batch;
-mod decode;
+pub(crate) mod decode;
 
 use batch::{BodyFormat, Events, parse_body};
 

@@ -68,6 +68,7 @@ fn a_port_in_use_is_named_by_its_variable_and_address() {
         (Service::Ingestion, "OTLP_PORT"),
         (Service::Ingestion, "SYSLOG_TCP_PORT"),
         (Service::Ingestion, "OTLP_GRPC_PORT"),
+        (Service::Ingestion, "LOKI_PORT"),
         (Service::Query, "QUERY_PORT"),
         (Service::Worker, "GRPC_PORT"),
         (Service::Worker, "WORKER_HTTP_PORT"),

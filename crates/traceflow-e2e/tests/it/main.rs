@@ -12,6 +12,7 @@ mod health;
 mod hostile;
 mod indexes;
 mod ingest;
+mod loki;
 mod metrics;
 mod openapi;
 mod otlp;

@@ -62,6 +62,7 @@ async fn ingestion_documents_every_route() {
     let mut served = operations(&[
         ("POST", "/ingest"),
         ("POST", "/v1/logs"),
+        ("POST", "/loki/api/v1/push"),
         ("GET", "/health"),
         ("GET", "/metrics"),
         ("GET", "/openapi.json"),

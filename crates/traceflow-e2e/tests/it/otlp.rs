@@ -5,8 +5,9 @@
 //! mapped field checked. Protocol details (partial success, errors as `google.rpc.Status`,
 //! limits, backpressure) are checked with requests built from the published protos.
 
-use crate::stored::{assert_fields, by_message, is_recent, stored, without_redis};
-use flate2::{Compression as GzLevel, write::GzEncoder};
+use crate::stored::{
+    assert_fields, by_message, gzip, is_recent, is_trace_id, post, stored, without_redis,
+};
 use opentelemetry_proto::tonic::{
     collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse},
     common::v1::{AnyValue, KeyValue, any_value::Value as Any},
@@ -15,40 +16,11 @@ use opentelemetry_proto::tonic::{
 };
 use prost::Message;
 use serde_json::{Value, json};
-use std::{io::Write, path::Path};
+use std::path::Path;
 use traceflow_testkit::{StackOptions, TestStack};
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
-
-pub(crate) fn is_trace_id(value: &str) -> bool {
-    value.len() == 32 && value.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))
-}
-
-pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::new(), GzLevel::default());
-    encoder.write_all(data).unwrap();
-    encoder.finish().unwrap()
-}
-
-/// A `POST` to `url` with `content_type` and optional extra headers.
-async fn post(
-    stack: &TestStack,
-    url: &str,
-    content_type: &str,
-    headers: &[(&str, &str)],
-    body: Vec<u8>,
-) -> reqwest::Response {
-    let mut request = stack
-        .http
-        .post(url)
-        .header("Content-Type", content_type)
-        .body(body);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    request.send().await.unwrap()
-}
 
 fn logs_url(base: &str) -> String {
     format!("{base}/v1/logs")

@@ -8,11 +8,11 @@
 use crate::{
     metrics::metrics,
     otlp::{
-        PYTHON_STORED, PythonRun, check_python_records, gzip, is_trace_id, python_command,
+        PYTHON_STORED, PythonRun, check_python_records, python_command,
         python_exports_plain_and_gzip, python_run, queued_messages, record, request,
         rust_export_and_check,
     },
-    stored::{by_message, stored, without_redis},
+    stored::{by_message, gzip, is_trace_id, stored, without_redis},
 };
 use opentelemetry_proto::tonic::{
     collector::logs::v1::{

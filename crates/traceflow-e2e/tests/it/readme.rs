@@ -1,9 +1,10 @@
 //! The README's curl examples, run as written against a fresh stack with the default
 //! retention. Each example in a ```sh block is followed by `# => STATUS BODY`, its
-//! documented answer, where `"..."` stands for any value and `${DAY}` for the day the
-//! README's own `DAY=` line gives (the examples' events happen on it). A `logger` line
-//! before an example (the syslog section's) is run once, to the stack's syslog port, before
-//! the example is.
+//! documented answer: JSON, where `"..."` stands for any value; else the exact text of the
+//! answer (as Loki answers); or nothing after the status, for an answer without a body (a
+//! `204`). `${DAY}` stands for the day the README's own `DAY=` line gives (the examples'
+//! events happen on it). A `logger` line before an example (the syslog section's) is run
+//! once, to the stack's syslog port, before the example is.
 
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -48,11 +49,13 @@ fn examples() -> Vec<Example> {
             continue;
         }
         if let Some(answer) = trimmed.strip_prefix("# => ") {
-            let (status, body) = answer.split_once(' ').expect("# => STATUS BODY");
+            let (status, body) = answer.split_once(' ').unwrap_or((answer, ""));
             examples.push(Example {
                 setup: std::mem::take(&mut setup),
                 command: std::mem::take(&mut command),
-                status: status.parse().expect("a status code"),
+                status: status
+                    .parse()
+                    .expect("# => STATUS BODY, STATUS a status code"),
                 body: body.to_owned(),
             });
         } else if trimmed.starts_with("logger ") {
@@ -74,6 +77,31 @@ fn examples() -> Vec<Example> {
 /// A `curl` command, or `printf` piping a body into one.
 fn starts_example(line: &str) -> bool {
     line.starts_with("curl ") || line.starts_with("printf ")
+}
+
+/// The answer a README example documents.
+#[derive(Debug)]
+enum Documented {
+    /// JSON, with `"..."` wildcards.
+    Json(Value),
+    /// Anything else, exactly (less the answer's final newline); empty for no body.
+    Text(String),
+}
+
+impl Documented {
+    fn parse(body: &str) -> Self {
+        serde_json::from_str(body)
+            .map_or_else(|_| Documented::Text(body.to_owned()), Documented::Json)
+    }
+
+    fn matches(&self, body: &str) -> bool {
+        match self {
+            Documented::Json(expected) => {
+                serde_json::from_str(body).is_ok_and(|actual: Value| matches(expected, &actual))
+            }
+            Documented::Text(expected) => body.strip_suffix('\n').unwrap_or(body) == expected,
+        }
+    }
 }
 
 /// `expected` with `"..."` wildcards; objects must have the same keys, arrays the same length.
@@ -142,12 +170,15 @@ async fn every_curl_example_in_the_readme_gives_its_documented_answer() {
         examples.len()
     );
     for example in examples {
-        let documented: Value =
-            serde_json::from_str(&example.body.replace("${DAY}", &day)).expect("a JSON body");
+        let documented = Documented::parse(&example.body.replace("${DAY}", &day));
         let command = example
             .command
             .replace("http://localhost:8080", &stack.ingestion_url)
-            .replace("http://localhost:8081", &stack.query_url);
+            .replace("http://localhost:8081", &stack.query_url)
+            .replace(
+                "http://localhost:3100",
+                &format!("http://{}", stack.protocol_addresses.loki),
+            );
         if !example.setup.is_empty() {
             let port = stack
                 .protocol_addresses
@@ -173,13 +204,12 @@ async fn every_curl_example_in_the_readme_gives_its_documented_answer() {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let (status, body) = run(&command).await;
-            let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-            if status == example.status && matches(&documented, &parsed) {
+            if status == example.status && documented.matches(&body) {
                 break;
             }
             assert!(
                 Instant::now() < deadline,
-                "README example\n  {}\ndocumented {} {}\nanswered   {status} {body}",
+                "README example\n  {}\ndocumented {} {:?}\nanswered   {status} {body}",
                 example.command.trim(),
                 example.status,
                 documented
@@ -187,6 +217,15 @@ async fn every_curl_example_in_the_readme_gives_its_documented_answer() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+#[test]
+fn text_and_empty_answers_match_exactly() {
+    assert!(Documented::parse("").matches(""));
+    assert!(!Documented::parse("").matches("x"));
+    assert!(Documented::parse("ready").matches("ready\n"));
+    assert!(!Documented::parse("ready").matches("ready now\n"));
+    assert!(Documented::parse(r#"{"a":"..."}"#).matches(r#"{"a":1}"#));
 }
 
 #[test]

@@ -1,11 +1,12 @@
 //! Events written straight into a stack's tables, reads of the query service's JSON
 //! endpoints, and the comparison of what was read: what the search, cursor, stats, tail,
-//! delete, retention, OTLP and hostile-input tests share.
+//! delete, retention, protocol (OTLP, Loki) and hostile-input tests share.
 
 use chrono::{DateTime, Utc};
+use flate2::{Compression as GzLevel, write::GzEncoder};
 use reqwest::Method;
 use serde_json::{Map, Value};
-use std::{collections::BTreeMap, time::Duration};
+use std::{collections::BTreeMap, io::Write, time::Duration};
 use traceflow_config::{ClickHouseConfig, Compression};
 use traceflow_event::{Level, LogEvent};
 use traceflow_storage::Storage;
@@ -125,6 +126,51 @@ pub fn by_message<'a>(logs: &'a [Value], message: &str) -> &'a Value {
 pub fn is_recent(timestamp: &Value) -> bool {
     let time: DateTime<Utc> = timestamp.as_str().unwrap().parse().unwrap();
     (Utc::now() - time).num_seconds().abs() < 300
+}
+
+/// A trace id as ingestion makes them (32 lower-case hex digits).
+pub fn is_trace_id(value: &str) -> bool {
+    value.len() == 32 && value.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))
+}
+
+/// `data` gzip-compressed, as a client sends a body with `Content-Encoding: gzip`.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), GzLevel::default());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A `POST` to `url` with `content_type` and optional extra headers.
+pub async fn post(
+    stack: &TestStack,
+    url: &str,
+    content_type: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> reqwest::Response {
+    let mut request = stack
+        .http
+        .post(url)
+        .header("Content-Type", content_type)
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
+}
+
+/// The level of the log with each of `messages`, next to its message.
+#[track_caller]
+pub fn levels_of<'a>(logs: &'a [Value], messages: &[&'a str]) -> Vec<(&'a str, &'a str)> {
+    messages
+        .iter()
+        .map(|message| {
+            (
+                *message,
+                by_message(logs, message)["level"].as_str().unwrap(),
+            )
+        })
+        .collect()
 }
 
 /// A stack without a worker whose Redis is down: nothing listens where it points.
