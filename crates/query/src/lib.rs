@@ -4,6 +4,7 @@ mod app;
 mod clickhouse;
 mod cursor;
 mod error;
+mod explorer;
 mod logs;
 mod openapi;
 mod params;
