@@ -133,7 +133,7 @@ export function App() {
             ) : (
               <>
                 <span class="count">
-                  {count.data ? `${count.data.count.toLocaleString('en-US')} events` : count.loading ? 'Counting…' : ''}
+                  {count.data ? plural(count.data.count, 'event') : count.loading ? 'Counting…' : ''}
                 </span>
                 <span class="loaded">
                   {results.events.length.toLocaleString('en-US')} loaded{results.complete ? '' : results.loading ? ', loading more…' : ''}
@@ -194,6 +194,11 @@ export function App() {
       )}
     </div>
   );
+}
+
+/// `1 event`, `20,000 events`.
+function plural(count: number, noun: string): string {
+  return `${count.toLocaleString('en-US')} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 function LiveStatus({ status, waiting, shown }: { status: string; waiting: number; shown: number }) {

@@ -25,10 +25,11 @@ function levelColours(): Record<string, string> {
   return Object.fromEntries(LEVELS.map((level) => [level, style.getPropertyValue(`--level-${level.toLowerCase()}`).trim()]));
 }
 
-// uPlot's data: bucket times, then for each level (top of the stack first, so each bar is
-// drawn over the taller ones behind it) the running total up to that level.
-function stackedData(stats: StatsAnswer): uPlot.AlignedData {
-  const times = stats.buckets.map((b) => Date.parse(b.time) / 1000);
+// uPlot's data: the middle of each bucket (so the bar under the pointer is the nearest
+// point), then for each level (top of the stack first, so each bar is drawn over the taller
+// ones behind it) the running total up to that level.
+function stackedData(stats: StatsAnswer, bucket: number): uPlot.AlignedData {
+  const times = stats.buckets.map((b) => Date.parse(b.time) / 1000 + bucket / 2);
   const running = stats.buckets.map(() => 0);
   const layers = STACK.map((level) => stats.buckets.map((b, i) => (running[i] += b.counts?.[level] ?? 0)));
   return [times, ...layers.reverse()];
@@ -38,7 +39,6 @@ function stackedData(stats: StatsAnswer): uPlot.AlignedData {
 // click a bar to narrow to its bucket.
 export function Histogram({ stats, bucket, bounds, theme, onSelect }: Props) {
   const container = useRef<HTMLDivElement>(null);
-  const plot = useRef<uPlot | null>(null);
   const [hover, setHover] = useState<number | null>(null);
   const select = useRef(onSelect);
   select.current = onSelect;
@@ -52,7 +52,7 @@ export function Histogram({ stats, bucket, bounds, theme, onSelect }: Props) {
       grid: { stroke: style.getPropertyValue('--grid').trim(), width: 1 },
       ticks: { show: false },
     };
-    const bars = uPlot.paths.bars!({ size: [0.9, 60], align: 1 });
+    const bars = uPlot.paths.bars!({ size: [0.9, 60] });
     const drawn = [...STACK].reverse();
     const options: uPlot.Options = {
       width: container.current.clientWidth || 800,
@@ -78,8 +78,7 @@ export function Histogram({ stats, bucket, bounds, theme, onSelect }: Props) {
         ],
       },
     };
-    const chart = new uPlot(options, stackedData(stats), container.current);
-    plot.current = chart;
+    const chart = new uPlot(options, stackedData(stats, bucket), container.current);
     // A click is a press and release in place (a drag is handled by setSelect).
     let pressedAt = 0;
     chart.over.addEventListener('mousedown', (event) => (pressedAt = event.clientX));
@@ -94,7 +93,6 @@ export function Histogram({ stats, bucket, bounds, theme, onSelect }: Props) {
     return () => {
       resize.disconnect();
       chart.destroy();
-      plot.current = null;
     };
   }, [stats, theme]);
 
