@@ -8,7 +8,9 @@ use traceflow_http::ErrorBody;
 use utoipa::{IntoParams, IntoResponses, OpenApi, ToSchema};
 
 /// Filters every endpoint takes. Also `metadata.<key>=<value>`: an exact metadata entry
-/// (up to 16, all must hold).
+/// (up to 16, all must hold). Every endpoint but `DELETE /logs` also takes exclusions: an
+/// event meeting any of them is left out; `not.metadata.<key>=<value>` leaves out the events
+/// with that metadata entry (up to 16).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct FilterParams {
@@ -24,6 +26,19 @@ pub(crate) struct FilterParams {
     q: Option<String>,
     /// Exact trace id.
     trace_id: Option<String>,
+    /// Exclusion (not on DELETE): leaves out this service's events.
+    #[param(rename = "not.service")]
+    not_service: Option<String>,
+    /// Exclusion (not on DELETE): leaves out this level's events, any case.
+    #[param(rename = "not.level")]
+    not_level: Option<String>,
+    /// Exclusion (not on DELETE): leaves out this trace's events.
+    #[param(rename = "not.trace_id")]
+    not_trace_id: Option<String>,
+    /// Exclusion (not on DELETE): leaves out the events whose message contains any of these
+    /// words or "quoted phrases", any case.
+    #[param(rename = "not.q")]
+    not_q: Option<String>,
 }
 
 /// Paging for `GET /logs`.

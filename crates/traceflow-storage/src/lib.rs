@@ -24,7 +24,7 @@ mod stats;
 mod version;
 
 pub use delete::Deletion;
-pub use filter::LogFilter;
+pub use filter::{Exclusions, LogFilter};
 pub use insert::LogRow;
 pub use migrations::{Migration, Requirement};
 pub use position::{Order, Position};
