@@ -2,8 +2,11 @@
 
 mod app;
 mod clickhouse;
+mod context;
 mod cursor;
 mod error;
+mod export;
+mod facets;
 mod logs;
 mod openapi;
 mod params;

@@ -65,6 +65,55 @@ pub(crate) struct StatsParams {
     group_by: Option<String>,
 }
 
+/// The event `GET /logs/context` lists the neighbours of.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ContextParams {
+    /// The event's id, as `GET /logs` answers it.
+    id: String,
+    /// The event's time (RFC 3339, at least to the second): the lookup then reads that
+    /// second of the table instead of every event id, which is slower on a large table.
+    timestamp: Option<String>,
+    /// Events of the same service just before it: default 10, at most 100.
+    before: Option<u32>,
+    /// Events of the same service just after it: default 10, at most 100.
+    after: Option<u32>,
+}
+
+/// How many values `GET /logs/facets` lists.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct FacetsParams {
+    /// Services, levels, metadata keys and values per key to list: default 10; 0 or negative
+    /// means 10; above 100 means 100.
+    limit: Option<i64>,
+}
+
+/// The order and format of `GET /logs/export`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ExportParams {
+    /// `desc` (default, newest first) or `asc`.
+    order: Option<String>,
+    /// `ndjson` (default) or `csv`.
+    format: Option<String>,
+}
+
+/// A value of a facet and the number of matching events that have it.
+#[derive(ToSchema)]
+pub(crate) struct FacetValue {
+    value: String,
+    count: u64,
+}
+
+/// A metadata key: the number of matching events that have it, and its most common values.
+#[derive(ToSchema)]
+pub(crate) struct MetadataFacet {
+    key: String,
+    count: u64,
+    values: Vec<FacetValue>,
+}
+
 /// A stored event, as every read answers it.
 #[derive(ToSchema)]
 pub(crate) struct StoredEvent {
@@ -87,7 +136,7 @@ pub(crate) enum QueryErrors {
     /// Missing or invalid API key (when keys are configured)
     #[response(status = 401)]
     Unauthorized(ErrorBody),
-    /// ClickHouse unreachable
+    /// ClickHouse unreachable (or not answering within 30 seconds)
     #[response(status = 503)]
     Unavailable(ErrorBody),
 }
@@ -96,10 +145,10 @@ pub(crate) enum QueryErrors {
 #[openapi(
     info(
         title = "Traceflow query",
-        description = "Searches, counts, histograms, live tail and deletion of stored log events. \
+        description = "Searches, counts, histograms, facets, an event's context, exports, live tail and deletion of stored log events. \
             With QUERY_API_KEYS set, every route but /health, /metrics and /openapi.json needs \
             `Authorization: Bearer <key>` or `X-API-Key: <key>`."
     ),
-    components(schemas(StoredEvent))
+    components(schemas(StoredEvent, FacetValue, MetadataFacet))
 )]
 pub(crate) struct QueryApi;

@@ -15,7 +15,7 @@ use crate::{
 };
 use chrono::{DateTime, Utc};
 use clickhouse::{Client, Row, query::Query};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Most values one facet may list.
@@ -32,14 +32,14 @@ pub struct FacetsQuery {
 }
 
 /// A value and the number of matching events that have it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FacetValue {
     pub value: String,
     pub count: u64,
 }
 
 /// A metadata key, the number of matching events that have it, and its most common values.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MetadataFacet {
     pub key: String,
     pub count: u64,
@@ -137,7 +137,7 @@ fn top(counts: BTreeMap<String, u64>, limit: u32) -> Vec<FacetValue> {
         .map(|(value, count)| FacetValue { value, count })
         .collect();
     // Stable, and the map gave them by value: equal counts stay in value order.
-    values.sort_by(|a, b| b.count.cmp(&a.count));
+    values.sort_by_key(|value| std::cmp::Reverse(value.count));
     values.truncate(limit as usize);
     values
 }

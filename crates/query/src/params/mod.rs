@@ -11,13 +11,15 @@ mod form;
 mod text;
 mod value;
 
-use crate::cursor::Cursor;
+use crate::{cursor::Cursor, export::Format};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::BTreeMap;
 use traceflow_event::Level;
 use traceflow_storage::{
-    Exclusions, GroupBy, LogFilter, LogQuery, MAX_BUCKETS, Page, Position, StatsQuery, bucket_count,
+    ContextQuery, Exclusions, FacetsQuery, GroupBy, LogFilter, LogQuery, MAX_BUCKETS, MAX_CONTEXT,
+    MAX_FACET_VALUES, MAX_LIMIT, Order, Page, Position, StatsQuery, bucket_count,
 };
+use uuid::Uuid;
 
 /// Stands for every `metadata.<key>` parameter in a list of accepted names.
 const METADATA: &str = "metadata.<key>";
@@ -36,6 +38,13 @@ const EXCLUSIONS: [&str; 5] = [
     "not.q",
     NOT_METADATA,
 ];
+
+/// `GET /logs`' page size when not told.
+const DEFAULT_LIMIT: u32 = 100;
+/// Events on each side of `GET /logs/context` when not told.
+const DEFAULT_CONTEXT: u32 = 10;
+/// Values per facet when not told.
+const DEFAULT_FACET_VALUES: u32 = 10;
 
 /// The range `GET /logs/stats` and `GET /logs/facets` count when not told.
 const DEFAULT_STATS_RANGE: TimeDelta = TimeDelta::hours(1);
@@ -198,7 +207,7 @@ pub fn log_query(raw: Option<&str>) -> Result<LogQuery, String> {
     let filter = params.take_filter()?;
     let limit = params
         .take("limit")
-        .map(|raw| value::limit(&raw))
+        .map(|raw| value::limit("limit", &raw, DEFAULT_LIMIT, MAX_LIMIT))
         .transpose()?;
     let offset = params
         .take("offset")
@@ -239,6 +248,91 @@ pub fn log_query(raw: Option<&str>) -> Result<LogQuery, String> {
         order,
         page,
         limit: limit.unwrap_or(defaults.limit),
+    })
+}
+
+/// `GET /logs/context`: the event's `id` and, optionally, its `timestamp`; `before` and
+/// `after`, the neighbours on each side (default 10, at most 100).
+pub fn context_query(raw: Option<&str>) -> Result<ContextQuery, String> {
+    let mut params = Params::parse(raw, &["id", "timestamp", "before", "after"])?;
+    let id = params
+        .take("id")
+        .ok_or("id is required: the id of an event, as GET /logs answers it")?;
+    let id =
+        Uuid::parse_str(&id).map_err(|_| format!("id must be an event id (a UUID), got {id:?}"))?;
+    let at = params
+        .take("timestamp")
+        .map(|raw| value::time("timestamp", &raw, false))
+        .transpose()?;
+    let mut side = |name: &str| {
+        params
+            .take(name)
+            .map(|raw| value::count(name, &raw, MAX_CONTEXT))
+            .transpose()
+            .map(|count| count.unwrap_or(DEFAULT_CONTEXT))
+    };
+    Ok(ContextQuery {
+        id,
+        at,
+        before: side("before")?,
+        after: side("after")?,
+    })
+}
+
+/// `GET /logs/facets`: the filter and `limit` (values per facet: default 10, at most 100);
+/// the range defaults to the hour before `now`.
+pub fn facets_query(raw: Option<&str>, now: DateTime<Utc>) -> Result<FacetsQuery, String> {
+    let mut params = Params::parse(raw, &with_filter(["limit"]))?;
+    let mut filter = params.take_filter()?;
+    let limit = params
+        .take("limit")
+        .map(|raw| value::limit("limit", &raw, DEFAULT_FACET_VALUES, MAX_FACET_VALUES))
+        .transpose()?
+        .unwrap_or(DEFAULT_FACET_VALUES);
+    let (from, to) = range(&mut filter, now, DEFAULT_STATS_RANGE)?;
+    Ok(FacetsQuery {
+        filter,
+        from,
+        to,
+        limit,
+    })
+}
+
+/// A validated `GET /logs/export`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportRequest {
+    /// Its `to` is always set: the export ends where the request came.
+    pub filter: LogFilter,
+    pub order: Order,
+    pub format: Format,
+}
+
+/// `GET /logs/export`: the filter, `order` and `format`; `to` defaults to `now`, so that
+/// the export is a snapshot rather than a chase after what is being stored.
+pub fn export_query(raw: Option<&str>, now: DateTime<Utc>) -> Result<ExportRequest, String> {
+    let mut params = Params::parse(raw, &with_filter(["order", "format"]))?;
+    let mut filter = params.take_filter()?;
+    filter.to = filter.to.or(Some(now));
+    check_range(filter.from, filter.to)?;
+    let order = params
+        .take("order")
+        .map(|raw| value::order(&raw))
+        .transpose()?
+        .unwrap_or_default();
+    let format = params
+        .take("format")
+        .map(|raw| {
+            Format::ALL
+                .into_iter()
+                .find(|format| format.name().eq_ignore_ascii_case(&raw))
+                .ok_or_else(|| format!("format must be ndjson or csv, got {raw:?}"))
+        })
+        .transpose()?
+        .unwrap_or(Format::Ndjson);
+    Ok(ExportRequest {
+        filter,
+        order,
+        format,
     })
 }
 
@@ -710,6 +804,125 @@ mod tests {
             )
         );
         assert!(services.group_by.service && services.group_by.level);
+    }
+
+    #[test]
+    fn context_needs_an_id_and_caps_its_sides() {
+        let id = "0196a0b0-0000-7000-8000-000000000004";
+        let query = context_query(Some(&format!("id={id}"))).unwrap();
+        assert_eq!(
+            query,
+            ContextQuery {
+                id: id.parse().unwrap(),
+                at: None,
+                before: 10,
+                after: 10,
+            }
+        );
+        let query = context_query(Some(&format!(
+            "id={id}&timestamp=2026-05-05T10:00:00.250Z&before=0&after=1000"
+        )))
+        .unwrap();
+        assert_eq!(
+            (query.at, query.before, query.after),
+            (Some(at("2026-05-05T10:00:00.250Z")), 0, 100)
+        );
+        for (raw, error) in [
+            (
+                String::new(),
+                "id is required: the id of an event, as GET /logs answers it",
+            ),
+            (
+                "id=42".to_owned(),
+                "id must be an event id (a UUID), got \"42\"",
+            ),
+            (
+                format!("id={id}&timestamp=noon"),
+                "timestamp must be an RFC 3339 time such as 2026-05-05T10:00:00Z, got \"noon\"",
+            ),
+            (
+                format!("id={id}&before=-1"),
+                "before must not be negative, got -1",
+            ),
+            (
+                format!("id={id}&after=few"),
+                "after must be a whole number, got \"few\"",
+            ),
+            (
+                format!("id={id}&service=api"),
+                "unknown parameter \"service\"; expected id, timestamp, before or after",
+            ),
+        ] {
+            assert_eq!(context_query(Some(&raw)).unwrap_err(), error, "{raw}");
+        }
+    }
+
+    #[test]
+    fn facets_default_to_the_last_hour_and_ten_values() {
+        let now = at("2026-05-05T12:00:00Z");
+        let facets = facets_query(Some("level=error&not.service=health"), now).unwrap();
+        assert_eq!(
+            (facets.from, facets.to, facets.limit),
+            (at("2026-05-05T11:00:00Z"), now, 10)
+        );
+        assert_eq!(facets.filter.level, Some(Level::Error));
+        assert_eq!(facets.filter.exclude.service.as_deref(), Some("health"));
+        assert_eq!((facets.filter.from, facets.filter.to), (None, None));
+        for (raw, limit) in [("0", 10), ("3", 3), ("500", 100)] {
+            assert_eq!(
+                facets_query(Some(&format!("limit={raw}")), now)
+                    .unwrap()
+                    .limit,
+                limit
+            );
+        }
+        assert_eq!(
+            facets_query(Some("limit=many"), now).unwrap_err(),
+            "limit must be a whole number, got \"many\""
+        );
+        assert_eq!(
+            facets_query(Some("order=asc"), now).unwrap_err(),
+            "unknown parameter \"order\"; expected service, level, from, to, q, trace_id, metadata.<key>, not.service, not.level, not.trace_id, not.q, not.metadata.<key> or limit"
+        );
+    }
+
+    #[test]
+    fn an_export_ends_now_unless_told_and_names_its_format() {
+        let now = at("2026-05-05T12:00:00Z");
+        let export = export_query(Some("service=api"), now).unwrap();
+        assert_eq!(
+            (
+                export.filter.from,
+                export.filter.to,
+                export.order,
+                export.format
+            ),
+            (None, Some(now), Order::Desc, Format::Ndjson)
+        );
+        let export = export_query(
+            Some("order=asc&format=CSV&from=2026-05-05T00:00:00Z&to=2026-05-05T01:00:00Z"),
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            (export.filter.to, export.order, export.format),
+            (
+                Some(at("2026-05-05T01:00:00.999Z")),
+                Order::Asc,
+                Format::Csv
+            )
+        );
+        for (raw, error) in [
+            ("format=xlsx", "format must be ndjson or csv, got \"xlsx\""),
+            ("order=up", "order must be asc or desc, got \"up\""),
+            ("from=2026-05-06T00:00:00Z", "from must not be after to"),
+            (
+                "limit=10",
+                "unknown parameter \"limit\"; expected service, level, from, to, q, trace_id, metadata.<key>, not.service, not.level, not.trace_id, not.q, not.metadata.<key>, order or format",
+            ),
+        ] {
+            assert_eq!(export_query(Some(raw), now).unwrap_err(), error, "{raw}");
+        }
     }
 
     #[test]
