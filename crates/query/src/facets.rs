@@ -32,10 +32,16 @@ pub(crate) struct FacetsAnswer {
     /// its most common values.
     #[schema(value_type = Vec<crate::openapi::MetadataFacet>)]
     metadata: Vec<MetadataFacet>,
+    /// Only when more than a million events match: the metadata counts are estimates, made
+    /// from one matching event in this many (by a hash of the event id) and multiplied by it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata_sample: Option<u64>,
 }
 
 /// The top `limit` services, levels, metadata keys and values of each key among the
-/// matching events (default range: the last hour), with exact counts.
+/// matching events (default range: the last hour). The counts are exact, but beyond a
+/// million matching events those of the metadata are estimated from a sample
+/// (`metadata_sample`).
 #[utoipa::path(get, path = "/logs/facets", tag = "query", params(FilterParams, FacetsParams), responses(
     (status = 200, description = "The facets", body = FacetsAnswer),
     crate::openapi::QueryErrors,
@@ -56,5 +62,6 @@ pub(crate) async fn facets(
         service: facets.service,
         level: facets.level,
         metadata: facets.metadata,
+        metadata_sample: (facets.metadata_sample > 1).then_some(facets.metadata_sample),
     }))
 }
