@@ -1,7 +1,7 @@
 //! The HTTP application: routes, shared state, and its life from bind to shutdown.
 
 use crate::openapi::QueryApi;
-use crate::{clickhouse::LazyStorage, explorer, logs, stats, tail};
+use crate::{clickhouse::LazyStorage, context, explorer, export, facets, logs, stats, tail};
 use axum::Router;
 use std::{future::Future, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
@@ -19,7 +19,8 @@ pub(crate) struct AppState {
     pub(crate) tails: Arc<tail::TailHub>,
     /// How long a live tail may be silent before a heartbeat comment.
     pub(crate) heartbeat: Duration,
-    /// Cancelled at shutdown: live tails end, so that draining does not wait for them.
+    /// Cancelled at shutdown: live tails and exports end, so that draining does not wait for
+    /// them.
     pub(crate) stop: CancellationToken,
 }
 
@@ -79,7 +80,10 @@ fn router(state: AppState, api_keys: &ApiKeys) -> Router {
         .routes(routes!(logs::count))
         .routes(routes!(stats::stats))
         .routes(routes!(tail::tail))
-        .routes(routes!(stats::services));
+        .routes(routes!(stats::services))
+        .routes(routes!(facets::facets))
+        .routes(routes!(context::context))
+        .routes(routes!(export::export));
     // The explorer asks for the key itself: its page and files are open.
     let open = OpenApiRouter::new()
         .routes(routes!(explorer::page))

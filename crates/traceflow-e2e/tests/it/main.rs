@@ -4,8 +4,11 @@
 
 mod auth;
 mod batch;
+mod context;
 mod cursor;
 mod delete;
+mod export;
+mod facets;
 mod health;
 mod hostile;
 mod indexes;
@@ -14,6 +17,7 @@ mod metrics;
 mod openapi;
 mod otlp;
 mod pipeline;
+mod proxy;
 mod query;
 mod readme;
 mod retention;
