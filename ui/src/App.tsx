@@ -118,7 +118,7 @@ export function App() {
         <ExportMenu search={search} order={state.order} />
       </Toolbar>
       <div class="body">
-        <Facets facets={facets.data} error={facets.error} onClause={addClause} />
+        <Facets facets={facets.data} error={facets.error} loading={facets.loading} onClause={addClause} />
         <main class="results">
           <Histogram
             stats={stats.data}

@@ -1,5 +1,5 @@
 // 8. Facets: the top values of service, level and the commonest metadata keys of the
-// matching events, with counts; a click filters for a value, － excludes it.
+// matching events, with counts; a click filters for a value, − excludes it.
 
 import assert from 'node:assert/strict';
 import { countShop, shop, SHOP } from './fixture.mjs';
@@ -41,7 +41,7 @@ browserTest('facets: services, levels and metadata of the search, with counts', 
   assert.deepEqual(await facet(page, 'service'), [['payment', countShop((e) => e.service === 'payment')]]);
 });
 
-browserTest('facets: a click filters for a value, － excludes one', async ({ open }) => {
+browserTest('facets: a click filters for a value, − excludes one', async ({ open }) => {
   const page = await open(searchOf('', SHOP));
   await waitForCount(page, shop.length);
   await page.locator('.facet[data-facet="service"] li[data-value="auth"] .facet-value').click();

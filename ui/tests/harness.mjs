@@ -51,6 +51,8 @@ async function startProxy() {
       },
     );
     upstream.on('error', () => response.destroy());
+    // A cut connection ends its upstream request too (a live tail's stream would stay open).
+    response.on('close', () => upstream.destroy());
     request.pipe(upstream);
   });
   server.on('connection', (socket) => {

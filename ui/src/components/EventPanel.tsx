@@ -48,15 +48,15 @@ function CopyButton({ label, text }: { label: string; text: () => string }) {
   );
 }
 
-// ＋ and － beside a value: add it to the query as a filter or an exclusion.
+// + and − beside a value: add it to the query as a filter or an exclusion.
 function FilterButtons({ clause, onClause }: { clause: ClauseTarget; onClause: (c: Clause) => void }) {
   return (
     <span class="filter-buttons">
       <button title="Filter for this value" aria-label="Filter for this value" onClick={() => onClause(signed(clause, false))}>
-        ＋
+        +
       </button>
       <button title="Exclude this value" aria-label="Exclude this value" onClick={() => onClause(signed(clause, true))}>
-        －
+        −
       </button>
     </span>
   );

@@ -4,6 +4,7 @@ import { signed, type Clause, type ClauseTarget } from '../query';
 interface Props {
   facets: FacetsAnswer | null;
   error: string | null;
+  loading: boolean;
   onClause: (clause: Clause) => void;
 }
 
@@ -25,7 +26,7 @@ function FacetGroup({ title, values, clause, onClause }: {
               <span class="count">{count.toLocaleString('en-US')}</span>
             </button>
             <button class="facet-exclude" title={`Exclude ${title} ${value}`} aria-label={`Exclude ${value}`} onClick={() => onClause(signed(clause(value), true))}>
-              －
+              −
             </button>
           </li>
         ))}
@@ -35,12 +36,12 @@ function FacetGroup({ title, values, clause, onClause }: {
 }
 
 // The top values of service, level and the commonest metadata keys among the matching
-// events, with their counts; a click filters for a value, － excludes it.
-export function Facets({ facets, error, onClause }: Props) {
+// events, with their counts; a click filters for a value, − excludes it.
+export function Facets({ facets, error, loading, onClause }: Props) {
   return (
     <nav class="facets" aria-label="Facets">
       {error && <div class="error">{error}</div>}
-      {!facets && !error && <div class="muted">Counting…</div>}
+      {!facets && loading && <div class="muted">Counting…</div>}
       {facets && (
         <>
           <FacetGroup title="service" values={facets.service} clause={(value) => ({ kind: 'field', field: 'service', value })} onClause={onClause} />

@@ -34,7 +34,7 @@ export function Help({ onClose }: { onClose: () => void }) {
       </table>
       <p>
         Each field and each metadata key takes one value (one to require, one to exclude). Click a value in an
-        event or in the sidebar to add it as a filter (＋) or an exclusion (－). The time range, order and the
+        event or in the sidebar to add it as a filter (+) or an exclusion (−). The time range, order and the
         event you open are kept in the page's address: copy it to share what you see.
       </p>
     </Modal>
