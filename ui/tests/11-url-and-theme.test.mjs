@@ -59,7 +59,11 @@ browserTest('url: query, range, order, wrap and the open event survive a reload 
   assert.equal(new URL(page.url()).searchParams.get('event'), null);
 });
 
-const background = (page) => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+/// Waits until the page's background is `colour` (the theme applies on the next render).
+const background = (page, colour) =>
+  page.waitForFunction((colour) => getComputedStyle(document.body).backgroundColor === colour, colour);
+const DARK = 'rgb(13, 17, 23)';
+const LIGHT = 'rgb(255, 255, 255)';
 
 browserTest(
   'theme: dark when the system is dark',
@@ -67,11 +71,13 @@ browserTest(
     const page = await open(searchOf('', SHOP));
     await page.locator('.status .count').waitFor();
     assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
-    assert.equal(await background(page), 'rgb(13, 17, 23)');
+    await background(page, DARK);
     await page.getByLabel('Theme', { exact: true }).selectOption('light');
-    assert.equal(await background(page), 'rgb(255, 255, 255)');
+    await background(page, LIGHT);
+    // The choice is kept.
     await page.reload();
-    assert.equal(await background(page), 'rgb(255, 255, 255)', 'the choice is kept');
+    await page.locator('.status .count').waitFor();
+    await background(page, LIGHT);
   },
   { colorScheme: 'dark' },
 );
@@ -79,8 +85,7 @@ browserTest(
 browserTest('theme: light when the system is light, and it follows a change', async ({ open, page: p }) => {
   const page = await open(searchOf('', SHOP));
   await page.locator('.status .count').waitFor();
-  assert.equal(await background(page), 'rgb(255, 255, 255)');
+  await background(page, LIGHT);
   await p.emulateMedia({ colorScheme: 'dark' });
-  await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
-  assert.equal(await background(page), 'rgb(13, 17, 23)');
+  await background(page, DARK);
 });

@@ -22,7 +22,7 @@ browserTest(
     const expected = countShop((e) => e.service === 'auth');
     await waitForCount(page, expected);
     assert.equal(await page.evaluate(() => sessionStorage.getItem('traceflow.apiKey')), API_KEY);
-    assert.equal(await page.evaluate(() => JSON.stringify(localStorage).includes(API_KEY)), false);
+    assert.equal(await page.evaluate((key) => JSON.stringify(localStorage).includes(key), API_KEY), false);
     assert.ok(!page.url().includes(API_KEY));
 
     // A reload keeps it; the export sends it too.

@@ -138,12 +138,18 @@ fn send(path: &str, request: &HeaderMap, caching: Caching) -> Response {
         return json_error(StatusCode::NOT_FOUND, format!("no such file: /ui/{path}"));
     };
     let mut headers = HeaderMap::new();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(caching.header()));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(caching.header()),
+    );
     headers.insert(
         header::ETAG,
         HeaderValue::from_str(&asset.etag).expect("a hex tag is a valid header"),
     );
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     if asset.gzipped.is_some() {
         headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     }
@@ -179,7 +185,10 @@ pub(crate) async fn page(headers: HeaderMap) -> Response {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CONTENT_SECURITY_POLICY),
     );
-    security.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    security.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     response
 }
 
@@ -217,7 +226,9 @@ mod tests {
 
     #[test]
     fn the_page_and_its_files_are_embedded() {
-        let page = ASSETS.get("index.html").expect("ui/dist/index.html is built");
+        let page = ASSETS
+            .get("index.html")
+            .expect("ui/dist/index.html is built");
         let text = std::str::from_utf8(page.bytes).unwrap();
         let linked: Vec<&str> = text
             .split('"')
@@ -231,8 +242,14 @@ mod tests {
 
     #[test]
     fn types_follow_extensions() {
-        assert_eq!(content_type("assets/index-1a2b.js").0, "text/javascript; charset=utf-8");
-        assert_eq!(content_type("assets/style-1a2b.css").0, "text/css; charset=utf-8");
+        assert_eq!(
+            content_type("assets/index-1a2b.js").0,
+            "text/javascript; charset=utf-8"
+        );
+        assert_eq!(
+            content_type("assets/style-1a2b.css").0,
+            "text/css; charset=utf-8"
+        );
         assert_eq!(content_type("index.html").0, "text/html; charset=utf-8");
         assert_eq!(content_type("assets/logo.png"), ("image/png", false));
         assert_eq!(content_type("LICENSE"), ("application/octet-stream", false));

@@ -18,7 +18,14 @@ pub fn service_router<S>(
 where
     S: Clone + Send + Sync + 'static,
 {
-    service_router_with_open(service, api_keys, routes, OpenApiRouter::new(), state, health)
+    service_router_with_open(
+        service,
+        api_keys,
+        routes,
+        OpenApiRouter::new(),
+        state,
+        health,
+    )
 }
 
 /// [`service_router`], plus `open` routes that need no key (a page that asks the user for

@@ -41,9 +41,9 @@ async fn all_served(
 ) {
     for (method, path) in operations {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let path = example
-            .iter()
-            .fold(path.clone(), |path, (name, value)| path.replace(name, value));
+        let path = example.iter().fold(path.clone(), |path, (name, value)| {
+            path.replace(name, value)
+        });
         let status = stack
             .http
             .request(method.clone(), format!("{base}{path}"))
