@@ -158,8 +158,8 @@ impl FacetsQuery {
             [self.limit.into()],
         );
         sql.into_query(client)
-            .with_option("max_rows_to_group_by", MAX_VALUE_GROUPS.to_string())
-            .with_option("group_by_overflow_mode", "any")
+            .with_setting("max_rows_to_group_by", MAX_VALUE_GROUPS.to_string())
+            .with_setting("group_by_overflow_mode", "any")
     }
 }
 

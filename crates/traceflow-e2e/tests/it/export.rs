@@ -3,14 +3,14 @@
 
 use crate::{
     proxy::ClickHouseProxy,
-    stored::{at, event, get, stack_with, storage_at},
+    stored::{at, event, get, stack_with, with_metadata},
 };
 use chrono::TimeDelta;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use traceflow_event::{Event, Level, LogEvent};
 use traceflow_storage::{EXPORT_PAGE, Position};
-use traceflow_testkit::{StackOptions, TestStack, shared_clickhouse_url};
+use traceflow_testkit::TestStack;
 
 /// What a client downloading an export gets.
 struct Download {
@@ -50,14 +50,6 @@ fn lines(body: &str) -> Vec<Value> {
     body.lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect()
-}
-
-fn with_metadata(mut event: LogEvent, pairs: &[(&str, &str)]) -> LogEvent {
-    event.metadata = pairs
-        .iter()
-        .map(|(key, value)| (key.to_string().into(), value.to_string().into()))
-        .collect::<BTreeMap<_, _>>();
-    event
 }
 
 #[tokio::test]
@@ -228,16 +220,7 @@ async fn a_large_export_streams_every_event_once_in_order() {
 
 #[tokio::test]
 async fn an_export_that_fails_midway_ends_without_its_last_chunk_and_says_so() {
-    let clickhouse = shared_clickhouse_url();
-    let proxy = ClickHouseProxy::start(clickhouse.clone()).await;
-    let stack = TestStack::spawn_with(StackOptions {
-        clickhouse_url: Some(proxy.url.clone()),
-        worker: false,
-        ..StackOptions::default()
-    })
-    .await;
-    let storage = storage_at(&stack, &clickhouse).await;
-    storage.migrate().await.unwrap();
+    let (proxy, stack, storage) = ClickHouseProxy::with_stack().await;
     let end = at("2026-05-05T10:00:00Z");
     storage.insert(&bulk_events(end, 24_000)).await.unwrap();
     let filter = "service=bulk&to=2026-05-05T10:00:00Z";

@@ -1,19 +1,11 @@
 //! `GET /logs/facets`: the most common services, levels and metadata entries of the matching
 //! events, with exact counts.
 
-use crate::stored::{at, event, get, stack_with};
+use crate::stored::{at, event, get, stack_with, with_metadata};
 use chrono::{TimeDelta, Utc};
 use serde_json::{Value, json};
 use traceflow_event::{Level, LogEvent};
 use traceflow_testkit::TestStack;
-
-fn with_metadata(mut event: LogEvent, pairs: &[(&str, &str)]) -> LogEvent {
-    event.metadata = pairs
-        .iter()
-        .map(|(key, value)| (key.to_string().into(), value.to_string().into()))
-        .collect();
-    event
-}
 
 /// A seeded event: its service, level and metadata.
 type Row<'a> = (&'a str, Level, &'a [(&'a str, &'a str)]);

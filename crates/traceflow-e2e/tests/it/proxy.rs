@@ -2,6 +2,7 @@
 //! requests it forwards (how many a tail costs), and can be told to fail them (a ClickHouse
 //! that breaks in the middle of an export).
 
+use crate::stored::storage_at;
 use axum::{
     Router,
     body::Bytes,
@@ -16,6 +17,8 @@ use std::{
     },
     time::Duration,
 };
+use traceflow_storage::Storage;
+use traceflow_testkit::{StackOptions, TestStack, shared_clickhouse_url};
 
 pub struct ClickHouseProxy {
     pub url: String,
@@ -31,6 +34,23 @@ struct Shared {
 }
 
 impl ClickHouseProxy {
+    /// A stack whose query service talks to the shared ClickHouse through a proxy, and the
+    /// stack's tables, migrated, reached around it (so that what a test writes is not
+    /// counted or failed). No worker: the test writes the rows itself.
+    pub async fn with_stack() -> (Self, TestStack, Storage) {
+        let clickhouse = shared_clickhouse_url();
+        let proxy = Self::start(clickhouse.clone()).await;
+        let stack = TestStack::spawn_with(StackOptions {
+            clickhouse_url: Some(proxy.url.clone()),
+            worker: false,
+            ..StackOptions::default()
+        })
+        .await;
+        let storage = storage_at(&stack, &clickhouse).await;
+        storage.migrate().await.unwrap();
+        (proxy, stack, storage)
+    }
+
     pub async fn start(target: String) -> Self {
         let shared = Arc::new(Shared {
             client: reqwest::Client::new(),

@@ -1,21 +1,12 @@
 //! `GET /logs` with `q`, `trace_id`, `metadata.<key>` and `order`, and `GET /logs/count`:
 //! what a user sees, over rows written straight into the stack's table.
 
-use crate::stored::{at, encode, event, get, storage};
-use std::collections::BTreeMap;
+use crate::stored::{at, encode, event, get, storage, with_metadata};
 use traceflow_event::{Level, LogEvent};
 use traceflow_testkit::{TestStack, messages};
 
 fn traced(mut event: LogEvent, trace_id: &str) -> LogEvent {
     event.trace_id = trace_id.to_owned().into();
-    event
-}
-
-fn with_metadata(mut event: LogEvent, pairs: &[(&str, &str)]) -> LogEvent {
-    event.metadata = pairs
-        .iter()
-        .map(|(key, value)| (key.to_string().into(), value.to_string().into()))
-        .collect::<BTreeMap<_, _>>();
     event
 }
 

@@ -4,13 +4,13 @@
 
 use crate::{
     proxy::ClickHouseProxy,
-    stored::{event, get, storage, storage_at},
+    stored::{event, get, storage},
 };
 use chrono::{TimeDelta, Utc};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use traceflow_event::{Level, LogEvent};
-use traceflow_testkit::{StackOptions, TestStack, shared_clickhouse_url};
+use traceflow_testkit::{StackOptions, TestStack};
 
 /// One message of the stream.
 #[derive(Debug, Clone, PartialEq)]
@@ -354,17 +354,7 @@ async fn events_stored_a_little_out_of_order_are_pushed_a_backfill_is_not() {
 
 #[tokio::test]
 async fn clients_following_one_filter_share_one_reader_of_clickhouse() {
-    let clickhouse = shared_clickhouse_url();
-    let proxy = ClickHouseProxy::start(clickhouse.clone()).await;
-    // Only the query service talks through the proxy; the test writes around it.
-    let stack = TestStack::spawn_with(StackOptions {
-        clickhouse_url: Some(proxy.url.clone()),
-        worker: false,
-        ..StackOptions::default()
-    })
-    .await;
-    let storage = storage_at(&stack, &clickhouse).await;
-    storage.migrate().await.unwrap();
+    let (proxy, stack, storage) = ClickHouseProxy::with_stack().await;
     let window = Duration::from_secs(2);
 
     let first = Tail::connect(&stack, "service=shared", None).await;
