@@ -119,7 +119,7 @@ export function App() {
       </Toolbar>
       <div class="body">
         <Facets facets={facets.data} error={facets.error} loading={facets.loading} onClause={addClause} />
-        <main class="results">
+        <main class="results" aria-busy={results.loading}>
           <Histogram
             stats={stats.data}
             bucket={bucket}

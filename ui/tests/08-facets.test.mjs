@@ -37,6 +37,8 @@ browserTest('facets: services, levels and metadata of the search, with counts', 
   // They follow the search.
   await runQuery(page, 'service:payment');
   await waitForCount(page, countShop((e) => e.service === 'payment'));
+  // The facets of the previous search stay until the new ones come.
+  await page.locator('nav.facets[aria-busy="false"]').waitFor();
   await page.locator('.facet[data-facet="region"] li[data-value="eu west"]').waitFor();
   assert.deepEqual(await facet(page, 'service'), [['payment', countShop((e) => e.service === 'payment')]]);
 });

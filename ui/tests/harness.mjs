@@ -133,7 +133,7 @@ export function browserTest(name, body, { allow = [], colorScheme } = {}) {
     const browser = await openBrowser({ colorScheme });
     try {
       await body(browser);
-      const unexpected = browser.problems.filter((text) => !allow.some((pattern) => pattern.test(text)) && !(process.env.DEV_ALLOW_404 && /404/.test(text)));
+      const unexpected = browser.problems.filter((text) => !allow.some((pattern) => pattern.test(text)));
       if (unexpected.length) throw new Error(`errors in the page's console:\n${unexpected.join('\n')}`);
     } catch (error) {
       const dir = join(ARTIFACTS, 'failures');
@@ -161,10 +161,12 @@ export async function shownCount(page) {
   return Number((await status.textContent()).replace(/[^\d]/g, ''));
 }
 
-/// Waits until the status line says `count` events.
+/// Waits until the status line says `count` events and the list shows them.
 export async function waitForCount(page, count) {
   const text = `${count.toLocaleString('en-US')} ${count === 1 ? 'event' : 'events'}`;
   await page.locator('.status .count', { hasText: new RegExp(`^${text}$`) }).waitFor();
+  // And the first page of those events is shown.
+  await page.locator('main.results[aria-busy="false"]').waitFor();
 }
 
 /// The messages of the rows shown, top to bottom (of the virtual list: the rendered ones).

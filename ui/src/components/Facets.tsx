@@ -39,7 +39,7 @@ function FacetGroup({ title, values, clause, onClause }: {
 // events, with their counts; a click filters for a value, − excludes it.
 export function Facets({ facets, error, loading, onClause }: Props) {
   return (
-    <nav class="facets" aria-label="Facets">
+    <nav class="facets" aria-label="Facets" aria-busy={loading}>
       {error && <div class="error">{error}</div>}
       {!facets && loading && <div class="muted">Counting…</div>}
       {facets && (
