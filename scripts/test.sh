@@ -4,7 +4,7 @@
 # whole suite: the explorer's bundle rebuilt from source and compared with the committed one,
 # every crate's tests against real servers (ClickHouse 18.16; the explorer's browser tests
 # among them), then the end-to-end suites again on current ClickHouse (chDB behind
-# ClickHouse's HTTP interface).
+# ClickHouse's HTTP interface), the browser tests included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +34,7 @@ cargo test --workspace --all-targets
 echo "==> end-to-end suites on current ClickHouse (TEST_CLICKHOUSE=current)"
 started=$SECONDS
 status=0
-# Both suites whatever the first gives, and the time either way.
-TEST_CLICKHOUSE=current cargo test --no-fail-fast -p traceflow-e2e --test it --test faults || status=$?
+# Every suite whatever the first gives, and the time either way.
+TEST_CLICKHOUSE=current cargo test --no-fail-fast -p traceflow-e2e --test it --test faults --test explorer || status=$?
 echo "==> current ClickHouse: end-to-end suites took $((SECONDS - started)) s"
 exit "$status"

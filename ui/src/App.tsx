@@ -70,7 +70,7 @@ export function App() {
     getJson<StatsAnswer>('/logs/stats', withParams(search!, { interval: `${bucket}s`, group_by: 'level' }), signal),
   );
   const facets = useFetch(searchKey, (signal) => getJson<FacetsAnswer>('/logs/facets', withParams(search!, { limit: 10 }), signal));
-  const live = useLiveTail(queryError ? null : filters, state.live, paused);
+  const live = useLiveTail(queryError ? null : filters, state.live, paused, run);
 
   const panel = state.panel;
   const known =

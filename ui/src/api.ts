@@ -62,6 +62,11 @@ export function whenUnauthorized(callback: () => void): void {
   onUnauthorized = callback;
 }
 
+// A call the service answered 401 (the live tail reads its stream itself).
+export function refused(): void {
+  onUnauthorized();
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -80,7 +85,7 @@ export function authHeaders(extra: Record<string, string> = {}): Record<string, 
 export async function request(path: string, init: RequestInit = {}): Promise<Response> {
   const response = await fetch(path, { ...init, headers: authHeaders(init.headers as Record<string, string>) });
   if (response.ok) return response;
-  if (response.status === 401) onUnauthorized();
+  if (response.status === 401) refused();
   let message = `${response.status} ${response.statusText}`;
   try {
     const body = await response.json();

@@ -3,7 +3,7 @@
 // stream ends or breaks, sending the last event's id as `Last-Event-ID`, so the service sends
 // what was stored meanwhile and nothing twice.
 
-import { authHeaders, type LogEvent } from './api';
+import { authHeaders, refused, type LogEvent } from './api';
 
 export type TailStatus = 'connecting' | 'live' | 'reconnecting' | 'unauthorized';
 
@@ -40,6 +40,7 @@ export class TailStream {
         if (this.lastId) headers['Last-Event-ID'] = this.lastId;
         const response = await fetch(this.url, { headers, signal: this.abort.signal, cache: 'no-store' });
         if (response.status === 401) {
+          refused();
           this.handlers.onStatus('unauthorized');
           return;
         }

@@ -13,8 +13,8 @@ export interface LiveTail {
 }
 
 // Follows new events matching `filters` while `on`; while `paused`, events still arrive
-// and wait, so resuming loses none.
-export function useLiveTail(filters: URLSearchParams | null, on: boolean, paused: boolean): LiveTail {
+// and wait, so resuming loses none. A new `run` (a new key, say) starts again.
+export function useLiveTail(filters: URLSearchParams | null, on: boolean, paused: boolean, run: number): LiveTail {
   const [events, setEvents] = useState<LogEvent[]>([]);
   const [status, setStatus] = useState<TailStatus | 'off'>('off');
   const [waiting, setWaiting] = useState(0);
@@ -24,7 +24,7 @@ export function useLiveTail(filters: URLSearchParams | null, on: boolean, paused
 
   const show = (arrived: LogEvent[]) => setEvents((shown) => [...arrived.reverse(), ...shown].slice(0, KEEP));
 
-  const key = on && filters ? String(filters) : null;
+  const key = on && filters ? `${filters}#${run}` : null;
   useEffect(() => {
     setEvents([]);
     held.current = [];
@@ -33,7 +33,7 @@ export function useLiveTail(filters: URLSearchParams | null, on: boolean, paused
       setStatus('off');
       return;
     }
-    const stream = new TailStream(`/logs/tail?${key}`, {
+    const stream = new TailStream(`/logs/tail?${filters}`, {
       onStatus: setStatus,
       onEvents: (arrived) => {
         if (pausedNow.current) {
