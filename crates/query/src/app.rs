@@ -1,14 +1,14 @@
 //! The HTTP application: routes, shared state, and its life from bind to shutdown.
 
 use crate::openapi::QueryApi;
-use crate::{clickhouse::LazyStorage, logs, stats, tail};
+use crate::{clickhouse::LazyStorage, context, explorer, export, facets, logs, stats, tail};
 use axum::Router;
 use std::{future::Future, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use traceflow_config::ApiKeys;
 use traceflow_config::QueryConfig;
-use traceflow_http::{DependencyDown, HealthCheck, service_router};
+use traceflow_http::{DependencyDown, HealthCheck, service_router_with_open};
 use traceflow_runtime::bind;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -19,7 +19,8 @@ pub(crate) struct AppState {
     pub(crate) tails: Arc<tail::TailHub>,
     /// How long a live tail may be silent before a heartbeat comment.
     pub(crate) heartbeat: Duration,
-    /// Cancelled at shutdown: live tails end, so that draining does not wait for them.
+    /// Cancelled at shutdown: live tails and exports end, so that draining does not wait for
+    /// them.
     pub(crate) stop: CancellationToken,
 }
 
@@ -79,7 +80,14 @@ fn router(state: AppState, api_keys: &ApiKeys) -> Router {
         .routes(routes!(logs::count))
         .routes(routes!(stats::stats))
         .routes(routes!(tail::tail))
-        .routes(routes!(stats::services));
+        .routes(routes!(stats::services))
+        .routes(routes!(facets::facets))
+        .routes(routes!(context::context))
+        .routes(routes!(export::export));
+    // The explorer asks for the key itself: its page and files are open.
+    let open = OpenApiRouter::new()
+        .routes(routes!(explorer::page))
+        .routes(routes!(explorer::asset));
     let health = HealthCheck::new(state.storage.clone(), |storage: LazyStorage| async move {
         let check = match storage.get().await {
             Ok(storage) => storage.ping().await,
@@ -90,5 +98,5 @@ fn router(state: AppState, api_keys: &ApiKeys) -> Router {
             error: error.to_string(),
         })
     });
-    service_router("query", api_keys, routes, state, health)
+    service_router_with_open("query", api_keys, routes, open, state, health)
 }

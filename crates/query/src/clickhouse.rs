@@ -35,10 +35,16 @@ impl LazyStorage {
         &self,
         call: impl AsyncFnOnce(&Storage) -> Result<T, StorageError>,
     ) -> Result<T, ApiError> {
-        let storage = self.get().await?;
-        tokio::time::timeout(QUERY_TIMEOUT, call(storage))
-            .await
-            .map_err(|_| ApiError::Timeout(QUERY_TIMEOUT.as_secs()))?
-            .map_err(ApiError::from)
+        bounded(call(self.get().await?)).await
     }
+}
+
+/// `call`'s answer, or [`ApiError::Timeout`] once ClickHouse has taken [`QUERY_TIMEOUT`].
+pub(crate) async fn bounded<T>(
+    call: impl Future<Output = Result<T, StorageError>>,
+) -> Result<T, ApiError> {
+    tokio::time::timeout(QUERY_TIMEOUT, call)
+        .await
+        .map_err(|_| ApiError::Timeout(QUERY_TIMEOUT.as_secs()))?
+        .map_err(ApiError::from)
 }

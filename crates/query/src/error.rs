@@ -12,6 +12,9 @@ pub enum ApiError {
     /// A query parameter that cannot be used; the message names it.
     #[error("{0}")]
     BadParameter(String),
+    /// What the request names is not stored; the message says what.
+    #[error("{0}")]
+    NotFound(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error("clickhouse did not answer within {0} seconds")]
@@ -22,10 +25,23 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             ApiError::BadParameter(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Storage(StorageError::Unavailable(_)) | ApiError::Timeout(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ApiError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl ApiError {
+    /// What a client may be told: this error's text, except for failures of ours, whose
+    /// detail (ClickHouse's text) stays in the log.
+    pub(crate) fn client_message(&self) -> String {
+        if self.status() == StatusCode::INTERNAL_SERVER_ERROR {
+            "internal error; the service's log has the detail under the answer's X-Trace-ID".into()
+        } else {
+            self.to_string()
         }
     }
 }

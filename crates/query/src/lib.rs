@@ -2,8 +2,12 @@
 
 mod app;
 mod clickhouse;
+mod context;
 mod cursor;
 mod error;
+mod explorer;
+mod export;
+mod facets;
 mod logs;
 mod openapi;
 mod params;

@@ -8,7 +8,9 @@ use traceflow_http::ErrorBody;
 use utoipa::{IntoParams, IntoResponses, OpenApi, ToSchema};
 
 /// Filters every endpoint takes. Also `metadata.<key>=<value>`: an exact metadata entry
-/// (up to 16, all must hold).
+/// (up to 16, all must hold). Every endpoint but `DELETE /logs` also takes exclusions: an
+/// event meeting any of them is left out; `not.metadata.<key>=<value>` leaves out the events
+/// with that metadata entry (up to 16).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct FilterParams {
@@ -24,6 +26,19 @@ pub(crate) struct FilterParams {
     q: Option<String>,
     /// Exact trace id.
     trace_id: Option<String>,
+    /// Exclusion (not on DELETE): leaves out this service's events.
+    #[param(rename = "not.service")]
+    not_service: Option<String>,
+    /// Exclusion (not on DELETE): leaves out this level's events, any case.
+    #[param(rename = "not.level")]
+    not_level: Option<String>,
+    /// Exclusion (not on DELETE): leaves out this trace's events.
+    #[param(rename = "not.trace_id")]
+    not_trace_id: Option<String>,
+    /// Exclusion (not on DELETE): leaves out the events whose message contains any of these
+    /// words or "quoted phrases", any case.
+    #[param(rename = "not.q")]
+    not_q: Option<String>,
 }
 
 /// Paging for `GET /logs`.
@@ -50,6 +65,55 @@ pub(crate) struct StatsParams {
     group_by: Option<String>,
 }
 
+/// The event `GET /logs/context` lists the neighbours of.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ContextParams {
+    /// The event's id, as `GET /logs` answers it.
+    id: String,
+    /// The event's time (RFC 3339, at least to the second): the lookup then reads that
+    /// second of the table instead of every event id, which is slower on a large table.
+    timestamp: Option<String>,
+    /// Events of the same service just before it: default 10, at most 100.
+    before: Option<u32>,
+    /// Events of the same service just after it: default 10, at most 100.
+    after: Option<u32>,
+}
+
+/// How many values `GET /logs/facets` lists.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct FacetsParams {
+    /// Services, levels, metadata keys and values per key to list: default 10; 0 or negative
+    /// means 10; above 100 means 100.
+    limit: Option<i64>,
+}
+
+/// The order and format of `GET /logs/export`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ExportParams {
+    /// `desc` (default, newest first) or `asc`.
+    order: Option<String>,
+    /// `ndjson` (default) or `csv`.
+    format: Option<String>,
+}
+
+/// A value of a facet and the number of matching events that have it.
+#[derive(ToSchema)]
+pub(crate) struct FacetValue {
+    value: String,
+    count: u64,
+}
+
+/// A metadata key: the number of matching events that have it, and its most common values.
+#[derive(ToSchema)]
+pub(crate) struct MetadataFacet {
+    key: String,
+    count: u64,
+    values: Vec<FacetValue>,
+}
+
 /// A stored event, as every read answers it.
 #[derive(ToSchema)]
 pub(crate) struct StoredEvent {
@@ -72,7 +136,7 @@ pub(crate) enum QueryErrors {
     /// Missing or invalid API key (when keys are configured)
     #[response(status = 401)]
     Unauthorized(ErrorBody),
-    /// ClickHouse unreachable
+    /// ClickHouse unreachable (or not answering within 30 seconds)
     #[response(status = 503)]
     Unavailable(ErrorBody),
 }
@@ -81,10 +145,10 @@ pub(crate) enum QueryErrors {
 #[openapi(
     info(
         title = "Traceflow query",
-        description = "Searches, counts, histograms, live tail and deletion of stored log events. \
+        description = "Searches, counts, histograms, facets, an event's context, exports, live tail and deletion of stored log events. \
             With QUERY_API_KEYS set, every route but /health, /metrics and /openapi.json needs \
             `Authorization: Bearer <key>` or `X-API-Key: <key>`."
     ),
-    components(schemas(StoredEvent))
+    components(schemas(StoredEvent, FacetValue, MetadataFacet))
 )]
 pub(crate) struct QueryApi;

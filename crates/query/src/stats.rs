@@ -15,7 +15,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use traceflow_storage::{GroupBy, ServiceCounts, service_counts};
 
-fn rfc3339(time: DateTime<Utc>) -> String {
+/// A time as every answer writes it: RFC 3339 in UTC, to the millisecond.
+pub(crate) fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 

@@ -14,7 +14,7 @@ pub use auth::{API_KEY_REQUIRED, ApiKeyCheck, require_api_key};
 pub use health::{DependencyDown, HealthCheck, health_response};
 pub use metrics::{prometheus, with_metrics};
 pub use openapi::{ErrorBody, HealthBody, with_openapi};
-pub use router::service_router;
+pub use router::{service_router, service_router_with_open};
 pub use serve::{HttpTimeouts, serve, serve_with_timeouts};
 pub use trace_id::{TRACE_ID_HEADER, TraceId, internal_error, propagate_trace_id};
 

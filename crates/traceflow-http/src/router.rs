@@ -18,8 +18,34 @@ pub fn service_router<S>(
 where
     S: Clone + Send + Sync + 'static,
 {
-    let (routes, document) = routes.split_for_parts();
+    service_router_with_open(
+        service,
+        api_keys,
+        routes,
+        OpenApiRouter::new(),
+        state,
+        health,
+    )
+}
+
+/// [`service_router`], plus `open` routes that need no key (a page that asks the user for
+/// the key its own calls send), documented in the same document.
+pub fn service_router_with_open<S>(
+    service: &'static str,
+    api_keys: &ApiKeys,
+    routes: OpenApiRouter<S>,
+    open: OpenApiRouter<S>,
+    state: S,
+    health: HealthCheck,
+) -> Router
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let (routes, mut document) = routes.split_for_parts();
+    let (open, open_document) = open.split_for_parts();
+    document.merge(open_document);
     let routes = require_api_key(routes, api_keys, service)
+        .merge(open)
         .with_state(state)
         .merge(health.route());
     propagate_trace_id(with_openapi(with_metrics(routes), document))

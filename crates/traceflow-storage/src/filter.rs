@@ -1,5 +1,6 @@
 //! Which events a request is about: the conditions every endpoint shares (`GET /logs`, its
-//! count, stats, tail and `DELETE`), as SQL with bound values.
+//! count, stats, facets, export, tail and `DELETE`), and the exclusions all but `DELETE`
+//! take, as SQL with bound values.
 
 use crate::{
     schema::LOGS_BY_TRACE,
@@ -20,6 +21,26 @@ pub struct LogFilter {
     pub trace_id: Option<String>,
     /// Each `(key, value)` must be one of the event's metadata entries.
     pub metadata: Vec<(String, String)>,
+    /// What the events must not be.
+    pub exclude: Exclusions,
+}
+
+/// Conditions an event must not meet: it is left out if it meets any of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Exclusions {
+    pub service: Option<String>,
+    pub level: Option<Level>,
+    pub trace_id: Option<String>,
+    /// None may occur in the message, ignoring case (words or phrases).
+    pub text: Vec<String>,
+    /// None may be one of the event's metadata entries.
+    pub metadata: Vec<(String, String)>,
+}
+
+impl Exclusions {
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
 }
 
 /// How a trace id is looked up.
@@ -62,6 +83,7 @@ impl LogFilter {
             || !self.text.is_empty()
             || self.trace_id.is_some()
             || !self.metadata.is_empty()
+            || !self.exclude.is_empty()
     }
 
     /// ` AND ...` for each condition, to follow `WHERE 1`.
@@ -111,7 +133,41 @@ impl LogFilter {
         }
         for (key, value) in &self.metadata {
             sql.push(
-                " AND arrayExists((k, v) -> k = ? AND v = ?, metadata_keys, metadata_values)",
+                &format!(" AND {HAS_ENTRY}"),
+                [Param::from(key.as_str()), value.as_str().into()],
+            );
+        }
+        sql.append(self.exclude.conditions());
+        sql
+    }
+}
+
+/// Whether the event has the metadata entry `(?, ?)`.
+const HAS_ENTRY: &str = "arrayExists((k, v) -> k = ? AND v = ?, metadata_keys, metadata_values)";
+
+impl Exclusions {
+    /// ` AND ...` leaving out each excluded kind of event. None of them can narrow what is
+    /// read (an index finds what is there, not what is not): they only drop rows read.
+    fn conditions(&self) -> Sql {
+        let mut sql = Sql::default();
+        if let Some(service) = &self.service {
+            sql.push(" AND service != ?", [service.as_str().into()]);
+        }
+        if let Some(level) = self.level {
+            sql.push(" AND level != ?", [level.as_str().into()]);
+        }
+        if let Some(trace_id) = &self.trace_id {
+            sql.push(" AND trace_id != ?", [trace_id.as_str().into()]);
+        }
+        for text in &self.text {
+            sql.push(
+                " AND lowerUTF8(message) NOT LIKE concat('%', lowerUTF8(?), '%')",
+                [like_literal(text).into()],
+            );
+        }
+        for (key, value) in &self.metadata {
+            sql.push(
+                &format!(" AND NOT {HAS_ENTRY}"),
                 [Param::from(key.as_str()), value.as_str().into()],
             );
         }
@@ -140,6 +196,7 @@ mod tests {
             text: vec!["50%_off\\".into(), "Time Out".into()],
             trace_id: Some("t'1".into()),
             metadata: vec![("user".into(), "4'2".into())],
+            exclude: Exclusions::default(),
         };
         assert_eq!(
             sql(&filter, TraceLookup::Indexed),
@@ -155,6 +212,42 @@ mod tests {
             )
         );
         assert!(filter.has_condition_besides_time());
+    }
+
+    #[test]
+    fn every_exclusion_binds_its_values_after_the_conditions() {
+        let filter = LogFilter {
+            service: Some("api".into()),
+            exclude: Exclusions {
+                service: Some("x' OR 1=1 --".into()),
+                level: Some(Level::Debug),
+                trace_id: Some("t'1".into()),
+                text: vec!["health%check".into(), "Time Out".into()],
+                metadata: vec![("host".into(), "db'1".into()), ("user".into(), "".into())],
+            },
+            ..LogFilter::default()
+        };
+        assert_eq!(
+            sql(&filter, TraceLookup::Indexed),
+            concat!(
+                "WHERE 1 AND service = 'api'",
+                r" AND service != 'x\' OR 1=1 --' AND level != 'DEBUG' AND trace_id != 't\'1'",
+                r" AND lowerUTF8(message) NOT LIKE concat('%', lowerUTF8('health\\%check'), '%')",
+                " AND lowerUTF8(message) NOT LIKE concat('%', lowerUTF8('Time Out'), '%')",
+                r" AND NOT arrayExists((k, v) -> k = 'host' AND v = 'db\'1', metadata_keys, metadata_values)",
+                " AND NOT arrayExists((k, v) -> k = 'user' AND v = '', metadata_keys, metadata_values)",
+            )
+        );
+        let only_excluding = LogFilter {
+            exclude: Exclusions {
+                level: Some(Level::Info),
+                ..Exclusions::default()
+            },
+            ..LogFilter::default()
+        };
+        assert!(only_excluding.has_condition_besides_time());
+        assert!(!only_excluding.exclude.is_empty());
+        assert!(LogFilter::default().exclude.is_empty());
     }
 
     #[test]

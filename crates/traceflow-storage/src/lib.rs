@@ -6,12 +6,16 @@
 //! matter here are captured by [`ServerVersion`]'s capability checks.
 //!
 //! Each feature is one module holding its statements and its `impl Storage` block: `insert`,
-//! `search` (pages, counts, where the stored data ends), `stats`, `delete`, `retention` and
-//! `migrations`. They share `filter` (the conditions every read and deletion takes),
-//! `position` (the sort key), `sql` (statement text with its bound values) and `schema` (the
-//! table names).
+//! `search` (pages, counts, where the stored data ends), `stats`, `facets`, `context` (an
+//! event and its neighbours), `export`, `delete`, `retention` and `migrations`. They share
+//! `filter` (the conditions every read and deletion takes), `position` (the sort key),
+//! `walk` (reading along the sort key a bounded page at a time), `sql` (statement text with
+//! its bound values) and `schema` (the table names).
 
+mod context;
 mod delete;
+mod export;
+mod facets;
 mod filter;
 mod insert;
 mod migrations;
@@ -22,9 +26,13 @@ mod search;
 mod sql;
 mod stats;
 mod version;
+mod walk;
 
+pub use context::{Context, ContextQuery, MAX_CONTEXT};
 pub use delete::Deletion;
-pub use filter::LogFilter;
+pub use export::{EXPORT_PAGE, Export};
+pub use facets::{FacetValue, Facets, FacetsQuery, MAX_FACET_VALUES, MetadataFacet};
+pub use filter::{Exclusions, LogFilter};
 pub use insert::LogRow;
 pub use migrations::{Migration, Requirement};
 pub use position::{Order, Position};

@@ -2,30 +2,51 @@
 //! a silently unfiltered answer (or, for `DELETE`, a wider deletion).
 //!
 //! Every endpoint takes the filter parameters (`service`, `level`, `from`, `to`, `q`,
-//! `trace_id`, `metadata.<key>`) and some of its own. An unknown parameter, one given twice,
-//! or a value that is not UTF-8 once decoded is refused, naming it.
+//! `trace_id`, `metadata.<key>`) and some of its own; every one but `DELETE` takes the
+//! exclusions too (`not.service`, `not.level`, `not.trace_id`, `not.q`,
+//! `not.metadata.<key>`). An unknown parameter, one given twice, or a value that is not
+//! UTF-8 once decoded is refused, naming it.
 
 mod form;
 mod text;
 mod value;
 
-use crate::cursor::Cursor;
+use crate::{cursor::Cursor, export::Format};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::BTreeMap;
 use traceflow_event::Level;
 use traceflow_storage::{
-    GroupBy, LogFilter, LogQuery, MAX_BUCKETS, Page, Position, StatsQuery, bucket_count,
+    ContextQuery, Exclusions, FacetsQuery, GroupBy, LogFilter, LogQuery, MAX_BUCKETS, MAX_CONTEXT,
+    MAX_FACET_VALUES, MAX_LIMIT, Order, Page, Position, StatsQuery, bucket_count,
 };
+use uuid::Uuid;
 
 /// Stands for every `metadata.<key>` parameter in a list of accepted names.
 const METADATA: &str = "metadata.<key>";
 const METADATA_PREFIX: &str = "metadata.";
-/// Most metadata conditions one request may have.
+/// Stands for every `not.metadata.<key>` parameter.
+const NOT_METADATA: &str = "not.metadata.<key>";
+const NOT_METADATA_PREFIX: &str = "not.metadata.";
+/// Most metadata conditions (and, separately, metadata exclusions) one request may have.
 const MAX_METADATA: usize = 16;
 
 const FILTER: [&str; 7] = ["service", "level", "from", "to", "q", "trace_id", METADATA];
+const EXCLUSIONS: [&str; 5] = [
+    "not.service",
+    "not.level",
+    "not.trace_id",
+    "not.q",
+    NOT_METADATA,
+];
 
-/// The range `GET /logs/stats` counts when not told.
+/// `GET /logs`' page size when not told.
+const DEFAULT_LIMIT: u32 = 100;
+/// Events on each side of `GET /logs/context` when not told.
+const DEFAULT_CONTEXT: u32 = 10;
+/// Values per facet when not told.
+const DEFAULT_FACET_VALUES: u32 = 10;
+
+/// The range `GET /logs/stats` and `GET /logs/facets` count when not told.
 const DEFAULT_STATS_RANGE: TimeDelta = TimeDelta::hours(1);
 /// The range `GET /services` looks at when not told.
 const DEFAULT_SERVICES_RANGE: TimeDelta = TimeDelta::hours(24);
@@ -41,7 +62,8 @@ impl Params {
         for pair in form::form_pairs(raw.unwrap_or_default()) {
             let (name, value) = pair?;
             let known = accepted.contains(&name.as_str())
-                || (name.starts_with(METADATA_PREFIX) && accepted.contains(&METADATA));
+                || (name.starts_with(METADATA_PREFIX) && accepted.contains(&METADATA))
+                || (name.starts_with(NOT_METADATA_PREFIX) && accepted.contains(&NOT_METADATA));
             if !known {
                 return Err(format!(
                     "unknown parameter {name:?}; expected {}",
@@ -70,18 +92,34 @@ impl Params {
         }
     }
 
-    /// The `metadata.<key>` conditions, values exactly as given (metadata values are
-    /// stored verbatim, surrounding spaces included).
-    fn take_metadata(&mut self) -> Result<Vec<(String, String)>, String> {
+    fn take_level(&mut self, name: &str) -> Result<Option<Level>, String> {
+        self.take(name)
+            .map(|raw| raw.parse::<Level>().map_err(|err| format!("{name} {err}")))
+            .transpose()
+    }
+
+    /// The words and phrases of `q` or `not.q`.
+    fn take_terms(&mut self, name: &str) -> Result<Vec<String>, String> {
+        Ok(self
+            .take(name)
+            .map(|raw| text::search_terms(name, &raw))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    /// The `<prefix><key>` entries (`metadata.` conditions or `not.metadata.` exclusions),
+    /// values exactly as given (metadata values are stored verbatim, surrounding spaces
+    /// included). `what` names them in errors.
+    fn take_metadata(&mut self, prefix: &str, what: &str) -> Result<Vec<(String, String)>, String> {
         let names: Vec<String> = self
             .values
             .keys()
-            .filter(|name| name.starts_with(METADATA_PREFIX))
+            .filter(|name| name.starts_with(prefix))
             .cloned()
             .collect();
         if names.len() > MAX_METADATA {
             return Err(format!(
-                "{} metadata conditions given; at most {MAX_METADATA} are allowed",
+                "{} metadata {what}s given; at most {MAX_METADATA} are allowed",
                 names.len()
             ));
         }
@@ -89,23 +127,23 @@ impl Params {
             .into_iter()
             .map(|name| {
                 let value = self.values.remove(&name).unwrap_or_default();
-                let key = &name[METADATA_PREFIX.len()..];
+                let key = &name[prefix.len()..];
                 if key.is_empty() {
-                    return Err("a metadata condition needs a key: metadata.<key>=<value>".into());
+                    return Err(format!(
+                        "a metadata {what} needs a key: {prefix}<key>=<value>"
+                    ));
                 }
                 Ok((key.to_owned(), value))
             })
             .collect()
     }
 
-    /// The filter parameters.
+    /// The filter parameters, and the exclusions where the endpoint accepts them (where it
+    /// does not, [`Params::parse`] has refused them already).
     fn take_filter(&mut self) -> Result<LogFilter, String> {
         let mut filter = LogFilter {
             service: self.take_non_empty("service")?,
-            level: self
-                .take("level")
-                .map(|raw| raw.parse::<Level>().map_err(|err| format!("level {err}")))
-                .transpose()?,
+            level: self.take_level("level")?,
             from: self
                 .take("from")
                 .map(|raw| value::time("from", &raw, false))
@@ -114,13 +152,16 @@ impl Params {
                 .take("to")
                 .map(|raw| value::time("to", &raw, true))
                 .transpose()?,
-            text: self
-                .take("q")
-                .map(|raw| text::search_terms(&raw))
-                .transpose()?
-                .unwrap_or_default(),
+            text: self.take_terms("q")?,
             trace_id: self.take_non_empty("trace_id")?,
-            metadata: self.take_metadata()?,
+            metadata: self.take_metadata(METADATA_PREFIX, "condition")?,
+            exclude: Exclusions {
+                service: self.take_non_empty("not.service")?,
+                level: self.take_level("not.level")?,
+                trace_id: self.take_non_empty("not.trace_id")?,
+                text: self.take_terms("not.q")?,
+                metadata: self.take_metadata(NOT_METADATA_PREFIX, "exclusion")?,
+            },
         };
         // No event is older than the epoch (the column cannot hold it), and ClickHouse 18.16
         // refuses to compare the column with a negative number: an earlier `from` is the
@@ -150,9 +191,14 @@ fn one_of(names: &[&str]) -> String {
     }
 }
 
-/// `FILTER` followed by an endpoint's own parameters.
+/// `FILTER` and `EXCLUSIONS`, followed by an endpoint's own parameters.
 fn with_filter<const N: usize>(own: [&'static str; N]) -> Vec<&'static str> {
-    FILTER.iter().copied().chain(own).collect()
+    FILTER
+        .iter()
+        .chain(&EXCLUSIONS)
+        .copied()
+        .chain(own)
+        .collect()
 }
 
 /// `GET /logs`: the filter, `limit`, and a page given by `offset` or `cursor`, in `order`.
@@ -161,7 +207,7 @@ pub fn log_query(raw: Option<&str>) -> Result<LogQuery, String> {
     let filter = params.take_filter()?;
     let limit = params
         .take("limit")
-        .map(|raw| value::limit(&raw))
+        .map(|raw| value::limit("limit", &raw, DEFAULT_LIMIT, MAX_LIMIT))
         .transpose()?;
     let offset = params
         .take("offset")
@@ -205,9 +251,94 @@ pub fn log_query(raw: Option<&str>) -> Result<LogQuery, String> {
     })
 }
 
+/// `GET /logs/context`: the event's `id` and, optionally, its `timestamp`; `before` and
+/// `after`, the neighbours on each side (default 10, at most 100).
+pub fn context_query(raw: Option<&str>) -> Result<ContextQuery, String> {
+    let mut params = Params::parse(raw, &["id", "timestamp", "before", "after"])?;
+    let id = params
+        .take("id")
+        .ok_or("id is required: the id of an event, as GET /logs answers it")?;
+    let id =
+        Uuid::parse_str(&id).map_err(|_| format!("id must be an event id (a UUID), got {id:?}"))?;
+    let at = params
+        .take("timestamp")
+        .map(|raw| value::time("timestamp", &raw, false))
+        .transpose()?;
+    let mut side = |name: &str| {
+        params
+            .take(name)
+            .map(|raw| value::count(name, &raw, MAX_CONTEXT))
+            .transpose()
+            .map(|count| count.unwrap_or(DEFAULT_CONTEXT))
+    };
+    Ok(ContextQuery {
+        id,
+        at,
+        before: side("before")?,
+        after: side("after")?,
+    })
+}
+
+/// `GET /logs/facets`: the filter and `limit` (values per facet: default 10, at most 100);
+/// the range defaults to the hour before `now`.
+pub fn facets_query(raw: Option<&str>, now: DateTime<Utc>) -> Result<FacetsQuery, String> {
+    let mut params = Params::parse(raw, &with_filter(["limit"]))?;
+    let mut filter = params.take_filter()?;
+    let limit = params
+        .take("limit")
+        .map(|raw| value::limit("limit", &raw, DEFAULT_FACET_VALUES, MAX_FACET_VALUES))
+        .transpose()?
+        .unwrap_or(DEFAULT_FACET_VALUES);
+    let (from, to) = range(&mut filter, now, DEFAULT_STATS_RANGE)?;
+    Ok(FacetsQuery {
+        filter,
+        from,
+        to,
+        limit,
+    })
+}
+
+/// A validated `GET /logs/export`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportRequest {
+    /// Its `to` is always set: the export ends where the request came.
+    pub filter: LogFilter,
+    pub order: Order,
+    pub format: Format,
+}
+
+/// `GET /logs/export`: the filter, `order` and `format`; `to` defaults to `now`, so that
+/// the export is a snapshot rather than a chase after what is being stored.
+pub fn export_query(raw: Option<&str>, now: DateTime<Utc>) -> Result<ExportRequest, String> {
+    let mut params = Params::parse(raw, &with_filter(["order", "format"]))?;
+    let mut filter = params.take_filter()?;
+    filter.to = filter.to.or(Some(now));
+    check_range(filter.from, filter.to)?;
+    let order = params
+        .take("order")
+        .map(|raw| value::order(&raw))
+        .transpose()?
+        .unwrap_or_default();
+    let format = params
+        .take("format")
+        .map(|raw| {
+            Format::ALL
+                .into_iter()
+                .find(|format| format.name().eq_ignore_ascii_case(&raw))
+                .ok_or_else(|| format!("format must be ndjson or csv, got {raw:?}"))
+        })
+        .transpose()?
+        .unwrap_or(Format::Ndjson);
+    Ok(ExportRequest {
+        filter,
+        order,
+        format,
+    })
+}
+
 /// `GET /logs/count`: the filter alone.
 pub fn count_filter(raw: Option<&str>) -> Result<LogFilter, String> {
-    Params::parse(raw, &FILTER)?.take_filter()
+    Params::parse(raw, &with_filter([]))?.take_filter()
 }
 
 /// `GET /logs/stats`: the filter, `interval` and `group_by`; the range defaults to the hour
@@ -285,13 +416,14 @@ fn range(
 
 /// `GET /logs/tail`: the filter without a time range (a tail follows what is stored next).
 pub fn tail_filter(raw: Option<&str>) -> Result<LogFilter, String> {
-    let accepted: Vec<&str> = FILTER
+    let accepted: Vec<&str> = with_filter([])
         .into_iter()
         .filter(|name| !matches!(*name, "from" | "to"))
         .collect();
     let mut filter = Params::parse(raw, &accepted)?.take_filter()?;
-    // Equal filters share one reader: the order metadata conditions came in is irrelevant.
+    // Equal filters share one reader: the order metadata entries came in is irrelevant.
     filter.metadata.sort();
+    filter.exclude.metadata.sort();
     Ok(filter)
 }
 
@@ -305,9 +437,10 @@ pub fn resume_position(header: &[u8]) -> Result<Position, String> {
 }
 
 /// `DELETE /logs`: the filter, which must name a time range (`from` and `to`) and at least
-/// one other condition, so that no request deletes everything by accident.
+/// one other condition, so that no request deletes everything by accident. No exclusions: a
+/// deletion says what it removes, not what it spares.
 pub fn delete_filter(raw: Option<&str>) -> Result<LogFilter, String> {
-    let filter = count_filter(raw)?;
+    let filter = Params::parse(raw, &FILTER)?.take_filter()?;
     if filter.from.is_none() || filter.to.is_none() {
         return Err("DELETE needs a time range: give both from and to".into());
     }
@@ -367,6 +500,68 @@ mod tests {
             "2026-05-05T08:00:00.500+00:00"
         );
         assert_eq!(parse("").unwrap(), LogQuery::default());
+    }
+
+    #[test]
+    fn exclusions_are_read_like_the_conditions() {
+        let query = parse("not.service=health&not.level=debug&not.trace_id=t1&not.q=ping+%22GET+%2Fhealth%22&not.metadata.host=lb-1&not.metadata.user=%20&metadata.host=db").unwrap();
+        assert_eq!(
+            query.filter.exclude,
+            Exclusions {
+                service: Some("health".into()),
+                level: Some(Level::Debug),
+                trace_id: Some("t1".into()),
+                text: vec!["ping".into(), "GET /health".into()],
+                metadata: vec![("host".into(), "lb-1".into()), ("user".into(), " ".into())],
+            }
+        );
+        assert_eq!(query.filter.metadata, vec![("host".into(), "db".into())]);
+        for (raw, error) in [
+            ("not.service=", "not.service must not be empty"),
+            (
+                "not.level=LOUD",
+                "not.level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (any case), got \"LOUD\"",
+            ),
+            ("not.q=%22open", "not.q has an unmatched double quote"),
+            ("not.trace_id=%20", "not.trace_id must not be empty"),
+            (
+                "not.metadata.=x",
+                "a metadata exclusion needs a key: not.metadata.<key>=<value>",
+            ),
+            (
+                "not.service=a&not.service=b",
+                "parameter not.service given more than once",
+            ),
+            (
+                "not.metadata.k=a&not.metadata.k=b",
+                "parameter not.metadata.k given more than once",
+            ),
+            (
+                "not.host=a",
+                "unknown parameter \"not.host\"; expected service, level, from, to, q, trace_id, metadata.<key>, not.service, not.level, not.trace_id, not.q, not.metadata.<key>, limit, offset, order or cursor",
+            ),
+        ] {
+            assert_eq!(parse(raw).unwrap_err(), error, "{raw}");
+        }
+        let many: String = (0..17).map(|i| format!("not.metadata.k{i}=v&")).collect();
+        assert_eq!(
+            parse(&many).unwrap_err(),
+            "17 metadata exclusions given; at most 16 are allowed"
+        );
+        // Sixteen of each is fine: the limits are separate.
+        let both: String = (0..16)
+            .map(|i| format!("metadata.k{i}=v&not.metadata.k{i}=w&"))
+            .collect();
+        assert!(parse(&both).is_ok());
+        let tail = tail_filter(Some("not.metadata.b=2&not.metadata.a=1&not.level=info")).unwrap();
+        assert_eq!(
+            tail.exclude.metadata,
+            vec![("a".into(), "1".into()), ("b".into(), "2".into())]
+        );
+        assert_eq!(
+            count_filter(Some("not.level=error")).unwrap().exclude.level,
+            Some(Level::Error)
+        );
     }
 
     #[test]
@@ -462,7 +657,7 @@ mod tests {
             ),
             (
                 "servce=auth",
-                "unknown parameter \"servce\"; expected service, level, from, to, q, trace_id, metadata.<key>, limit, offset, order or cursor",
+                "unknown parameter \"servce\"; expected service, level, from, to, q, trace_id, metadata.<key>, not.service, not.level, not.trace_id, not.q, not.metadata.<key>, limit, offset, order or cursor",
             ),
         ];
         for (raw, expected) in cases {
@@ -557,19 +752,19 @@ mod tests {
         let now = at("2026-05-05T12:00:00Z");
         assert_eq!(
             count_filter(Some("limit=5")).unwrap_err(),
-            "unknown parameter \"limit\"; expected service, level, from, to, q, trace_id or metadata.<key>"
+            "unknown parameter \"limit\"; expected service, level, from, to, q, trace_id, metadata.<key>, not.service, not.level, not.trace_id, not.q or not.metadata.<key>"
         );
         assert_eq!(
             tail_filter(Some("from=2026-05-05T00:00:00Z")).unwrap_err(),
-            "unknown parameter \"from\"; expected service, level, q, trace_id or metadata.<key>"
+            "unknown parameter \"from\"; expected service, level, q, trace_id, metadata.<key>, not.service, not.level, not.trace_id, not.q or not.metadata.<key>"
         );
         assert_eq!(
             stats_query(Some("order=asc"), now).unwrap_err(),
-            "unknown parameter \"order\"; expected service, level, from, to, q, trace_id, metadata.<key>, interval or group_by"
+            "unknown parameter \"order\"; expected service, level, from, to, q, trace_id, metadata.<key>, not.service, not.level, not.trace_id, not.q, not.metadata.<key>, interval or group_by"
         );
         assert_eq!(
             services_query(Some("group_by=level"), now).unwrap_err(),
-            "unknown parameter \"group_by\"; expected service, level, from, to, q, trace_id or metadata.<key>"
+            "unknown parameter \"group_by\"; expected service, level, from, to, q, trace_id, metadata.<key>, not.service, not.level, not.trace_id, not.q or not.metadata.<key>"
         );
         assert_eq!(
             tail_filter(Some("metadata.b=2&metadata.a=1"))
@@ -612,6 +807,125 @@ mod tests {
     }
 
     #[test]
+    fn context_needs_an_id_and_caps_its_sides() {
+        let id = "0196a0b0-0000-7000-8000-000000000004";
+        let query = context_query(Some(&format!("id={id}"))).unwrap();
+        assert_eq!(
+            query,
+            ContextQuery {
+                id: id.parse().unwrap(),
+                at: None,
+                before: 10,
+                after: 10,
+            }
+        );
+        let query = context_query(Some(&format!(
+            "id={id}&timestamp=2026-05-05T10:00:00.250Z&before=0&after=1000"
+        )))
+        .unwrap();
+        assert_eq!(
+            (query.at, query.before, query.after),
+            (Some(at("2026-05-05T10:00:00.250Z")), 0, 100)
+        );
+        for (raw, error) in [
+            (
+                String::new(),
+                "id is required: the id of an event, as GET /logs answers it",
+            ),
+            (
+                "id=42".to_owned(),
+                "id must be an event id (a UUID), got \"42\"",
+            ),
+            (
+                format!("id={id}&timestamp=noon"),
+                "timestamp must be an RFC 3339 time such as 2026-05-05T10:00:00Z, got \"noon\"",
+            ),
+            (
+                format!("id={id}&before=-1"),
+                "before must not be negative, got -1",
+            ),
+            (
+                format!("id={id}&after=few"),
+                "after must be a whole number, got \"few\"",
+            ),
+            (
+                format!("id={id}&service=api"),
+                "unknown parameter \"service\"; expected id, timestamp, before or after",
+            ),
+        ] {
+            assert_eq!(context_query(Some(&raw)).unwrap_err(), error, "{raw}");
+        }
+    }
+
+    #[test]
+    fn facets_default_to_the_last_hour_and_ten_values() {
+        let now = at("2026-05-05T12:00:00Z");
+        let facets = facets_query(Some("level=error&not.service=health"), now).unwrap();
+        assert_eq!(
+            (facets.from, facets.to, facets.limit),
+            (at("2026-05-05T11:00:00Z"), now, 10)
+        );
+        assert_eq!(facets.filter.level, Some(Level::Error));
+        assert_eq!(facets.filter.exclude.service.as_deref(), Some("health"));
+        assert_eq!((facets.filter.from, facets.filter.to), (None, None));
+        for (raw, limit) in [("0", 10), ("3", 3), ("500", 100)] {
+            assert_eq!(
+                facets_query(Some(&format!("limit={raw}")), now)
+                    .unwrap()
+                    .limit,
+                limit
+            );
+        }
+        assert_eq!(
+            facets_query(Some("limit=many"), now).unwrap_err(),
+            "limit must be a whole number, got \"many\""
+        );
+        assert_eq!(
+            facets_query(Some("order=asc"), now).unwrap_err(),
+            "unknown parameter \"order\"; expected service, level, from, to, q, trace_id, metadata.<key>, not.service, not.level, not.trace_id, not.q, not.metadata.<key> or limit"
+        );
+    }
+
+    #[test]
+    fn an_export_ends_now_unless_told_and_names_its_format() {
+        let now = at("2026-05-05T12:00:00Z");
+        let export = export_query(Some("service=api"), now).unwrap();
+        assert_eq!(
+            (
+                export.filter.from,
+                export.filter.to,
+                export.order,
+                export.format
+            ),
+            (None, Some(now), Order::Desc, Format::Ndjson)
+        );
+        let export = export_query(
+            Some("order=asc&format=CSV&from=2026-05-05T00:00:00Z&to=2026-05-05T01:00:00Z"),
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            (export.filter.to, export.order, export.format),
+            (
+                Some(at("2026-05-05T01:00:00.999Z")),
+                Order::Asc,
+                Format::Csv
+            )
+        );
+        for (raw, error) in [
+            ("format=xlsx", "format must be ndjson or csv, got \"xlsx\""),
+            ("order=up", "order must be asc or desc, got \"up\""),
+            ("from=2026-05-06T00:00:00Z", "from must not be after to"),
+            (
+                "limit=10",
+                "unknown parameter \"limit\"; expected service, level, from, to, q, trace_id, metadata.<key>, not.service, not.level, not.trace_id, not.q, not.metadata.<key>, order or format",
+            ),
+        ] {
+            assert_eq!(export_query(Some(raw), now).unwrap_err(), error, "{raw}");
+        }
+    }
+
+    #[test]
     fn delete_needs_a_range_and_another_condition() {
         let range = "from=2026-05-05T00:00:00Z&to=2026-05-05T23:59:59Z";
         assert!(delete_filter(Some(&format!("{range}&service=api"))).is_ok());
@@ -632,6 +946,10 @@ mod tests {
             (
                 format!("{range}&limit=1"),
                 "unknown parameter \"limit\"; expected service, level, from, to, q, trace_id or metadata.<key>",
+            ),
+            (
+                format!("{range}&service=api&not.level=error"),
+                "unknown parameter \"not.level\"; expected service, level, from, to, q, trace_id or metadata.<key>",
             ),
         ] {
             assert_eq!(delete_filter(Some(&raw)).unwrap_err(), error, "{raw}");

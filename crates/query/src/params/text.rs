@@ -1,11 +1,12 @@
-//! `q`: the words and quoted phrases a message must contain.
+//! `q` and `not.q`: the words and quoted phrases a message must (or must not) contain.
 
 /// Most words and phrases one search may have: each is a scan condition on the message.
 const MAX_TERMS: usize = 16;
 
-/// Splits `q` into what must each occur in the message: words separated by white space, and
-/// `"quoted phrases"` kept whole (their inner spacing included).
-pub(super) fn search_terms(raw: &str) -> Result<Vec<String>, String> {
+/// Splits `q` (or `not.q`, the parameter `name`) into what must each occur in the message:
+/// words separated by white space, and `"quoted phrases"` kept whole (their inner spacing
+/// included).
+pub(super) fn search_terms(name: &str, raw: &str) -> Result<Vec<String>, String> {
     let mut terms = Vec::new();
     let mut current = String::new();
     let mut quoted = false;
@@ -21,17 +22,17 @@ pub(super) fn search_terms(raw: &str) -> Result<Vec<String>, String> {
         }
     }
     if quoted {
-        return Err("q has an unmatched double quote".into());
+        return Err(format!("{name} has an unmatched double quote"));
     }
     if !current.is_empty() {
         terms.push(current);
     }
     if terms.is_empty() {
-        return Err("q must contain a word or a quoted phrase".into());
+        return Err(format!("{name} must contain a word or a quoted phrase"));
     }
     if terms.len() > MAX_TERMS {
         return Err(format!(
-            "q has {} words and phrases; at most {MAX_TERMS} are allowed",
+            "{name} has {} words and phrases; at most {MAX_TERMS} are allowed",
             terms.len()
         ));
     }
@@ -56,7 +57,7 @@ mod tests {
             (r#""" x"#, vec!["x"]),
             ("50%_off", vec!["50%_off"]),
         ] {
-            assert_eq!(search_terms(raw).unwrap(), terms, "{raw}");
+            assert_eq!(search_terms("q", raw).unwrap(), terms, "{raw}");
         }
     }
 
@@ -71,7 +72,11 @@ mod tests {
                 "q has 17 words and phrases; at most 16 are allowed",
             ),
         ] {
-            assert_eq!(search_terms(raw).unwrap_err(), error, "{raw:?}");
+            assert_eq!(search_terms("q", raw).unwrap_err(), error, "{raw:?}");
         }
+        assert_eq!(
+            search_terms("not.q", r#""open"#).unwrap_err(),
+            "not.q has an unmatched double quote"
+        );
     }
 }

@@ -2,9 +2,7 @@
 //! message naming the parameter.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use traceflow_storage::{MAX_LIMIT, Order};
-
-const DEFAULT_LIMIT: u32 = 100;
+use traceflow_storage::Order;
 
 /// Longest histogram bucket: a year.
 const MAX_INTERVAL_SECONDS: u64 = 366 * 24 * 3600;
@@ -30,14 +28,23 @@ pub(super) fn time(name: &str, raw: &str, upper_bound: bool) -> Result<DateTime<
     })
 }
 
-/// Absent, zero or negative means the default; more than the maximum means the maximum.
-pub(super) fn limit(raw: &str) -> Result<u32, String> {
-    let number = integer("limit", raw)?;
+/// A page size: zero or negative means `default`; more than `max` means `max`.
+pub(super) fn limit(name: &str, raw: &str, default: u32, max: u32) -> Result<u32, String> {
+    let number = integer(name, raw)?;
     Ok(if number <= 0 {
-        DEFAULT_LIMIT
+        default
     } else {
-        number.min(i128::from(MAX_LIMIT)) as u32
+        number.min(i128::from(max)) as u32
     })
+}
+
+/// A number of events from 0 up; more than `max` means `max`.
+pub(super) fn count(name: &str, raw: &str, max: u32) -> Result<u32, String> {
+    let number = integer(name, raw)?;
+    if number < 0 {
+        return Err(format!("{name} must not be negative, got {raw}"));
+    }
+    Ok(number.min(i128::from(max)) as u32)
 }
 
 pub(super) fn offset(raw: &str) -> Result<u64, String> {

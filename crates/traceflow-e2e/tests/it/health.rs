@@ -141,4 +141,21 @@ async fn query_starts_and_reports_503_while_clickhouse_has_never_been_up() {
     let (status, body) = get_json(&stack, format!("{}/health", stack.query_url)).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["down"], json!(["clickhouse"]));
+    // Every read answers 503 too, the streamed export included (before it streams).
+    for path in [
+        "/logs/facets",
+        "/logs/context?id=0196a0b0-0000-7000-8000-000000000004",
+        "/logs/export",
+        "/logs/export?format=csv",
+    ] {
+        let (status, body) = get_json(&stack, format!("{}{path}", stack.query_url)).await;
+        assert_eq!(status, 503, "{path}: {body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("clickhouse is unavailable"),
+            "{path}: {body}"
+        );
+    }
 }

@@ -1086,7 +1086,7 @@ fn given_twice(name: &str) -> Answer {
 
 fn unknown_parameter(name: &str) -> Text {
     exact(format!(
-        "unknown parameter {name:?}; expected service, level, from, to, q, trace_id, metadata.<key>, limit, offset, order or cursor"
+        "unknown parameter {name:?}; expected service, level, from, to, q, trace_id, metadata.<key>, not.service, not.level, not.trace_id, not.q, not.metadata.<key>, limit, offset, order or cursor"
     ))
 }
 

@@ -4,10 +4,13 @@
 
 mod auth;
 mod batch;
+mod context;
 mod cursor;
 mod debian;
 mod delete;
 mod elasticsearch;
+mod export;
+mod facets;
 mod health;
 mod hostile;
 mod indexes;
@@ -18,6 +21,7 @@ mod openapi;
 mod otlp;
 mod otlp_grpc;
 mod pipeline;
+mod proxy;
 mod python;
 mod query;
 mod readme;

@@ -31,10 +31,19 @@ async fn documented(stack: &TestStack, base: &str) -> BTreeSet<(String, String)>
         .collect()
 }
 
-/// Every documented operation exists: the service does not answer 404 or 405 to it.
-async fn all_served(stack: &TestStack, base: &str, operations: &BTreeSet<(String, String)>) {
+/// Every documented operation exists: the service does not answer 404 or 405 to it. A path
+/// with a parameter is asked with the value `example` gives for it.
+async fn all_served(
+    stack: &TestStack,
+    base: &str,
+    operations: &BTreeSet<(String, String)>,
+    example: &[(&str, String)],
+) {
     for (method, path) in operations {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let path = example.iter().fold(path.clone(), |path, (name, value)| {
+            path.replace(name, value)
+        });
         let status = stack
             .http
             .request(method.clone(), format!("{base}{path}"))
@@ -100,7 +109,7 @@ async fn ingestion_documents_every_route() {
         }
     }
     assert_eq!(documented, served);
-    all_served(&stack, &stack.ingestion_url, &documented).await;
+    all_served(&stack, &stack.ingestion_url, &documented, &[]).await;
 }
 
 #[tokio::test]
@@ -114,9 +123,14 @@ async fn query_documents_every_route() {
         ("GET", "/logs/stats"),
         ("GET", "/logs/tail"),
         ("GET", "/services"),
+        ("GET", "/logs/facets"),
+        ("GET", "/logs/context"),
+        ("GET", "/logs/export"),
         ("GET", "/health"),
         ("GET", "/metrics"),
         ("GET", "/openapi.json"),
+        ("GET", "/"),
+        ("GET", "/ui/assets/{file}"),
     ]);
     assert_eq!(documented, served);
     // Not the live tail: it answers with a stream that stays open.
@@ -124,5 +138,29 @@ async fn query_documents_every_route() {
         .into_iter()
         .filter(|(_, path)| path != "/logs/tail")
         .collect();
-    all_served(&stack, &stack.query_url, &finite).await;
+    all_served(
+        &stack,
+        &stack.query_url,
+        &finite,
+        &[("{file}", explorer_script(&stack).await)],
+    )
+    .await;
+}
+
+/// The file name of the script the explorer's page loads (`index-<hash>.js`).
+async fn explorer_script(stack: &TestStack) -> String {
+    let page = stack
+        .http
+        .get(format!("{}/", stack.query_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    page.split('"')
+        .filter_map(|part| part.strip_prefix("/ui/assets/"))
+        .find(|file| file.ends_with(".js"))
+        .unwrap_or_else(|| panic!("the page links no script: {page}"))
+        .to_owned()
 }

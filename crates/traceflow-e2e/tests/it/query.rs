@@ -145,7 +145,7 @@ async fn bad_parameters_are_400s_naming_them() {
         ),
         (
             "sevice=auth",
-            "unknown parameter \"sevice\"; expected service, level, from, to, q, trace_id, metadata.<key>, limit, offset, order or cursor",
+            "unknown parameter \"sevice\"; expected service, level, from, to, q, trace_id, metadata.<key>, not.service, not.level, not.trace_id, not.q, not.metadata.<key>, limit, offset, order or cursor",
         ),
     ] {
         let (status, body) = get(&stack, query).await;

@@ -1,21 +1,12 @@
 //! `GET /logs` with `q`, `trace_id`, `metadata.<key>` and `order`, and `GET /logs/count`:
 //! what a user sees, over rows written straight into the stack's table.
 
-use crate::stored::{at, encode, event, get, storage};
-use std::collections::BTreeMap;
+use crate::stored::{at, encode, event, get, storage, with_metadata};
 use traceflow_event::{Level, LogEvent};
 use traceflow_testkit::{TestStack, messages};
 
 fn traced(mut event: LogEvent, trace_id: &str) -> LogEvent {
     event.trace_id = trace_id.to_owned().into();
-    event
-}
-
-fn with_metadata(mut event: LogEvent, pairs: &[(&str, &str)]) -> LogEvent {
-    event.metadata = pairs
-        .iter()
-        .map(|(key, value)| (key.to_string().into(), value.to_string().into()))
-        .collect::<BTreeMap<_, _>>();
     event
 }
 
@@ -267,6 +258,126 @@ async fn order_asc_is_oldest_first_and_desc_newest_first() {
 }
 
 #[tokio::test]
+async fn exclusions_leave_out_what_they_name_on_every_filtering_endpoint() {
+    let stack = seeded().await;
+    let all = || {
+        vec![
+            "card declined",
+            "100 percent of retriesXused",
+            "Ünïcödé FAILURE: 100% of retries_used",
+            "Request handled in 12ms",
+            "connection slow, then failed",
+            "DB connection failed",
+        ]
+    };
+    let without = |left_out: &[&str]| -> Vec<&'static str> {
+        all()
+            .into_iter()
+            .filter(|message| !left_out.contains(message))
+            .collect()
+    };
+    for (query, expected) in [
+        (
+            "not.service=api",
+            without(&[
+                "100 percent of retriesXused",
+                "Ünïcödé FAILURE: 100% of retries_used",
+                "Request handled in 12ms",
+            ]),
+        ),
+        (
+            "not.level=error",
+            without(&[
+                "card declined",
+                "Ünïcödé FAILURE: 100% of retries_used",
+                "DB connection failed",
+            ]),
+        ),
+        // Events without a trace id are not in trace-a.
+        (
+            "not.trace_id=trace-a",
+            without(&[
+                "card declined",
+                "connection slow, then failed",
+                "DB connection failed",
+            ]),
+        ),
+        // None of the words may occur, in any case, as substrings; a phrase as written.
+        (
+            "not.q=FAIL",
+            without(&[
+                "Ünïcödé FAILURE: 100% of retries_used",
+                "connection slow, then failed",
+                "DB connection failed",
+            ]),
+        ),
+        (
+            "not.q=card+db",
+            without(&["card declined", "DB connection failed"]),
+        ),
+        (
+            "not.q=%22connection%20failed%22",
+            without(&["DB connection failed"]),
+        ),
+        (
+            "not.q=100%25",
+            without(&["Ünïcödé FAILURE: 100% of retries_used"]),
+        ),
+        // An event without the entry is kept; an empty value is a value.
+        (
+            "not.metadata.user=42",
+            without(&["Request handled in 12ms", "connection slow, then failed"]),
+        ),
+        (
+            "not.metadata.note=",
+            without(&["Ünïcödé FAILURE: 100% of retries_used"]),
+        ),
+        (
+            "not.metadata.user=42&not.metadata.host=nowhere&not.service=billing",
+            without(&[
+                "card declined",
+                "Request handled in 12ms",
+                "connection slow, then failed",
+            ]),
+        ),
+        ("service=auth&not.q=slow", vec!["DB connection failed"]),
+        ("service=auth&not.service=auth", vec![]),
+        ("not.service=x'%20OR%201=1%20--", all()),
+    ] {
+        assert_eq!(found(&stack, query).await, expected, "{query}");
+    }
+    let range = "from=2026-05-05T10:00:00Z&to=2026-05-05T10:00:59Z";
+    for (path, answer) in [
+        (
+            "/logs/count?not.level=error&not.metadata.user=7".to_owned(),
+            serde_json::json!({"count": 3}),
+        ),
+        (
+            format!("/services?{range}&not.service=api&not.level=warn"),
+            serde_json::json!({
+                "from": "2026-05-05T10:00:00.000Z",
+                "to": "2026-05-05T10:00:59.999Z",
+                "services": [
+                    {"service": "auth", "count": 1, "counts": {"ERROR": 1}},
+                    {"service": "billing", "count": 1, "counts": {"ERROR": 1}},
+                ],
+            }),
+        ),
+        (
+            format!("/logs/stats?{range}&not.q=failed&group_by=level"),
+            serde_json::json!({
+                "from": "2026-05-05T10:00:00.000Z",
+                "to": "2026-05-05T10:00:59.999Z",
+                "buckets": [{"time": "2026-05-05T10:00:00.000Z", "count": 4, "counts": {"ERROR": 2, "INFO": 2}}],
+            }),
+        ),
+    ] {
+        let (status, body) = get(&stack, &path).await;
+        assert_eq!((status, body), (200, answer), "{path}");
+    }
+}
+
+#[tokio::test]
 async fn count_answers_how_many_match_whatever_the_page() {
     let stack = seeded().await;
     for (query, count) in [
@@ -311,17 +422,31 @@ async fn bad_search_parameters_are_400s_naming_them() {
         ("/logs?q=a&q=b", "parameter q given more than once"),
         (
             "/logs/count?limit=5",
-            "unknown parameter \"limit\"; expected service, level, from, to, q, trace_id or metadata.<key>",
+            "unknown parameter \"limit\"; expected service, level, from, to, q, trace_id, metadata.<key>, not.service, not.level, not.trace_id, not.q or not.metadata.<key>",
         ),
         (
             "/logs/count?q=x&metadata=1",
-            "unknown parameter \"metadata\"; expected service, level, from, to, q, trace_id or metadata.<key>",
+            "unknown parameter \"metadata\"; expected service, level, from, to, q, trace_id, metadata.<key>, not.service, not.level, not.trace_id, not.q or not.metadata.<key>",
         ),
         (
             "/logs/count?level=LOUD",
             "level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (any case), got \"LOUD\"",
         ),
         ("/logs?q=%FF", "q is not valid UTF-8 once percent-decoded"),
+        ("/logs?not.q=%22", "not.q has an unmatched double quote"),
+        ("/logs?not.service=%20", "not.service must not be empty"),
+        (
+            "/logs/count?not.level=LOUD",
+            "not.level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (any case), got \"LOUD\"",
+        ),
+        (
+            "/logs?not.service=a&not.service=b",
+            "parameter not.service given more than once",
+        ),
+        (
+            "/logs?not.metadata.=1",
+            "a metadata exclusion needs a key: not.metadata.<key>=<value>",
+        ),
     ] {
         let (status, body) = get(&stack, path).await;
         assert_eq!(status, 400, "{path}: {body}");

@@ -211,11 +211,11 @@ async fn bad_stats_parameters_are_400s_naming_them() {
         ),
         (
             "/logs/stats?limit=5".to_owned(),
-            "unknown parameter \"limit\"; expected service, level, from, to, q, trace_id, metadata.<key>, interval or group_by".to_owned(),
+            "unknown parameter \"limit\"; expected service, level, from, to, q, trace_id, metadata.<key>, not.service, not.level, not.trace_id, not.q, not.metadata.<key>, interval or group_by".to_owned(),
         ),
         (
             "/services?interval=1m".to_owned(),
-            "unknown parameter \"interval\"; expected service, level, from, to, q, trace_id or metadata.<key>".to_owned(),
+            "unknown parameter \"interval\"; expected service, level, from, to, q, trace_id, metadata.<key>, not.service, not.level, not.trace_id, not.q or not.metadata.<key>".to_owned(),
         ),
     ] {
         let (status, body) = get(&stack, &path).await;

@@ -1,6 +1,7 @@
 //! Events written straight into a stack's tables, reads of the query service's JSON
 //! endpoints, and the comparison of what was read: what the search, cursor, stats, tail,
-//! delete, retention, protocol (OTLP, Loki) and hostile-input tests share.
+//! delete, retention, protocol (OTLP, Loki), facets, context, export and hostile-input tests
+//! share.
 
 use chrono::{DateTime, Utc};
 use flate2::{Compression as GzLevel, write::GzEncoder};
@@ -28,6 +29,15 @@ pub fn event(service: &str, level: Level, at: DateTime<Utc>, message: &str) -> L
         trace_id: "".into(),
         metadata: BTreeMap::new(),
     }
+}
+
+/// `event` with these metadata entries instead of its own.
+pub fn with_metadata(mut event: LogEvent, pairs: &[(&str, &str)]) -> LogEvent {
+    event.metadata = pairs
+        .iter()
+        .map(|(key, value)| (key.to_string().into(), value.to_string().into()))
+        .collect();
+    event
 }
 
 /// One [`event`] per `(service, level, time, message)` row: a seeded table written as a table.

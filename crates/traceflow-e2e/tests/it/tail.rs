@@ -2,25 +2,15 @@
 //! with heartbeats, resumption from `Last-Event-ID`, and one ClickHouse reader per filter
 //! however many clients follow it.
 
-use crate::stored::{event, get, storage, storage_at};
-use axum::{
-    Router,
-    body::Bytes,
-    extract::State,
-    http::{HeaderMap, Method, StatusCode, Uri},
-    response::{IntoResponse, Response},
+use crate::{
+    proxy::ClickHouseProxy,
+    stored::{event, get, storage},
 };
 use chrono::{TimeDelta, Utc};
 use serde_json::{Value, json};
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 use traceflow_event::{Level, LogEvent};
-use traceflow_testkit::{StackOptions, TestStack, shared_clickhouse_url};
+use traceflow_testkit::{StackOptions, TestStack};
 
 /// One message of the stream.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,6 +176,35 @@ async fn each_new_matching_event_is_pushed_within_a_second_in_order() {
 }
 
 #[tokio::test]
+async fn a_tail_leaves_out_what_it_excludes() {
+    let stack = TestStack::spawn().await;
+    let storage = storage(&stack).await;
+    let mut tail = Tail::connect(
+        &stack,
+        "service=shop&not.level=debug&not.q=health&not.metadata.bot=yes",
+        None,
+    )
+    .await;
+    let base = Utc::now();
+    let mut bot = event("shop", Level::Info, base, "crawled");
+    bot.metadata.insert("bot".into(), "yes".into());
+    storage
+        .insert(&[
+            event("shop", Level::Info, base, "order placed"),
+            event("shop", Level::Debug, base, "cache dump"),
+            event("shop", Level::Info, base, "GET /Health 200"),
+            bot,
+            event("other", Level::Info, base, "not the shop"),
+            event("shop", Level::Warn, base, "stock low"),
+        ])
+        .await
+        .unwrap();
+    let mut pushed = tail.events_within(Duration::from_secs(2)).await;
+    pushed.sort();
+    assert_eq!(pushed, ["order placed", "stock low"]);
+}
+
+#[tokio::test]
 async fn events_reach_a_tail_through_the_whole_pipeline() {
     let stack = TestStack::spawn().await;
     let mut tail = Tail::connect(&stack, "q=checkout&metadata.region=eu", None).await;
@@ -333,78 +352,9 @@ async fn events_stored_a_little_out_of_order_are_pushed_a_backfill_is_not() {
     );
 }
 
-/// A proxy in front of ClickHouse that counts the requests it forwards.
-struct CountingProxy {
-    url: String,
-    requests: Arc<AtomicU64>,
-}
-
-impl CountingProxy {
-    async fn start(target: String) -> Self {
-        let requests = Arc::new(AtomicU64::new(0));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let app = Router::new().fallback(forward).with_state((
-            reqwest::Client::new(),
-            target,
-            requests.clone(),
-        ));
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { url, requests }
-    }
-
-    fn count(&self) -> u64 {
-        self.requests.load(Ordering::SeqCst)
-    }
-
-    /// Requests forwarded during `window`.
-    async fn during(&self, window: Duration) -> u64 {
-        let before = self.count();
-        tokio::time::sleep(window).await;
-        self.count() - before
-    }
-}
-
-async fn forward(
-    State((client, target, requests)): State<(reqwest::Client, String, Arc<AtomicU64>)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    requests.fetch_add(1, Ordering::SeqCst);
-    let mut request = client.request(method, format!("{target}{uri}")).body(body);
-    for (name, value) in &headers {
-        if !matches!(name.as_str(), "host" | "content-length" | "connection") {
-            request = request.header(name, value);
-        }
-    }
-    match request.send().await {
-        Ok(answer) => {
-            let status = answer.status();
-            let mut headers = answer.headers().clone();
-            headers.remove("content-length");
-            headers.remove("transfer-encoding");
-            headers.remove("connection");
-            (status, headers, answer.bytes().await.unwrap_or_default()).into_response()
-        }
-        Err(_) => StatusCode::BAD_GATEWAY.into_response(),
-    }
-}
-
 #[tokio::test]
 async fn clients_following_one_filter_share_one_reader_of_clickhouse() {
-    let clickhouse = shared_clickhouse_url();
-    let proxy = CountingProxy::start(clickhouse.clone()).await;
-    // Only the query service talks through the proxy; the test writes around it.
-    let stack = TestStack::spawn_with(StackOptions {
-        clickhouse_url: Some(proxy.url.clone()),
-        worker: false,
-        ..StackOptions::default()
-    })
-    .await;
-    let storage = storage_at(&stack, &clickhouse).await;
-    storage.migrate().await.unwrap();
+    let (proxy, stack, storage) = ClickHouseProxy::with_stack().await;
     let window = Duration::from_secs(2);
 
     let first = Tail::connect(&stack, "service=shared", None).await;
@@ -474,11 +424,11 @@ async fn bad_tail_requests_are_400s_naming_the_problem() {
     for (path, error) in [
         (
             "/logs/tail?from=2026-05-05T00:00:00Z",
-            "unknown parameter \"from\"; expected service, level, q, trace_id or metadata.<key>",
+            "unknown parameter \"from\"; expected service, level, q, trace_id, metadata.<key>, not.service, not.level, not.trace_id, not.q or not.metadata.<key>",
         ),
         (
             "/logs/tail?limit=5",
-            "unknown parameter \"limit\"; expected service, level, q, trace_id or metadata.<key>",
+            "unknown parameter \"limit\"; expected service, level, q, trace_id, metadata.<key>, not.service, not.level, not.trace_id, not.q or not.metadata.<key>",
         ),
         (
             "/logs/tail?level=LOUD",
