@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 source scripts/packages.sh
 # redis-benchmark ships with Debian's redis-tools (a dependency of redis-server).
 install_missing redis-server:redis-server redis-benchmark:redis-tools \
-  clickhouse-server:clickhouse-server
+  clickhouse-server:clickhouse-server chromium:chromium
+# The explorer's page load runs in Chromium through the explorer's locked playwright-core.
+if [ ! -d ui/node_modules/playwright-core ]; then
+  (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 exec cargo run --quiet --release -p traceflow-bench -- "$@"

@@ -7,7 +7,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 export const QUERY_URL = required('QUERY_URL');
 export const INGESTION_URL = required('INGESTION_URL');
@@ -19,18 +19,6 @@ function required(name) {
   if (!value) throw new Error(`${name} must be set (run the tests through run.mjs)`);
   return value;
 }
-
-// Without these, Chromium on a machine with no network waits on its own background requests.
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /// A reverse proxy to the query service on a free port; `cut()` drops every open connection
 /// and `block()` / `unblock()` refuse new ones meanwhile (the page's requests fail).
@@ -84,13 +72,7 @@ async function startProxy() {
 async function openBrowser(options = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'explorer-chromium-'));
   const proxy = await startProxy();
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    args: CHROMIUM_FLAGS,
-    headless: true,
-    viewport: { width: 1440, height: 900 },
-    timezoneId: 'UTC',
-    locale: 'en-US',
+  const context = await launchChromium(profile, {
     colorScheme: options.colorScheme ?? 'light',
     acceptDownloads: true,
     permissions: ['clipboard-read', 'clipboard-write'],

@@ -1,6 +1,7 @@
-//! The events the scenarios send, and their three encodings: the `POST /ingest` body, the
-//! queue's wire format, and ClickHouse's JSONEachRow for the direct-insert anchor. One
-//! generator for all three, so that the pipeline and its anchors carry the same data.
+//! The events the scenarios send, and their encodings: the `POST /ingest` body, an
+//! Elasticsearch bulk body and a Loki push, the queue's wire format, and ClickHouse's
+//! JSONEachRow for the direct-insert anchor. One generator for all of them, so that the
+//! pipeline, each protocol and the anchors carry the same data.
 //!
 //! Events are deterministic in their index (a hash picks every field) and realistic in shape
 //! and size: 20 services, levels skewed towards INFO as production streams are, messages of
@@ -144,6 +145,63 @@ pub fn ingest_array(events: &[LogEvent]) -> Bytes {
     serde_json::to_vec(&all).expect("events serialize").into()
 }
 
+/// An Elasticsearch `_bulk` body: a `create` action and an ECS-style document per event
+/// (`@timestamp`, `service`, `level`, `message`, `trace_id`, the metadata as fields), as
+/// Filebeat or Vector send them.
+pub fn bulk(events: &[LogEvent]) -> Bytes {
+    let mut out = Vec::with_capacity(events.len() * 320);
+    for event in events {
+        out.extend_from_slice(b"{\"create\":{}}\n");
+        let mut document = serde_json::Map::new();
+        let ingest = IngestEvent::from(event);
+        document.insert("@timestamp".into(), ingest.timestamp.into());
+        document.insert("service".into(), ingest.service.into());
+        document.insert("level".into(), ingest.level.into());
+        document.insert("message".into(), ingest.message.into());
+        document.insert("trace_id".into(), ingest.trace_id.into());
+        for (key, value) in &event.metadata {
+            document.insert(key.to_string(), value.as_ref().into());
+        }
+        serde_json::to_writer(&mut out, &document).expect("documents serialize");
+        out.push(b'\n');
+    }
+    out.into()
+}
+
+/// A Loki push (JSON, today's form): one stream per service and level, in the order their
+/// first event comes; each entry carries its trace id and metadata as structured metadata,
+/// as Alloy sends OTLP logs on.
+pub fn loki_push(events: &[LogEvent]) -> Bytes {
+    let mut streams: Vec<((&str, &str), Vec<serde_json::Value>)> = Vec::new();
+    for event in events {
+        let labels = (event.service.as_ref(), event.level.as_str());
+        let mut structured: serde_json::Map<String, serde_json::Value> = event
+            .metadata
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.as_ref().into()))
+            .collect();
+        structured.insert("trace_id".into(), event.trace_id.as_ref().into());
+        let nanoseconds = event
+            .timestamp
+            .timestamp_nanos_opt()
+            .expect("bench timestamps are within the nanosecond range");
+        let entry = serde_json::json!([nanoseconds.to_string(), event.message, structured]);
+        match streams.iter_mut().find(|(l, _)| *l == labels) {
+            Some((_, values)) => values.push(entry),
+            None => streams.push((labels, vec![entry])),
+        }
+    }
+    let streams: Vec<_> = streams
+        .into_iter()
+        .map(|((service, level), values)| {
+            serde_json::json!({"stream": {"service": service, "level": level}, "values": values})
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({ "streams": streams }))
+        .expect("pushes serialize")
+        .into()
+}
+
 /// ClickHouse JSONEachRow lines for `logs`: the row the worker would insert for each event
 /// (the storage crate's own mapping, so the anchor writes exactly the worker's columns).
 pub fn json_each_row(events: &[LogEvent]) -> Bytes {
@@ -181,6 +239,38 @@ mod tests {
             .filter(|&n| event(n, time).level == Level::Info)
             .count();
         assert!((5_500..6_500).contains(&infos), "{infos}");
+    }
+
+    #[test]
+    fn bulk_and_loki_bodies_carry_every_event() {
+        let time = "2026-05-05T10:00:00.250Z".parse().unwrap();
+        let events: Vec<_> = (0..50).map(|n| event(n, time)).collect();
+        let bulk = bulk(&events);
+        let lines: Vec<serde_json::Value> = bulk
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 100);
+        assert_eq!(lines[0], serde_json::json!({"create": {}}));
+        assert_eq!(lines[1]["@timestamp"], "2026-05-05T10:00:00.250Z");
+        assert_eq!(lines[1]["message"], events[0].message.as_ref());
+        assert_eq!(lines[1]["host"], events[0].metadata["host"].as_ref());
+
+        let push: serde_json::Value = serde_json::from_slice(&loki_push(&events)).unwrap();
+        let streams = push["streams"].as_array().unwrap();
+        let entries: usize = streams
+            .iter()
+            .map(|s| s["values"].as_array().unwrap().len())
+            .sum();
+        assert_eq!(entries, 50);
+        let first = &streams[0];
+        assert_eq!(first["stream"]["service"], events[0].service.as_ref());
+        assert_eq!(first["values"][0][0], "1777975200250000000");
+        assert_eq!(
+            first["values"][0][2]["trace_id"],
+            events[0].trace_id.as_ref()
+        );
     }
 
     #[test]

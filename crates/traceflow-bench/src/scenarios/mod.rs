@@ -6,6 +6,7 @@
 
 pub mod anchors;
 pub mod batch;
+pub mod explorer;
 pub mod lag;
 pub mod query;
 pub mod queued;
@@ -22,13 +23,14 @@ use traceflow_testkit::TestStack;
 pub enum Scenario {
     /// Single-event POST /ingest at 64 connections, and redis-benchmark LPUSH.
     Single,
-    /// Batch POST /ingest, end to end into ClickHouse, and direct ClickHouse INSERT.
+    /// Batch POST /ingest, Elasticsearch bulk and Loki push, end to end into ClickHouse, and
+    /// direct ClickHouse INSERT.
     Batch,
     /// 202 -> visible lag at a fixed rate.
     Lag,
     /// Worker memory while it drains a deep queue.
     Queued,
-    /// GET /logs on a large table, and the same SQL sent directly.
+    /// GET /logs on a large table, and the same SQL sent directly; the explorer's page load.
     Query,
 }
 

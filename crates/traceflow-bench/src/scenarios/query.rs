@@ -307,6 +307,12 @@ pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
         )
         .target(Target::AtMost(1.5));
     report.detail("query", &outcome);
+    // The page load is measured on the same table; without a browser the query figures
+    // above still stand.
+    if let Err(error) = super::explorer::run(bench, report, rows).await {
+        eprintln!("    explorer page load not measured: {error:#}");
+        report.problem("query", &error.context("the explorer's page load"));
+    }
     Ok(())
 }
 
