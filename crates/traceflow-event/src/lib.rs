@@ -6,6 +6,8 @@
 mod event;
 mod level;
 mod rules;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use event::{Event, LogEvent, Metadata, Text};
 pub use level::{Level, UnknownLevel};

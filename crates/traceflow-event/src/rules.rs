@@ -508,13 +508,10 @@ impl<'a> Draft<'a> {
 mod tests {
     use super::*;
 
-    const TRACE: &str = "0123456789abcdef0123456789abcdef";
+    use crate::testing::{TRACE_ID as TRACE, any_time as limits};
 
     fn defaults() -> Defaults<'static> {
-        Defaults {
-            trace_id: TRACE,
-            now: "2026-05-05T12:00:00.123456Z".parse().unwrap(),
-        }
+        crate::testing::defaults("2026-05-05T12:00:00.123456Z")
     }
 
     fn draft() -> Draft<'static> {
@@ -523,17 +520,6 @@ mod tests {
             level: Some("info".into()),
             message: Some("m".into()),
             ..Draft::default()
-        }
-    }
-
-    /// The default limits, with a window wide enough for any time the table holds.
-    fn limits() -> Limits {
-        Limits {
-            window: TimeWindow {
-                retention_days: 36_500,
-                max_future_skew: TimeDelta::days(36_500),
-            },
-            ..Limits::default()
         }
     }
 

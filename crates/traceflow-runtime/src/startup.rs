@@ -160,32 +160,21 @@ mod tests {
 
     #[tokio::test]
     async fn a_busy_port_names_the_variables_and_the_address() {
-        let taken = bind("BIND_HOST, PORT", IpAddr::from([127, 0, 0, 1]), 0)
-            .await
-            .unwrap();
+        let localhost = IpAddr::from([127, 0, 0, 1]);
+        let taken = bind("BIND_HOST, PORT", localhost, 0).await.unwrap();
         let port = taken.local_addr().unwrap().port();
-        let error = bind("BIND_HOST, PORT", IpAddr::from([127, 0, 0, 1]), port)
+        let tcp = bind("BIND_HOST, PORT", localhost, port).await.unwrap_err();
+        let taken = bind_udp("BIND_HOST, PORT", localhost, 0).await.unwrap();
+        let udp_port = taken.local_addr().unwrap().port();
+        let udp = bind_udp("BIND_HOST, PORT", localhost, udp_port)
             .await
             .unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            format!("cannot listen on 127.0.0.1:{port} (BIND_HOST, PORT)")
-        );
-    }
-
-    #[tokio::test]
-    async fn a_busy_udp_port_is_named_the_same_way() {
-        let taken = bind_udp("BIND_HOST, PORT", IpAddr::from([127, 0, 0, 1]), 0)
-            .await
-            .unwrap();
-        let port = taken.local_addr().unwrap().port();
-        let error = bind_udp("BIND_HOST, PORT", IpAddr::from([127, 0, 0, 1]), port)
-            .await
-            .unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            format!("cannot listen on 127.0.0.1:{port} (BIND_HOST, PORT)")
-        );
+        for (error, port) in [(tcp, port), (udp, udp_port)] {
+            assert_eq!(
+                error.to_string(),
+                format!("cannot listen on 127.0.0.1:{port} (BIND_HOST, PORT)")
+            );
+        }
     }
 
     #[tokio::test]

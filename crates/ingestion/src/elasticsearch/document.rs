@@ -33,42 +33,33 @@ use traceflow_event::{Draft, Field, Level, Metadata, Text, Time, Wording, quoted
 struct Role {
     /// What answers call it when no field holds it.
     what: &'static str,
+    /// The query argument naming its fields; the header is `Traceflow-` and the argument's
+    /// words (`_msg_field`: `Traceflow-Msg-Field`).
     query: &'static str,
-    header: &'static str,
     defaults: &'static [&'static str],
 }
 
-const MESSAGE: Role = Role {
-    what: "message",
-    query: "_msg_field",
-    header: "traceflow-msg-field",
-    defaults: &["message", "msg", "log", "MESSAGE"],
-};
-const TIME: Role = Role {
-    what: "time",
-    query: "_time_field",
-    header: "traceflow-time-field",
-    defaults: &["@timestamp", "timestamp", "time", "ts"],
-};
-const SERVICE: Role = Role {
-    what: "service",
-    query: "_service_field",
-    header: "traceflow-service-field",
-    defaults: &["service.name", "service", "app", "PROGRAM"],
-};
-const LEVEL: Role = Role {
-    what: "level",
-    query: "_level_field",
-    header: "traceflow-level-field",
-    // PRIORITY is syslog-ng's name for the severity in its default template.
-    defaults: &["level", "log.level", "severity", "lvl", "PRIORITY"],
-};
-const TRACE_ID: Role = Role {
-    what: "trace id",
-    query: "_trace_id_field",
-    header: "traceflow-trace-id-field",
-    defaults: &["trace_id", "trace.id", "traceId"],
-};
+impl Role {
+    fn header(&self) -> String {
+        format!(
+            "traceflow-{}",
+            self.query.trim_matches('_').replace('_', "-")
+        )
+    }
+}
+
+// One line each, as a table: `PRIORITY` is syslog-ng's name for the severity in its default
+// template.
+#[rustfmt::skip]
+mod roles {
+    use super::Role;
+    pub(super) const MESSAGE: Role = Role { what: "message", query: "_msg_field", defaults: &["message", "msg", "log", "MESSAGE"] };
+    pub(super) const TIME: Role = Role { what: "time", query: "_time_field", defaults: &["@timestamp", "timestamp", "time", "ts"] };
+    pub(super) const SERVICE: Role = Role { what: "service", query: "_service_field", defaults: &["service.name", "service", "app", "PROGRAM"] };
+    pub(super) const LEVEL: Role = Role { what: "level", query: "_level_field", defaults: &["level", "log.level", "severity", "lvl", "PRIORITY"] };
+    pub(super) const TRACE_ID: Role = Role { what: "trace id", query: "_trace_id_field", defaults: &["trace_id", "trace.id", "traceId"] };
+}
+use roles::{LEVEL, MESSAGE, SERVICE, TIME, TRACE_ID};
 
 /// The query arguments that choose the fields; any other argument (`refresh`,
 /// `filter_path`, `pipeline`, ...) is accepted and ignored.
@@ -125,12 +116,12 @@ impl Fields {
     /// the rest.
     pub(crate) fn of(query: &FieldQuery, headers: &HeaderMap) -> Result<Self, Refusal> {
         let pick = |role: &Role, given: &Option<String>| -> Result<Vec<String>, Refusal> {
-            let list = match (given, headers.get(role.header)) {
+            let header = role.header();
+            let list = match (given, headers.get(&header)) {
                 (Some(list), _) => list.as_str(),
                 (None, Some(value)) => value.to_str().map_err(|_| {
                     Refusal::malformed(format!(
-                        "the header {} must be comma-separated field names in ASCII",
-                        role.header
+                        "the header {header} must be comma-separated field names in ASCII"
                     ))
                 })?,
                 (None, None) => return Ok(role.defaults.iter().map(|&n| n.to_owned()).collect()),
@@ -442,26 +433,7 @@ pub(crate) fn draft<'a, 'f>(
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
-    use traceflow_event::{Defaults, Limits, TimeWindow};
-
-    const TRACE: &str = "0123456789abcdef0123456789abcdef";
-
-    fn defaults() -> Defaults<'static> {
-        Defaults {
-            trace_id: TRACE,
-            now: "2026-05-05T12:00:00.123Z".parse().unwrap(),
-        }
-    }
-
-    fn wide() -> Limits {
-        Limits {
-            window: TimeWindow {
-                retention_days: 36_500,
-                max_future_skew: chrono::TimeDelta::days(36_500),
-            },
-            ..Limits::default()
-        }
-    }
+    use traceflow_event::testing::any_time;
 
     fn mapped<'a>(document: &'a str, index: Option<&'a str>, fields: &'a Fields) -> Draft<'a> {
         draft(document.as_bytes(), index, fields).unwrap().0
@@ -471,7 +443,10 @@ mod tests {
     fn checked(document: &str, index: Option<&str>, fields: &Fields) -> Result<String, String> {
         let (draft, sources) = draft(document.as_bytes(), index, fields).map_err(|r| r.message)?;
         draft
-            .check(defaults(), &wide())
+            .check(
+                traceflow_event::testing::defaults("2026-05-05T12:00:00.123Z"),
+                &any_time(),
+            )
             .map(|event| {
                 format!(
                     "{} {} {} {} {} {:?}",

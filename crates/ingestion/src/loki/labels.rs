@@ -296,39 +296,34 @@ mod tests {
     #[test]
     fn malformed_labels_say_where() {
         let error = |text| parse(text).unwrap_err().to_string();
-        assert_eq!(
-            error(r#"job="x""#),
-            "expected { to open the labels at byte 0"
-        );
-        assert_eq!(
-            error(r#"{job "x"}"#),
-            "expected = after the label name at byte 5"
-        );
-        assert_eq!(
-            error(r#"{job=x}"#),
-            "expected a quoted label value at byte 5"
-        );
-        assert_eq!(
-            error(r#"{job="x}"#),
-            "the quoted label value is not closed at byte 5"
-        );
-        assert_eq!(
-            error(r#"{job="x" a="b"}"#),
-            "expected , or } after a label value at byte 9"
-        );
-        assert_eq!(
-            error(r#"{1a="x"}"#),
-            "expected a label name (letters, digits and _, not first a digit) at byte 1"
-        );
-        assert_eq!(
-            error(r#"{a="x", a="y"}"#),
-            "label a is given more than once at byte 8"
-        );
-        assert_eq!(
-            error(r#"{a="x"} extra"#),
-            "unexpected text after the closing } at byte 8"
-        );
-        assert_eq!(error(""), "expected { to open the labels at byte 0");
+        for (labels, expected) in [
+            (r#"job="x""#, "expected { to open the labels at byte 0"),
+            (r#"{job "x"}"#, "expected = after the label name at byte 5"),
+            (r#"{job=x}"#, "expected a quoted label value at byte 5"),
+            (
+                r#"{job="x}"#,
+                "the quoted label value is not closed at byte 5",
+            ),
+            (
+                r#"{job="x" a="b"}"#,
+                "expected , or } after a label value at byte 9",
+            ),
+            (
+                r#"{1a="x"}"#,
+                "expected a label name (letters, digits and _, not first a digit) at byte 1",
+            ),
+            (
+                r#"{a="x", a="y"}"#,
+                "label a is given more than once at byte 8",
+            ),
+            (
+                r#"{a="x"} extra"#,
+                "unexpected text after the closing } at byte 8",
+            ),
+            ("", "expected { to open the labels at byte 0"),
+        ] {
+            assert_eq!(error(labels), expected, "{labels}");
+        }
     }
 
     #[test]

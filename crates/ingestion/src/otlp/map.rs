@@ -330,9 +330,7 @@ mod tests {
         logs::v1::{ResourceLogs, ScopeLogs},
         resource::v1::Resource,
     };
-    use traceflow_event::TimeWindow;
-
-    const TRACE: &str = "0123456789abcdef0123456789abcdef";
+    use traceflow_event::testing::{TRACE_ID as TRACE, any_time as wide, pairs, summary};
 
     fn now() -> DateTime<Utc> {
         "2026-05-05T12:00:00.123456Z".parse().unwrap()
@@ -370,18 +368,6 @@ mod tests {
                 }],
                 ..Default::default()
             }],
-        }
-    }
-
-    /// The default limits, with a window wide enough for any time the table holds (the
-    /// window itself is the event crate's rule; one test below shows it applies here).
-    fn wide() -> Limits {
-        Limits {
-            window: TimeWindow {
-                retention_days: 36_500,
-                max_future_skew: chrono::TimeDelta::days(36_500),
-            },
-            ..Limits::default()
         }
     }
 
@@ -538,21 +524,12 @@ mod tests {
         ));
         assert!(mapped.rejected.is_empty(), "{:?}", mapped.rejected);
         let event = &mapped.events[0];
-        assert_eq!(event.service, "payments");
-        assert_eq!(event.level, Level::Error);
-        assert_eq!(event.message, "card declined");
         assert_eq!(
-            event.timestamp.to_rfc3339(),
-            "2026-05-05T10:00:00.250+00:00"
+            summary(event),
+            "2026-05-05T10:00:00.250Z payments ERROR 4bf92f3577b34da6a3ce929d0e0e4736 card declined"
         );
-        assert_eq!(event.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
-        let metadata: Vec<(&str, &str)> = event
-            .metadata
-            .iter()
-            .map(|(k, v)| (k.as_ref(), v.as_ref()))
-            .collect();
         assert_eq!(
-            metadata,
+            pairs(event),
             [
                 ("empty", "{}"),
                 ("host.name", "web-1"),
