@@ -38,7 +38,7 @@ pub(crate) async fn context(
     let query = params::context_query(raw.as_deref()).map_err(ApiError::BadParameter)?;
     let context = state
         .storage
-        .run(async |storage| storage.context(&query).await)
+        .run(async |s| s.context(&query).await)
         .await?
         .ok_or_else(|| ApiError::NotFound(not_stored(&query)))?;
     Ok(Json(ContextAnswer {

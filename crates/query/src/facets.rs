@@ -22,6 +22,10 @@ pub(crate) struct FacetsAnswer {
     to: String,
     /// Matching events in the range.
     total: u64,
+    /// Only when more than a million events match: the metadata counts are estimates, made
+    /// from one matching event in this many (by a hash of the event id) and multiplied by it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata_sample: Option<u64>,
     /// The most common services, counts descending, then by value.
     #[schema(value_type = Vec<crate::openapi::FacetValue>)]
     service: Vec<FacetValue>,
@@ -32,10 +36,6 @@ pub(crate) struct FacetsAnswer {
     /// its most common values.
     #[schema(value_type = Vec<crate::openapi::MetadataFacet>)]
     metadata: Vec<MetadataFacet>,
-    /// Only when more than a million events match: the metadata counts are estimates, made
-    /// from one matching event in this many (by a hash of the event id) and multiplied by it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    metadata_sample: Option<u64>,
 }
 
 /// The top `limit` services, levels, metadata keys and values of each key among the
@@ -51,17 +51,14 @@ pub(crate) async fn facets(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<FacetsAnswer>, ApiError> {
     let query = params::facets_query(raw.as_deref(), Utc::now()).map_err(ApiError::BadParameter)?;
-    let facets = state
-        .storage
-        .run(async |storage| storage.facets(&query).await)
-        .await?;
+    let facets = state.storage.run(async |s| s.facets(&query).await).await?;
     Ok(Json(FacetsAnswer {
         from: rfc3339(query.from),
         to: rfc3339(query.to),
         total: facets.total,
+        metadata_sample: (facets.metadata_sample > 1).then_some(facets.metadata_sample),
         service: facets.service,
         level: facets.level,
         metadata: facets.metadata,
-        metadata_sample: (facets.metadata_sample > 1).then_some(facets.metadata_sample),
     }))
 }

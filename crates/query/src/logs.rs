@@ -41,10 +41,7 @@ pub(crate) async fn search(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<SearchAnswer>, ApiError> {
     let query = params::log_query(raw.as_deref()).map_err(ApiError::BadParameter)?;
-    let page = state
-        .storage
-        .run(async |storage| storage.search(&query).await)
-        .await?;
+    let page = state.storage.run(async |s| s.search(&query).await).await?;
     Ok(Json(SearchAnswer {
         count: page.logs.len(),
         logs: page.logs,
@@ -73,10 +70,7 @@ pub(crate) async fn count(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<CountAnswer>, ApiError> {
     let filter = params::count_filter(raw.as_deref()).map_err(ApiError::BadParameter)?;
-    let count = state
-        .storage
-        .run(async |storage| storage.count(&filter).await)
-        .await?;
+    let count = state.storage.run(async |s| s.count(&filter).await).await?;
     Ok(Json(CountAnswer { count }))
 }
 
@@ -99,7 +93,7 @@ pub(crate) async fn delete(
     let filter = params::delete_filter(raw.as_deref()).map_err(ApiError::BadParameter)?;
     let deletion = state
         .storage
-        .run(async |storage| storage.delete(&filter, DELETE_WAIT).await)
+        .run(async |s| s.delete(&filter, DELETE_WAIT).await)
         .await?;
     let status = if deletion.finished {
         StatusCode::OK

@@ -47,10 +47,7 @@ pub(crate) async fn stats(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<StatsAnswer>, ApiError> {
     let query = params::stats_query(raw.as_deref(), Utc::now()).map_err(ApiError::BadParameter)?;
-    let rows = state
-        .storage
-        .run(async |storage| storage.stats(&query).await)
-        .await?;
+    let rows = state.storage.run(async |s| s.stats(&query).await).await?;
     let grouped = query.group_by != GroupBy::default();
     Ok(Json(StatsAnswer {
         from: rfc3339(query.from),
@@ -87,10 +84,7 @@ pub(crate) async fn services(
 ) -> Result<Json<ServicesAnswer>, ApiError> {
     let query =
         params::services_query(raw.as_deref(), Utc::now()).map_err(ApiError::BadParameter)?;
-    let rows = state
-        .storage
-        .run(async |storage| storage.stats(&query).await)
-        .await?;
+    let rows = state.storage.run(async |s| s.stats(&query).await).await?;
     Ok(Json(ServicesAnswer {
         from: rfc3339(query.from),
         to: rfc3339(query.to),

@@ -58,6 +58,36 @@ impl Default for StackOptions {
     }
 }
 
+impl StackOptions {
+    /// Ingestion alone (no worker) with small limits to run into: 64 KiB bodies, 3 events
+    /// a request.
+    pub fn small_limits() -> Self {
+        Self {
+            worker: false,
+            max_body_bytes: Some(64 * 1024),
+            extra_env: vec![("MAX_BATCH_EVENTS", "3".to_owned())],
+            ..Self::default()
+        }
+    }
+
+    /// The defaults and one more variable of the services' environment.
+    pub fn env(name: &'static str, value: impl Into<String>) -> Self {
+        Self {
+            extra_env: vec![(name, value.into())],
+            ..Self::default()
+        }
+    }
+
+    /// Ingestion alone (no worker) with a queue full at `depth` events: backpressure.
+    pub fn queue_of(depth: u64) -> Self {
+        Self {
+            worker: false,
+            max_queue_depth: Some(depth),
+            ..Self::default()
+        }
+    }
+}
+
 /// Where ingestion's one-protocol ports listen, `127.0.0.1:<port>` each; empty when off.
 #[derive(Debug, Clone, Default)]
 pub struct ProtocolAddresses {

@@ -31,12 +31,13 @@ use crate::{
 };
 use axum::{
     Router,
-    extract::{OriginalUri, Path, Query, Request, State, rejection::QueryRejection},
+    extract::{FromRequest, FromRequestParts, OriginalUri, Path, Query, Request},
     http::{HeaderValue, Method, StatusCode, Uri, uri::PathAndQuery},
     middleware::{self, Next},
     response::Response,
 };
 use bulk::{BulkAnswer, Cause, Item, Outcome};
+use bytes::Bytes;
 use document::{DocumentWording, FieldQuery, Fields};
 use std::{borrow::Cow, time::Instant};
 use traceflow_config::ApiKeys;
@@ -49,19 +50,23 @@ pub(crate) const PREFIX: &str = "/es";
 /// The API's routes, at its root.
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(cluster::info))
+        // What is stored: bulks and single documents.
         .routes(routes!(bulk_root))
         .routes(routes!(bulk_index))
         .routes(routes!(doc))
         .routes(routes!(doc_with_id))
         .routes(routes!(create_with_id))
+        // What clients ask before they send: the version, licence and features.
+        .routes(routes!(cluster::info))
         .routes(routes!(cluster::license))
         .routes(routes!(cluster::xpack))
+        // Cluster health and nodes, as clients and their node sniffing ask.
         .routes(routes!(cluster::cluster_health))
         .routes(routes!(cluster::cat_health))
         .routes(routes!(cluster::nodes))
         .routes(routes!(cluster::nodes_of))
         .routes(routes!(cluster::node_metric))
+        // Set-up calls (ILM, templates, pipelines, refresh): acknowledged, nothing to keep.
         .routes(routes!(cluster::ilm_policy))
         .routes(routes!(cluster::index_template))
         .routes(routes!(cluster::legacy_template))
@@ -171,35 +176,39 @@ fn event<'a>(
 }
 
 /// The query's field choices, or the request's refusal (a bad query string).
-fn fields_of(
-    query: Result<Query<FieldQuery>, QueryRejection>,
-    request: &IngestRequest,
-) -> Result<Fields, Rejection> {
-    let Query(query) = query.map_err(|rejection| {
-        Rejection::Invalid(Refusal::malformed(format!(
-            "the query string is not usable: {}",
-            rejection.body_text()
-        )))
-    })?;
-    Fields::of(&query, &request.headers).map_err(Rejection::Invalid)
+/// A request to the document routes: the service's state, the request (trace id, headers),
+/// its field choices and its decoded body. A request whose fields or body cannot be read is
+/// answered here, in Elasticsearch's words.
+pub(crate) struct DocumentRequest(AppState, IngestRequest, Fields, Bytes);
+
+impl FromRequest<AppState> for DocumentRequest {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let query = Query::<FieldQuery>::from_request_parts(&mut parts, state).await;
+        let Ok(mut request) =
+            IngestRequest::from_request(Request::from_parts(parts, body), state).await;
+        let read = query
+            .map_err(|rejection| {
+                Rejection::Invalid(Refusal::malformed(format!(
+                    "the query string is not usable: {}",
+                    rejection.body_text()
+                )))
+            })
+            .and_then(|Query(query)| {
+                Fields::of(&query, &request.headers).map_err(Rejection::Invalid)
+            })
+            .and_then(|fields| Ok((fields, request.body(state.max_body_bytes)?)));
+        let (fields, body) = read.map_err(|rejection| answer::refused(rejection, 1))?;
+        Ok(Self(state.clone(), request, fields, body))
+    }
 }
 
 /// A bulk request: every operation answered by an item, in order.
-async fn bulk(
-    state: &AppState,
-    path_index: Option<String>,
-    query: Result<Query<FieldQuery>, QueryRejection>,
-    mut request: IngestRequest,
-) -> Response {
+async fn bulk(path_index: Option<String>, documents: DocumentRequest) -> Response {
     let started = Instant::now();
-    let fields = match fields_of(query, &request) {
-        Ok(fields) => fields,
-        Err(rejection) => return answer::refused(rejection, 1),
-    };
-    let body = match request.body(state.max_body_bytes) {
-        Ok(body) => body,
-        Err(rejection) => return answer::refused(rejection, 1),
-    };
+    let DocumentRequest(state, request, fields, body) = documents;
     let operations = match bulk::operations(crate::body::without_bom(&body), state.max_batch_events)
     {
         Ok(operations) => operations,
@@ -234,7 +243,7 @@ async fn bulk(
     }
     if !events.is_empty()
         && let Err(rejection) =
-            accept(state, Protocol::Elasticsearch, &request.trace_id, &events).await
+            accept(&state, Protocol::Elasticsearch, &request.trace_id, &events).await
     {
         return answer::refused(rejection, events.len());
     }
@@ -299,21 +308,8 @@ fn item_outcome<'a>(
 }
 
 /// One document (`/<index>/_doc`): 201 with what Elasticsearch answers, or the refusal.
-async fn one_document(
-    state: &AppState,
-    index: String,
-    id: Option<String>,
-    query: Result<Query<FieldQuery>, QueryRejection>,
-    mut request: IngestRequest,
-) -> Response {
-    let fields = match fields_of(query, &request) {
-        Ok(fields) => fields,
-        Err(rejection) => return answer::refused(rejection, 1),
-    };
-    let body = match request.body(state.max_body_bytes) {
-        Ok(body) => body,
-        Err(rejection) => return answer::refused(rejection, 1),
-    };
+async fn one_document(index: String, id: Option<String>, documents: DocumentRequest) -> Response {
+    let DocumentRequest(state, request, fields, body) = documents;
     let event = match event(
         crate::body::without_bom(&body),
         Some(&index),
@@ -333,7 +329,8 @@ async fn one_document(
         }
     };
     let events = [event];
-    if let Err(rejection) = accept(state, Protocol::Elasticsearch, &request.trace_id, &events).await
+    if let Err(rejection) =
+        accept(&state, Protocol::Elasticsearch, &request.trace_id, &events).await
     {
         return answer::refused(rejection, 1);
     }
@@ -421,12 +418,8 @@ struct DocumentPath {
         description = "Action lines ({\"index\":{\"_index\":...}} or create) each followed by a document"),
     responses(BulkAnswers),
 )]
-pub(crate) async fn bulk_root(
-    State(state): State<AppState>,
-    query: Result<Query<FieldQuery>, QueryRejection>,
-    request: IngestRequest,
-) -> Response {
-    bulk(&state, None, query, request).await
+pub(crate) async fn bulk_root(documents: DocumentRequest) -> Response {
+    bulk(None, documents).await
 }
 
 /// Bulk operations whose default index is `index`.
@@ -436,13 +429,8 @@ pub(crate) async fn bulk_root(
         description = "Action lines ({\"index\":{}} or create) each followed by a document"),
     responses(BulkAnswers),
 )]
-pub(crate) async fn bulk_index(
-    State(state): State<AppState>,
-    Path(index): Path<String>,
-    query: Result<Query<FieldQuery>, QueryRejection>,
-    request: IngestRequest,
-) -> Response {
-    bulk(&state, Some(index), query, request).await
+pub(crate) async fn bulk_index(Path(index): Path<String>, documents: DocumentRequest) -> Response {
+    bulk(Some(index), documents).await
 }
 
 /// One document, its id given by the event.
@@ -451,13 +439,8 @@ pub(crate) async fn bulk_index(
     request_body(content = Object, content_type = "application/json", description = "The document"),
     responses(DocumentAnswers),
 )]
-pub(crate) async fn doc(
-    State(state): State<AppState>,
-    Path(index): Path<String>,
-    query: Result<Query<FieldQuery>, QueryRejection>,
-    request: IngestRequest,
-) -> Response {
-    one_document(&state, index, None, query, request).await
+pub(crate) async fn doc(Path(index): Path<String>, documents: DocumentRequest) -> Response {
+    one_document(index, None, documents).await
 }
 
 /// One document, with the id the client chose.
@@ -467,12 +450,10 @@ pub(crate) async fn doc(
     responses(DocumentAnswers),
 )]
 pub(crate) async fn doc_with_id(
-    State(state): State<AppState>,
     Path((index, id)): Path<(String, String)>,
-    query: Result<Query<FieldQuery>, QueryRejection>,
-    request: IngestRequest,
+    documents: DocumentRequest,
 ) -> Response {
-    one_document(&state, index, Some(id), query, request).await
+    one_document(index, Some(id), documents).await
 }
 
 /// One document, created with the id the client chose (as `_doc/{id}`: Traceflow only
@@ -483,12 +464,10 @@ pub(crate) async fn doc_with_id(
     responses(DocumentAnswers),
 )]
 pub(crate) async fn create_with_id(
-    state: State<AppState>,
     path: Path<(String, String)>,
-    query: Result<Query<FieldQuery>, QueryRejection>,
-    request: IngestRequest,
+    documents: DocumentRequest,
 ) -> Response {
-    doc_with_id(state, path, query, request).await
+    doc_with_id(path, documents).await
 }
 
 #[cfg(test)]

@@ -777,11 +777,7 @@ async fn the_endpoints_clients_call_at_start_answer_as_a_cluster() {
 
 #[tokio::test]
 async fn api_keys_guard_the_bulk_api_on_both_ports() {
-    let stack = TestStack::spawn_with(StackOptions {
-        extra_env: vec![("INGEST_API_KEYS", "es-key".to_owned())],
-        ..StackOptions::default()
-    })
-    .await;
+    let stack = TestStack::spawn_with(StackOptions::env("INGEST_API_KEYS", "es-key")).await;
     for base in [es_port(&stack), es_prefix(&stack)] {
         let url = format!("{base}/keyed/_bulk");
         let body = "{\"index\":{}}\n{\"message\":\"m\"}\n";
@@ -813,12 +809,7 @@ async fn api_keys_guard_the_bulk_api_on_both_ports() {
 
 #[tokio::test]
 async fn backpressure_is_429_and_redis_down_503_both_with_retry_after() {
-    let stack = TestStack::spawn_with(StackOptions {
-        worker: false,
-        max_queue_depth: Some(2),
-        ..StackOptions::default()
-    })
-    .await;
+    let stack = TestStack::spawn_with(StackOptions::queue_of(2)).await;
     let url = format!("{}/flood/_bulk", es_port(&stack));
     let two = [
         r#"{"index":{}}"#,

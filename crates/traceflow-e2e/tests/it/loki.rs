@@ -475,11 +475,7 @@ async fn both_json_forms_plain_gzip_and_deflate() {
 
 #[tokio::test]
 async fn json_lines_are_kept_as_they_are_when_parsing_is_off() {
-    let stack = TestStack::spawn_with(StackOptions {
-        extra_env: vec![("LOKI_PARSE_JSON_LINES", "false".to_owned())],
-        ..StackOptions::default()
-    })
-    .await;
+    let stack = TestStack::spawn_with(StackOptions::env("LOKI_PARSE_JSON_LINES", "false")).await;
     let line = r#"{"msg":"as is","level":"error"}"#;
     let body =
         json!({"streams": [{"stream": {"job": "raw"}, "values": [["1777975200000000000", line]]}]});
@@ -495,11 +491,7 @@ async fn json_lines_are_kept_as_they_are_when_parsing_is_off() {
 
 #[tokio::test]
 async fn refused_entries_are_named_by_stream_and_entry_and_the_others_stored() {
-    let stack = TestStack::spawn_with(StackOptions {
-        extra_env: vec![("RETENTION_DAYS", "30".to_owned())],
-        ..StackOptions::default()
-    })
-    .await;
+    let stack = TestStack::spawn_with(StackOptions::env("RETENTION_DAYS", "30")).await;
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap();
     let body = json!({"streams": [
         {"stream": {"job": "mixed"}, "values": [
@@ -567,13 +559,7 @@ type Refusal = (
 
 #[tokio::test]
 async fn undecodable_oversized_and_unsupported_pushes_are_refused_whole() {
-    let stack = TestStack::spawn_with(StackOptions {
-        worker: false,
-        max_body_bytes: Some(64 * 1024),
-        extra_env: vec![("MAX_BATCH_EVENTS", "3".to_owned())],
-        ..StackOptions::default()
-    })
-    .await;
+    let stack = TestStack::spawn_with(StackOptions::small_limits()).await;
     let cases: Vec<Refusal> = vec![
         (
             JSON,
@@ -685,12 +671,7 @@ async fn undecodable_oversized_and_unsupported_pushes_are_refused_whole() {
 
 #[tokio::test]
 async fn backpressure_is_429_and_a_queue_down_503_both_with_retry_after() {
-    let stack = TestStack::spawn_with(StackOptions {
-        worker: false,
-        max_queue_depth: Some(2),
-        ..StackOptions::default()
-    })
-    .await;
+    let stack = TestStack::spawn_with(StackOptions::queue_of(2)).await;
     let two = json!({"streams": [{"stream": {"job": "flood"}, "values": [
         ["1777975200000000000", "a"], ["1777975200000000001", "b"]]}]})
     .to_string();

@@ -718,13 +718,7 @@ async fn empty_undecodable_and_unsupported_requests() {
 
 #[tokio::test]
 async fn size_limits_count_decompressed_bytes_and_records() {
-    let stack = TestStack::spawn_with(StackOptions {
-        worker: false,
-        max_body_bytes: Some(64 * 1024),
-        extra_env: vec![("MAX_BATCH_EVENTS", "3".to_owned())],
-        ..StackOptions::default()
-    })
-    .await;
+    let stack = TestStack::spawn_with(StackOptions::small_limits()).await;
     let url = logs_url(&stack.ingestion_url);
     let big = request("big", vec![record(&"y".repeat(70 * 1024))]).encode_to_vec();
     let limit_message =
@@ -765,12 +759,7 @@ async fn size_limits_count_decompressed_bytes_and_records() {
 
 #[tokio::test]
 async fn backpressure_and_a_queue_down_are_503_with_retry_after() {
-    let stack = TestStack::spawn_with(StackOptions {
-        worker: false,
-        max_queue_depth: Some(2),
-        ..StackOptions::default()
-    })
-    .await;
+    let stack = TestStack::spawn_with(StackOptions::queue_of(2)).await;
     let url = logs_url(&stack.otlp_url);
     let two = request("flood", vec![record("a"), record("b")]).encode_to_vec();
     assert_eq!(

@@ -124,10 +124,10 @@ async fn the_rust_otlp_tonic_exporter_plain_and_gzip() {
 
 #[tokio::test]
 async fn a_refused_key_is_unauthenticated_and_a_configured_one_exports() {
-    let stack = TestStack::spawn_with(StackOptions {
-        extra_env: vec![("INGEST_API_KEYS", "grpc-key-1,grpc-key-2".to_owned())],
-        ..StackOptions::default()
-    })
+    let stack = TestStack::spawn_with(StackOptions::env(
+        "INGEST_API_KEYS",
+        "grpc-key-1,grpc-key-2",
+    ))
     .await;
     let endpoint = endpoint(&stack);
     let (refused_run, accepted_run) = tokio::join!(
@@ -373,13 +373,7 @@ async fn call_raw(stack: &TestStack, path: &'static str, message: Mistyped) -> S
 
 #[tokio::test]
 async fn limits_and_undecodable_messages() {
-    let stack = TestStack::spawn_with(StackOptions {
-        worker: false,
-        max_body_bytes: Some(64 * 1024),
-        extra_env: vec![("MAX_BATCH_EVENTS", "3".to_owned())],
-        ..StackOptions::default()
-    })
-    .await;
+    let stack = TestStack::spawn_with(StackOptions::small_limits()).await;
     let mut plain = client(&stack).await;
     let mut zipped = client(&stack)
         .await
@@ -433,12 +427,7 @@ async fn limits_and_undecodable_messages() {
 
 #[tokio::test]
 async fn backpressure_and_a_queue_down_are_unavailable_with_retry_info() {
-    let stack = TestStack::spawn_with(StackOptions {
-        worker: false,
-        max_queue_depth: Some(2),
-        ..StackOptions::default()
-    })
-    .await;
+    let stack = TestStack::spawn_with(StackOptions::queue_of(2)).await;
     let mut flood = client(&stack).await;
     let two = || request("flood", vec![record("a"), record("b")]);
     assert!(flood.export(two()).await.is_ok());

@@ -10,11 +10,7 @@ use traceflow_testkit::{StackOptions, TestStack, messages};
 
 /// The defaults users run with: 30 days back, 10 minutes ahead.
 async fn stack() -> TestStack {
-    TestStack::spawn_with(StackOptions {
-        extra_env: vec![("RETENTION_DAYS", "30".to_owned())],
-        ..StackOptions::default()
-    })
-    .await
+    TestStack::spawn_with(StackOptions::env("RETENTION_DAYS", "30")).await
 }
 
 fn rfc3339(time: DateTime<Utc>) -> String {
@@ -41,15 +37,7 @@ fn near(time: DateTime<Utc>, expected: DateTime<Utc>) -> bool {
 }
 
 async fn rejected_total(stack: &TestStack, reason: &str) -> f64 {
-    let text = stack
-        .http
-        .get(format!("{}/metrics", stack.ingestion_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = crate::metrics::metrics(stack, &stack.ingestion_url).await;
     let labels = format!("reason=\"{reason}\"");
     // One sample per protocol: their sum.
     text.lines()
