@@ -7,9 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source scripts/packages.sh
-# redis-benchmark ships with Debian's redis-tools (a dependency of redis-server).
+# redis-benchmark ships with Debian's redis-tools (a dependency of redis-server); nginx-light
+# is the HTTP anchor of the single-event scenario.
 install_missing redis-server:redis-server redis-benchmark:redis-tools \
-  clickhouse-server:clickhouse-server chromium:chromium
+  clickhouse-server:clickhouse-server chromium:chromium nginx:nginx-light
 # The explorer's page load runs in Chromium through the explorer's locked playwright-core.
 if [ ! -d ui/node_modules/playwright-core ]; then
   (cd ui && npm ci --no-audit --no-fund --loglevel=error)

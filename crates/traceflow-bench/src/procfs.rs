@@ -78,13 +78,14 @@ pub fn service_memory(name: &str) -> Option<Memory> {
 /// The processes whose CPU time the scenarios account for: this harness (the load
 /// generator) and its children, the services, Redis and ClickHouse (whose command name the
 /// kernel cuts to 15 characters).
-const ACCOUNTED: [(&str, &str); 6] = [
+const ACCOUNTED: [(&str, &str); 7] = [
     ("harness", ""),
     ("ingestion", "ingestion"),
     ("worker", "worker"),
     ("query", "query"),
     ("redis", "redis-server"),
     ("clickhouse", "clickhouse-serv"),
+    ("nginx", "nginx"),
 ];
 
 /// CPU time (user + system) each accounted process has used so far, in seconds.

@@ -173,6 +173,9 @@ pub struct WorkerConfig {
     pub concurrency: usize,
     /// Longest an event waits for a batch to fill.
     pub flush_interval: Duration,
+    /// Least time between the starts of one consumer's INSERTs, unless the queue holds a
+    /// full batch: the INSERT rate stays bounded whatever the arrival rate.
+    pub insert_interval: Duration,
     /// How often the queue is checked when no signal arrives.
     pub poll_interval: Duration,
     /// A worker silent for this long is presumed dead; its held batch goes back to the queue.
@@ -302,6 +305,7 @@ impl WorkerConfig {
             max_batch_size: env.number("MAX_BATCH_SIZE", 20_000, 1..=100_000)?,
             concurrency: env.number("WORKER_CONCURRENCY", 2, 1..=64)?,
             flush_interval: env.duration("FLUSH_INTERVAL", Duration::from_millis(250))?,
+            insert_interval: env.duration("INSERT_INTERVAL", Duration::from_millis(200))?,
             poll_interval: env.duration("POLL_INTERVAL", Duration::from_secs(5))?,
             heartbeat_ttl: env.duration("WORKER_HEARTBEAT_TTL", Duration::from_secs(15))?,
             retention_days: retention_days(env)?,
@@ -357,6 +361,7 @@ mod tests {
         assert_eq!(worker.max_batch_size, 20_000);
         assert_eq!(worker.concurrency, 2);
         assert_eq!(worker.flush_interval, Duration::from_millis(250));
+        assert_eq!(worker.insert_interval, Duration::from_millis(200));
         assert_eq!(worker.poll_interval, Duration::from_secs(5));
         assert_eq!(worker.http_port, 8082);
         assert_eq!(worker.heartbeat_ttl, Duration::from_secs(15));

@@ -58,6 +58,7 @@ impl Application {
             batch_size: config.batch_size,
             max_batch_size: config.max_batch_size,
             flush_interval: config.flush_interval,
+            insert_interval: config.insert_interval,
             poll_interval: config.poll_interval,
         };
         let wake = Arc::new(Notify::new());

@@ -28,7 +28,18 @@ pub struct Batching {
     /// Most events one INSERT takes from a deep queue.
     pub max_batch_size: usize,
     pub flush_interval: Duration,
+    /// Least time between the starts of this consumer's INSERTs, unless a full batch waits.
+    pub insert_interval: Duration,
     pub poll_interval: Duration,
+}
+
+/// How long a consumer has been waiting, for [`next_step`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waited {
+    /// Since the queue was first found too shallow to claim from.
+    pub shallow: Duration,
+    /// Since this consumer's last INSERT started; `Duration::MAX` before its first.
+    pub since_insert: Duration,
 }
 
 /// What a consumer does next.
@@ -45,10 +56,12 @@ pub enum Step {
 }
 
 /// The next step. A held batch comes first (its INSERT may already have succeeded, so it is
-/// re-sent as it was), then a dead worker's batch, then new work. A queue holding fewer
-/// than `batch_size` events waits until its events have `waited` `flush_interval`, so a
-/// trickle of events does not become a trickle of one-row INSERTs.
-pub fn next_step(batching: &Batching, backlog: Backlog, orphaned: bool, waited: Duration) -> Step {
+/// re-sent as it was), then a dead worker's batch, then new work. New work waits for
+/// `insert_interval` since the consumer's last INSERT (unless the queue holds a full
+/// `max_batch_size` batch), so a busy queue becomes a few large INSERTs a second rather than
+/// many small ones; and a queue holding fewer than `batch_size` events waits until its
+/// events have waited `flush_interval`, so a trickle does not become one-row INSERTs.
+pub fn next_step(batching: &Batching, backlog: Backlog, orphaned: bool, waited: Waited) -> Step {
     if backlog.held {
         return Step::Claim;
     }
@@ -58,7 +71,14 @@ pub fn next_step(batching: &Batching, backlog: Backlog, orphaned: bool, waited: 
     if backlog.queued == 0 {
         return Step::Idle;
     }
-    let remaining = batching.flush_interval.saturating_sub(waited);
+    if backlog.queued >= batching.max_batch_size as u64 {
+        return Step::Claim;
+    }
+    let cadence = batching.insert_interval.saturating_sub(waited.since_insert);
+    if !cadence.is_zero() {
+        return Step::WaitForMore(cadence);
+    }
+    let remaining = batching.flush_interval.saturating_sub(waited.shallow);
     if backlog.queued < batching.batch_size as u64 && !remaining.is_zero() {
         return Step::WaitForMore(remaining);
     }
@@ -91,6 +111,25 @@ impl From<QueueError> for Interrupted {
 impl From<Cancelled> for Interrupted {
     fn from(Cancelled: Cancelled) -> Self {
         Interrupted::Cancelled
+    }
+}
+
+/// A consumer's timestamps behind [`Waited`].
+#[derive(Default)]
+struct Clock {
+    /// Since when the queue has been too shallow to claim from.
+    shallow_since: Option<Instant>,
+    last_insert: Option<Instant>,
+}
+
+impl Clock {
+    fn waited(&self) -> Waited {
+        Waited {
+            shallow: self
+                .shallow_since
+                .map_or(Duration::ZERO, |since| since.elapsed()),
+            since_insert: self.last_insert.map_or(Duration::MAX, |at| at.elapsed()),
+        }
     }
 }
 
@@ -129,10 +168,9 @@ impl ConsumerLoop {
     /// first. A step that fails on Redis is retried with backoff.
     pub async fn run(self, stop: CancellationToken) {
         let mut redis_backoff = retry_backoff();
-        // Since when the queue has been too shallow to claim from.
-        let mut shallow_since = None;
+        let mut clock = Clock::default();
         while !stop.is_cancelled() {
-            match self.step(&mut shallow_since, &stop).await {
+            match self.step(&mut clock, &stop).await {
                 Ok(()) => redis_backoff.reset(),
                 Err(Interrupted::Redis(error)) => {
                     if wait_to_retry(&mut redis_backoff, "claim", &error, &stop)
@@ -148,28 +186,24 @@ impl ConsumerLoop {
     }
 
     /// Reads the backlog, then does what [`next_step`] says.
-    async fn step(
-        &self,
-        shallow_since: &mut Option<Instant>,
-        stop: &CancellationToken,
-    ) -> Result<(), Interrupted> {
+    async fn step(&self, clock: &mut Clock, stop: &CancellationToken) -> Result<(), Interrupted> {
         let backlog = self.queue.backlog().await?;
-        let waited = shallow_since.map_or(Duration::ZERO, |since| since.elapsed());
-        match next_step(&self.batching, backlog, self.orphans.any(), waited) {
+        match next_step(&self.batching, backlog, self.orphans.any(), clock.waited()) {
             Step::Claim => {
-                *shallow_since = None;
+                clock.shallow_since = None;
                 let batch = self.queue.claim(self.batching.max_batch_size).await?;
                 if !batch.is_empty() {
+                    clock.last_insert = Some(Instant::now());
                     self.store_batch(&batch, stop).await?;
                 }
             }
             Step::TakeOver => self.take_over().await?,
             Step::WaitForMore(wait) => {
-                shallow_since.get_or_insert_with(Instant::now);
+                clock.shallow_since.get_or_insert_with(Instant::now);
                 self.sleep(wait, stop).await?;
             }
             Step::Idle => {
-                *shallow_since = None;
+                clock.shallow_since = None;
                 self.sleep(self.batching.poll_interval, stop).await?;
             }
         }
@@ -306,8 +340,17 @@ mod tests {
         batch_size: 20,
         max_batch_size: 20_000,
         flush_interval: Duration::from_millis(250),
+        insert_interval: Duration::from_millis(200),
         poll_interval: Duration::from_secs(5),
     };
+
+    /// `shallow` since the queue was too shallow, long after the last INSERT.
+    fn after(shallow: Duration) -> Waited {
+        Waited {
+            shallow,
+            since_insert: Duration::MAX,
+        }
+    }
 
     fn backlog(queued: u64, held: bool) -> Backlog {
         Backlog { queued, held }
@@ -318,7 +361,12 @@ mod tests {
         for queued in [0, 1, 20, 50_000] {
             for orphaned in [false, true] {
                 assert_eq!(
-                    next_step(&BATCHING, backlog(queued, true), orphaned, Duration::ZERO),
+                    next_step(
+                        &BATCHING,
+                        backlog(queued, true),
+                        orphaned,
+                        after(Duration::ZERO)
+                    ),
                     Step::Claim,
                     "{queued} queued, orphaned {orphaned}"
                 );
@@ -330,7 +378,12 @@ mod tests {
     fn a_dead_workers_batch_comes_before_new_work() {
         for queued in [0, 1, 50_000] {
             assert_eq!(
-                next_step(&BATCHING, backlog(queued, false), true, Duration::ZERO),
+                next_step(
+                    &BATCHING,
+                    backlog(queued, false),
+                    true,
+                    after(Duration::ZERO)
+                ),
                 Step::TakeOver
             );
         }
@@ -340,7 +393,7 @@ mod tests {
     fn an_empty_queue_idles() {
         for waited in [Duration::ZERO, Duration::from_secs(1)] {
             assert_eq!(
-                next_step(&BATCHING, backlog(0, false), false, waited),
+                next_step(&BATCHING, backlog(0, false), false, after(waited)),
                 Step::Idle
             );
         }
@@ -349,7 +402,7 @@ mod tests {
     #[test]
     fn a_shallow_queue_waits_out_the_rest_of_the_flush_interval() {
         assert_eq!(
-            next_step(&BATCHING, backlog(1, false), false, Duration::ZERO),
+            next_step(&BATCHING, backlog(1, false), false, after(Duration::ZERO)),
             Step::WaitForMore(Duration::from_millis(250))
         );
         assert_eq!(
@@ -357,7 +410,7 @@ mod tests {
                 &BATCHING,
                 backlog(19, false),
                 false,
-                Duration::from_millis(100)
+                after(Duration::from_millis(100))
             ),
             Step::WaitForMore(Duration::from_millis(150))
         );
@@ -367,7 +420,7 @@ mod tests {
                     &BATCHING,
                     backlog(19, false),
                     false,
-                    Duration::from_millis(waited)
+                    after(Duration::from_millis(waited))
                 ),
                 Step::Claim
             );
@@ -378,9 +431,48 @@ mod tests {
     fn a_batch_worth_an_insert_is_claimed_at_once() {
         for queued in [20, 21, 50_000] {
             assert_eq!(
-                next_step(&BATCHING, backlog(queued, false), false, Duration::ZERO),
+                next_step(
+                    &BATCHING,
+                    backlog(queued, false),
+                    false,
+                    after(Duration::ZERO)
+                ),
                 Step::Claim
             );
         }
+    }
+
+    #[test]
+    fn inserts_keep_their_cadence_unless_a_full_batch_waits() {
+        let since_insert = |ms| Waited {
+            shallow: Duration::ZERO,
+            since_insert: Duration::from_millis(ms),
+        };
+        // A batch worth an INSERT waits out the rest of the interval since the last one...
+        assert_eq!(
+            next_step(&BATCHING, backlog(5_000, false), false, since_insert(50)),
+            Step::WaitForMore(Duration::from_millis(150))
+        );
+        // ...and is claimed once it has passed.
+        for ms in [200, 1_000] {
+            assert_eq!(
+                next_step(&BATCHING, backlog(5_000, false), false, since_insert(ms)),
+                Step::Claim
+            );
+        }
+        // A full batch does not wait: a deep queue drains in large INSERTs at once.
+        assert_eq!(
+            next_step(&BATCHING, backlog(20_000, false), false, since_insert(0)),
+            Step::Claim
+        );
+        // A held batch or a dead worker's batch is not held back either.
+        assert_eq!(
+            next_step(&BATCHING, backlog(5, true), false, since_insert(0)),
+            Step::Claim
+        );
+        assert_eq!(
+            next_step(&BATCHING, backlog(5, false), true, since_insert(0)),
+            Step::TakeOver
+        );
     }
 }

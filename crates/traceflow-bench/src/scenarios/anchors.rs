@@ -7,6 +7,10 @@
 //!   10,000-row batches, over HTTP, one after another as the one worker does): the ceiling
 //!   for what the pipeline can store end to end.
 //!
+//! - nginx (Debian's `nginx-light`, one worker process) answering every `POST /ingest` with
+//!   202 and a body like ours, driven by the same load generator at 64 connections: the
+//!   HTTP floor of a single-event request on this machine.
+//!
 //! Each anchor run is made right before the run it anchors (single-event ingest, batch
 //! ingest), and the ratio is taken per pair: the machine is shared, and a build starting
 //! elsewhere halfway through a scenario would otherwise skew a ratio of figures measured
@@ -15,6 +19,7 @@
 use super::{Bench, runs};
 use crate::{
     events,
+    load::{Connection, Target},
     report::{Figure, Report, Unit},
     stats::median,
 };
@@ -26,6 +31,78 @@ use tokio::process::Command;
 
 pub const REDIS_BENCHMARK: &str = "anchor: redis-benchmark LPUSH, 64 conns";
 pub const DIRECT_INSERT: &str = "anchor: direct INSERT, JSONEachRow 10k/batch";
+pub const NGINX: &str = "anchor: nginx return 202, 64 conns";
+
+/// A private nginx on a free port, one process (no master), answering every request with 202 and
+/// an answer of the size ours has. Stopped when dropped.
+pub struct Nginx {
+    pub target: Target,
+    process: tokio::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    pub async fn start() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let port = traceflow_testkit::free_port();
+        let prefix = dir.path().display();
+        // Our 202 body, with a trace id of the same length.
+        let body =
+            r#"{"status":"accepted","count":1,"trace_id":"0123456789abcdef0123456789abcdef"}"#;
+        let config = format!(
+            "worker_processes 1;
+master_process off;
+daemon off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            default_type application/json;
+            return 202 '{body}';
+        }}
+    }}
+}}
+"
+        );
+        let file = dir.path().join("nginx.conf");
+        std::fs::write(&file, config)?;
+        let process = Command::new("nginx")
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&file)
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot run nginx (Debian's nginx-light)")?;
+        let target = Target::parse(&format!("http://127.0.0.1:{port}")).await?;
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        while Connection::open(&target).await.is_err() {
+            if Instant::now() > deadline {
+                bail!("nginx did not listen on port {port} within 10 s");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        Ok(Self {
+            target,
+            process,
+            _dir: dir,
+        })
+    }
+
+    /// Whether it still runs (a crash would make its figure meaningless).
+    pub fn running(&mut self) -> bool {
+        matches!(self.process.try_wait(), Ok(None))
+    }
+}
 
 #[derive(Debug, Serialize)]
 pub struct RedisBenchmarkRun {

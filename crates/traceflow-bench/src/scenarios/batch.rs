@@ -10,11 +10,10 @@
 //! anchor is the share of ClickHouse's own insert rate the pipeline keeps, and each other
 //! form's ratio to `/ingest` of the same repetition is what its decoding costs.
 
-use super::{Bench, anchors, answer_context, runs, secs};
+use super::{Bench, Usage, anchors, answer_context, runs, secs};
 use crate::{
     events,
     load::{Answer, Connection},
-    procfs::CpuTimes,
     report::{Report, Target, Unit},
     stats::median,
 };
@@ -120,8 +119,8 @@ struct Run {
     end_to_end_seconds: f64,
     end_to_end_per_second: f64,
     accepted_per_second: f64,
-    /// Cores each process kept busy from the first POST to the last row.
-    cpu_cores: BTreeMap<&'static str, f64>,
+    /// Cores each process kept busy and INSERTs per second, first POST to last row.
+    usage: Usage,
 }
 
 pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
@@ -201,12 +200,12 @@ pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
             Unit::PerSecond,
             format!(
                 "{total} events per run ({} KB per request), POST {}, {} clients, first POST \
-                 to last row counted; runs {}; CPU cores busy in the last run: {}",
+                 to last row counted; runs {}; in the last run {}",
                 last.request_bytes / 1000,
                 form.path(),
                 settings.batch_connections,
                 runs(&form_rates, |v| format!("{v:.0}")),
-                super::cores(&last.cpu_cores)
+                super::usage(&last.usage)
             ),
         );
         if form == Form::Ingest {
@@ -270,7 +269,7 @@ async fn timed_run(
         .await?;
     let baseline = bench.clickhouse.count(&table).await?;
     let next = Arc::new(AtomicUsize::new(0));
-    let cpu = CpuTimes::now();
+    let activity = bench.activity().await?;
     let start = Instant::now();
     let mut senders = JoinSet::new();
     for _ in 0..bench.settings.batch_connections {
@@ -317,6 +316,6 @@ async fn timed_run(
         end_to_end_seconds: secs(end_to_end),
         end_to_end_per_second: total as f64 / end_to_end.as_secs_f64(),
         accepted_per_second: total as f64 / accepted.as_secs_f64(),
-        cpu_cores: CpuTimes::now().cores_since(&cpu, end_to_end.as_secs_f64()),
+        usage: bench.usage_since(&activity).await?,
     })
 }

@@ -20,11 +20,10 @@
 //! second. At the end of each run, `GET /logs?service=bench-lag-<run>&limit=1` must return
 //! an event from the last accepted event's millisecond, which checks the two agree.
 
-use super::{Bench, answer_context, secs};
+use super::{Bench, Usage, answer_context, secs};
 use crate::{
     events,
     load::Connection,
-    procfs::CpuTimes,
     report::{Report, Target, Unit},
     stats::{Latency, median, percentile},
 };
@@ -32,7 +31,6 @@ use anyhow::{Context, bail, ensure};
 use bytes::Bytes;
 use serde::Serialize;
 use std::{
-    collections::BTreeMap,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -67,7 +65,7 @@ struct Run {
     lag: Latency,
     /// Cores each process kept busy while sending (5,000 events/s is a fixed load, so
     /// this shows what it costs).
-    cpu_cores: BTreeMap<&'static str, f64>,
+    usage: Option<Usage>,
 }
 
 /// Times in microseconds since the run's start, per event, shared by senders and watcher.
@@ -99,12 +97,15 @@ pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
         median(p50s.iter().copied()),
         Unit::Millis,
         format!(
-            "median of {} runs of {} s; visibility polled every {} ms (an upper bound); CPU \
-             cores busy in the last run: {}",
+            "median of {} runs of {} s; visibility polled every {} ms (an upper bound); in \
+             the last run {}",
             results.len(),
             settings.lag_seconds,
             settings.lag_poll_ms,
-            super::cores(&results.last().expect("runs").cpu_cores)
+            results
+                .last()
+                .and_then(|run| run.usage.as_ref())
+                .map_or_else(|| "no usage measured".to_owned(), super::usage)
         ),
     );
     report
@@ -161,7 +162,7 @@ async fn measure(bench: &mut Bench, run: usize) -> anyhow::Result<Run> {
         visible: (0..total).map(|_| AtomicU64::new(NOT_YET)).collect(),
     });
 
-    let (cpu, cpu_at) = (CpuTimes::now(), Instant::now());
+    let activity = bench.activity().await?;
     let connections = settings.lag_connections as u64;
     let mut senders = JoinSet::new();
     for first in 0..connections {
@@ -194,7 +195,7 @@ async fn measure(bench: &mut Bench, run: usize) -> anyhow::Result<Run> {
     let mut sending_done: Option<Instant> = None;
     let mut slips = Vec::new();
     let mut first_problem = None;
-    let mut cpu_cores = BTreeMap::new();
+    let mut usage = None;
     let mut ticker = tokio::time::interval(Duration::from_millis(settings.lag_poll_ms));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -207,7 +208,7 @@ async fn measure(bench: &mut Bench, run: usize) -> anyhow::Result<Run> {
             }
             if senders.is_empty() {
                 sending_done = Some(Instant::now());
-                cpu_cores = CpuTimes::now().cores_since(&cpu, cpu_at.elapsed().as_secs_f64());
+                usage = Some(bench.usage_since(&activity).await?);
             }
         }
         if Instant::now() < start {
@@ -300,7 +301,7 @@ async fn measure(bench: &mut Bench, run: usize) -> anyhow::Result<Run> {
         first_problem,
         polls,
         lag: Latency::of(lags).expect("accepted events have lags"),
-        cpu_cores,
+        usage,
     })
 }
 

@@ -12,9 +12,14 @@ pub mod query;
 pub mod queued;
 pub mod single;
 
-use crate::{clickhouse::ClickHouse, load::Target, settings::Settings};
+use crate::{clickhouse::ClickHouse, load::Target, procfs::CpuTimes, settings::Settings};
+use anyhow::Context;
 use redis::AsyncCommands;
-use std::time::{Duration, Instant};
+use serde::Serialize;
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
 use traceflow_testkit::TestStack;
 
 /// A scenario, as named on the command line (`--only`).
@@ -156,6 +161,53 @@ impl Bench {
     }
 }
 
+/// Where a stretch of a run started: each process's CPU time and the worker's INSERT count.
+pub struct Activity {
+    cpu: CpuTimes,
+    inserts: u64,
+    at: Instant,
+}
+
+/// What the stack did over a stretch of a run: the cores each process kept busy, and the
+/// INSERTs per second the worker sent ClickHouse.
+#[derive(Debug, Serialize)]
+pub struct Usage {
+    pub cpu_cores: BTreeMap<&'static str, f64>,
+    pub inserts_per_second: f64,
+}
+
+impl Bench {
+    /// The worker's INSERTs so far: its `traceflow_worker_batches_total` (one INSERT per
+    /// batch; the harness's events are all valid, so no batch is split).
+    async fn inserts(&self) -> anyhow::Result<u64> {
+        let url = format!("{}/metrics", self.stack.worker_http_url);
+        let text = reqwest::get(&url).await?.text().await?;
+        text.lines()
+            .find_map(|line| line.strip_prefix("traceflow_worker_batches_total "))
+            .map_or(Ok(0), |value| value.trim().parse::<f64>().map(|n| n as u64))
+            .with_context(|| format!("unreadable batch count in {url}"))
+    }
+
+    /// Marks the start of a stretch whose [`Usage`] is wanted; the worker must run.
+    pub async fn activity(&self) -> anyhow::Result<Activity> {
+        Ok(Activity {
+            cpu: CpuTimes::now(),
+            inserts: self.inserts().await?,
+            at: Instant::now(),
+        })
+    }
+
+    /// What the stack did since `start`.
+    pub async fn usage_since(&self, start: &Activity) -> anyhow::Result<Usage> {
+        let seconds = start.at.elapsed().as_secs_f64();
+        let inserts = self.inserts().await?.saturating_sub(start.inserts);
+        Ok(Usage {
+            cpu_cores: CpuTimes::now().cores_since(&start.cpu, seconds),
+            inserts_per_second: (inserts as f64 / seconds * 10.0).round() / 10.0,
+        })
+    }
+}
+
 /// Longest a measured run waits for ClickHouse's merges of earlier runs to finish.
 pub const QUIET_MERGES_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -176,6 +228,15 @@ pub fn runs(values: &[f64], format: impl Fn(f64) -> String) -> String {
 /// Context for an error from a service answer: the status and the body.
 pub fn answer_context(what: &str, answer: &crate::load::Answer) -> String {
     format!("{what} answered {} {}", answer.status, answer.text().trim())
+}
+
+/// `"12.0 INSERTs/s and CPU cores busy: ingestion 0.9, ..."`, for a note.
+pub fn usage(usage: &Usage) -> String {
+    format!(
+        "{:.1} INSERTs/s and CPU cores busy: {}",
+        usage.inserts_per_second,
+        cores(&usage.cpu_cores)
+    )
 }
 
 /// `"ingestion 0.9, redis 0.4, ..."`: the cores each process kept busy, for a note.

@@ -1,16 +1,16 @@
 //! Single-event `POST /ingest` at 64 keep-alive connections, closed loop, for a fixed time:
-//! how many events ingestion accepts (202) per second and how long each answer takes.
+//! how many events ingestion accepts (202) per second and how long each answer takes, in two
+//! settings.
 //!
-//! Each run is preceded by its anchor, `redis-benchmark` LPUSH (see `anchors`).
-//!
-//! The worker is stopped for this scenario and the queue emptied before each run. What is
-//! measured is ingestion's own path (HTTP, validation, one LPUSH), the same work its anchor,
-//! redis-benchmark LPUSH, measures without the service. With the worker running, on two
-//! cores, the figure would mostly measure how much CPU the worker and ClickHouse take while
-//! draining a queue that grows by hundreds of thousands of events per run; the pipeline as
-//! a whole is what the batch and lag scenarios measure.
+//! - **Whole pipeline**, as users run it: the worker drains the queue into ClickHouse while
+//!   ingestion takes events. Each run is preceded by its anchor, nginx answering 202 to the
+//!   same requests (the HTTP floor, see `anchors`); after it, every accepted event must be
+//!   stored. The report has the INSERTs per second the worker made during the run.
+//! - **Ingestion alone**: the worker stopped and the queue emptied before each run, so the
+//!   figure is ingestion's own path (HTTP, validation, one push), the same work as its
+//!   anchor, redis-benchmark LPUSH, run right before it.
 
-use super::{Bench, anchors, runs, secs};
+use super::{Bench, Usage, anchors, runs, secs};
 use crate::{
     events,
     load::{self, ClosedLoopOutcome},
@@ -18,16 +18,23 @@ use crate::{
     report::{Report, Target, Unit},
     stats::{Latency, median},
 };
-use anyhow::bail;
+use anyhow::{Context, bail};
 use bytes::Bytes;
 use hyper::StatusCode;
 use serde::Serialize;
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-pub const RATE: &str = "single-event ingest, 64 conns: accepted";
-pub const P50: &str = "single-event ingest latency p50";
-pub const P99: &str = "single-event ingest latency p99";
-pub const RATIO: &str = "single-event accepted / redis-benchmark LPUSH";
+pub const PIPELINE_RATE: &str = "single-event ingest, whole pipeline: accepted";
+pub const PIPELINE_P99: &str = "single-event ingest, whole pipeline: latency p99";
+pub const PIPELINE_INSERTS: &str = "  its INSERTs per second into ClickHouse";
+pub const PIPELINE_RATIO: &str = "single-event whole pipeline / nginx";
+pub const RATE: &str = "single-event ingest alone (worker stopped): accepted";
+pub const P50: &str = "single-event ingest alone: latency p50";
+pub const P99: &str = "single-event ingest alone: latency p99";
+pub const RATIO: &str = "single-event alone / redis-benchmark LPUSH";
+
+/// Longest the whole-pipeline run's accepted events may take to be stored after it.
+const STORED_WITHIN: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Serialize)]
 struct Run {
@@ -58,36 +65,201 @@ impl Run {
     }
 }
 
+impl Run {
+    /// The run, unless it accepted nothing: then its first problem is the error.
+    fn accepted_some(self) -> anyhow::Result<Self> {
+        if self.accepted == 0 {
+            bail!(
+                "no event was accepted: {}",
+                self.first_problem.as_deref().unwrap_or("no answer")
+            );
+        }
+        Ok(self)
+    }
+}
+
+/// The median of the runs' p99 latencies as figure `name`, with the issue's target.
+fn p99_figure<'r>(report: &mut Report, name: &'static str, runs_: impl Iterator<Item = &'r Run>) {
+    let p99s: Vec<f64> = runs_.filter_map(|r| r.latency.map(|l| l.p99_ms)).collect();
+    report
+        .figure(
+            "ingest",
+            name,
+            median(p99s.iter().copied()),
+            Unit::Millis,
+            format!(
+                "median of the runs' p99; runs {} ms",
+                runs(&p99s, |v| format!("{v:.2}"))
+            ),
+        )
+        .target(Target::Below(25.0));
+}
+
+/// One whole-pipeline run: the load, and what the stack did meanwhile.
+#[derive(Debug, Serialize)]
+struct PipelineRun {
+    #[serde(flatten)]
+    run: Run,
+    usage: Usage,
+    /// From the end of the load until the last accepted event was counted in ClickHouse.
+    stored_after_seconds: f64,
+}
+
 pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
+    // Enough distinct bodies that requests differ; built before the clock starts.
+    let now = chrono::Utc::now();
+    let bodies: Arc<[Bytes]> = (0..4096)
+        .map(|n| events::ingest_body(&events::event(n, now)))
+        .collect();
+    whole_pipeline(bench, report, bodies.clone()).await?;
     bench.stack.stop_worker().await;
-    let result = measure(bench, report).await;
+    let result = ingestion_alone(bench, report, bodies).await;
     // Leave the stack as the other scenarios expect it, whatever happened.
     bench.clear_queue().await?;
     bench.stack.start_worker().await;
     result
 }
 
-async fn measure(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
+/// `POST /ingest` of `bodies` by the scenario's connections to `target` for `duration`.
+async fn post(
+    bench: &Bench,
+    target: &load::Target,
+    bodies: &Arc<[Bytes]>,
+    duration: Duration,
+) -> anyhow::Result<ClosedLoopOutcome> {
+    load::post_closed_loop(
+        target,
+        bench.settings.single_connections,
+        duration,
+        "/ingest",
+        "application/json",
+        bodies.clone(),
+        StatusCode::ACCEPTED,
+    )
+    .await
+}
+
+async fn whole_pipeline(
+    bench: &mut Bench,
+    report: &mut Report,
+    bodies: Arc<[Bytes]>,
+) -> anyhow::Result<()> {
     let settings = bench.settings.clone();
-    // Enough distinct bodies that requests differ; built before the clock starts.
-    let now = chrono::Utc::now();
-    let bodies: Arc<[Bytes]> = (0..4096)
-        .map(|n| events::ingest_body(&events::event(n, now)))
-        .collect();
-    let target = bench.ingestion.clone();
-    let post = |duration: Duration| {
-        load::post_closed_loop(
-            &target,
-            settings.single_connections,
-            duration,
-            "/ingest",
-            "application/json",
-            bodies.clone(),
-            StatusCode::ACCEPTED,
+    let duration = Duration::from_secs(settings.single_seconds);
+    let mut nginx = anchors::Nginx::start().await?;
+    let table = bench.logs_table();
+    // Warm-up, not counted, and what it queued stored before the first run.
+    post(
+        bench,
+        &bench.ingestion.clone(),
+        &bodies,
+        Duration::from_secs(1),
+    )
+    .await?;
+    bench.settle(STORED_WITHIN).await?;
+
+    let (mut results, mut anchor_runs) = (Vec::new(), Vec::new());
+    for _ in 0..settings.reps {
+        let anchor = post(bench, &nginx.target, &bodies, duration).await?;
+        anyhow::ensure!(nginx.running(), "nginx stopped during its run");
+        anchor_runs.push(Run::of(anchor, BTreeMap::new()));
+        let baseline = bench.clickhouse.count(&table).await?;
+        let activity = bench.activity().await?;
+        let outcome = post(bench, &bench.ingestion.clone(), &bodies, duration).await?;
+        let usage = bench.usage_since(&activity).await?;
+        let ended = std::time::Instant::now();
+        let run = Run::of(outcome, usage.cpu_cores.clone()).accepted_some()?;
+        let stored = bench
+            .wait_for_rows(
+                baseline + run.accepted,
+                Duration::from_millis(20),
+                STORED_WITHIN,
+            )
+            .await
+            .with_context(|| {
+                format!(
+                    "{} single events accepted with the worker running",
+                    run.accepted
+                )
+            })?;
+        results.push(PipelineRun {
+            run,
+            usage,
+            stored_after_seconds: secs(stored - ended),
+        });
+    }
+    drop(nginx);
+
+    let rates: Vec<f64> = results.iter().map(|r| r.run.accepted_per_second).collect();
+    let inserts: Vec<f64> = results.iter().map(|r| r.usage.inserts_per_second).collect();
+    let stored_after: Vec<f64> = results.iter().map(|r| r.stored_after_seconds).collect();
+    let last = results.last().expect("runs");
+    report.figure(
+        "ingest",
+        PIPELINE_RATE,
+        median(rates.iter().copied()),
+        Unit::PerSecond,
+        format!(
+            "median of {} runs of {} s, worker running, every accepted event then counted in \
+             ClickHouse (stored {} s after each run's end); runs {}; in the last run {}",
+            results.len(),
+            settings.single_seconds,
+            runs(&stored_after, |v| format!("{v:.1}")),
+            runs(&rates, |v| format!("{v:.0}")),
+            super::usage(&last.usage)
+        ),
+    );
+    p99_figure(report, PIPELINE_P99, results.iter().map(|r| &r.run));
+    report
+        .figure(
+            "ingest",
+            PIPELINE_INSERTS,
+            median(inserts.iter().copied()),
+            Unit::PerSecond,
+            format!(
+                "the worker's batches during each run; runs {}",
+                runs(&inserts, |v| format!("{v:.1}"))
+            ),
         )
-    };
+        .target(Target::AtMost(10.0));
+    let anchor_rates: Vec<f64> = anchor_runs.iter().map(|r| r.accepted_per_second).collect();
+    report.figure(
+        "anchors",
+        anchors::NGINX,
+        median(anchor_rates.iter().copied()),
+        Unit::PerSecond,
+        format!(
+            "the same requests, {} s per run, each right before a whole-pipeline run; runs {}; \
+             p99 {} ms",
+            settings.single_seconds,
+            runs(&anchor_rates, |v| format!("{v:.0}")),
+            runs(
+                &anchor_runs
+                    .iter()
+                    .filter_map(|r| r.latency.map(|l| l.p99_ms))
+                    .collect::<Vec<_>>(),
+                |v| format!("{v:.2}")
+            ),
+        ),
+    );
+    anchors::ratio_figure(report, PIPELINE_RATIO, &rates, &anchor_rates)
+        .target(Target::AtLeast(0.35));
+    report.detail(
+        "single_whole_pipeline",
+        serde_json::json!({"runs": results, "nginx": anchor_runs}),
+    );
+    Ok(())
+}
+
+async fn ingestion_alone(
+    bench: &mut Bench,
+    report: &mut Report,
+    bodies: Arc<[Bytes]>,
+) -> anyhow::Result<()> {
+    let settings = bench.settings.clone();
+    let target = bench.ingestion.clone();
     // Warm-up, not counted: connections, Redis's first allocations, the service's pools.
-    post(Duration::from_secs(1)).await?;
+    post(bench, &target, &bodies, Duration::from_secs(1)).await?;
 
     let (mut results, mut anchor_runs) = (Vec::new(), Vec::new());
     for _ in 0..settings.reps {
@@ -95,15 +267,15 @@ async fn measure(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
         anchor_runs.push(anchors::redis_benchmark(bench).await?);
         bench.clear_queue().await?;
         let cpu = CpuTimes::now();
-        let outcome = post(Duration::from_secs(settings.single_seconds)).await?;
+        let outcome = post(
+            bench,
+            &target,
+            &bodies,
+            Duration::from_secs(settings.single_seconds),
+        )
+        .await?;
         let cores = CpuTimes::now().cores_since(&cpu, outcome.elapsed.as_secs_f64());
-        let run = Run::of(outcome, cores);
-        if run.accepted == 0 {
-            bail!(
-                "no event was accepted: {}",
-                run.first_problem.as_deref().unwrap_or("no answer")
-            );
-        }
+        let run = Run::of(outcome, cores).accepted_some()?;
         results.push(run);
     }
 
@@ -111,10 +283,6 @@ async fn measure(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
     let p50s: Vec<f64> = results
         .iter()
         .filter_map(|r| r.latency.map(|l| l.p50_ms))
-        .collect();
-    let p99s: Vec<f64> = results
-        .iter()
-        .filter_map(|r| r.latency.map(|l| l.p99_ms))
         .collect();
     let refused: u64 = results
         .iter()
@@ -155,18 +323,7 @@ async fn measure(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
         Unit::Millis,
         "",
     );
-    report
-        .figure(
-            "ingest",
-            P99,
-            median(p99s.iter().copied()),
-            Unit::Millis,
-            format!(
-                "median of the runs' p99; runs {} ms",
-                runs(&p99s, |v| format!("{v:.2}"))
-            ),
-        )
-        .target(Target::Below(25.0));
+    p99_figure(report, P99, results.iter());
     let anchor_rates: Vec<f64> = anchor_runs.iter().map(|r| r.requests_per_second).collect();
     report.figure(
         "anchors",

@@ -162,6 +162,49 @@ async fn a_trickle_waits_for_flush_interval_instead_of_inserting_row_by_row() {
 }
 
 #[tokio::test]
+async fn a_steady_stream_of_single_events_keeps_the_insert_cadence() {
+    let stack = TestStack::spawn().await;
+    // 3,000 single events from 8 clients, each pausing 8 ms between its requests: the queue
+    // holds BATCH_SIZE (20) events every few milliseconds, which alone would start an INSERT
+    // each time (with INSERT_INTERVAL=1ms this test counted 124 INSERTs in 8 s).
+    let started = std::time::Instant::now();
+    let senders: Vec<_> = (0..8)
+        .map(|client| {
+            let (http, url) = (
+                stack.http.clone(),
+                format!("{}/ingest", stack.ingestion_url),
+            );
+            tokio::spawn(async move {
+                for n in 0..375 {
+                    let event = event("steady", client * 1000 + n);
+                    let answer = http.post(&url).json(&event).send().await.unwrap();
+                    assert_eq!(answer.status(), 202);
+                    tokio::time::sleep(Duration::from_millis(8)).await;
+                }
+            })
+        })
+        .collect();
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while stack.stored_rows().await < 3000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not all 3000 events stored"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // WORKER_CONCURRENCY (2) / INSERT_INTERVAL (200 ms): at most 10 a second.
+    let seconds = started.elapsed().as_secs_f64();
+    let inserts = inserts(&stack).await;
+    assert!(
+        inserts as f64 <= 10.0 * seconds + 2.0,
+        "{inserts} INSERTs in {seconds:.1} s for 3000 events"
+    );
+}
+
+#[tokio::test]
 async fn a_batch_is_queued_as_entries_of_1000_events_and_the_depth_counts_events() {
     let stack = TestStack::spawn_with(StackOptions {
         worker: false,
