@@ -175,7 +175,6 @@ fn event<'a>(
     checked
 }
 
-/// The query's field choices, or the request's refusal (a bad query string).
 /// A request to the document routes: the service's state, the request (trace id, headers),
 /// its field choices and its decoded body. A request whose fields or body cannot be read is
 /// answered here, in Elasticsearch's words.

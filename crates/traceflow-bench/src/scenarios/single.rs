@@ -149,13 +149,7 @@ async fn whole_pipeline(
     let mut nginx = anchors::Nginx::start().await?;
     let table = bench.logs_table();
     // Warm-up, not counted, and what it queued stored before the first run.
-    post(
-        bench,
-        &bench.ingestion.clone(),
-        &bodies,
-        Duration::from_secs(1),
-    )
-    .await?;
+    post(bench, &bench.ingestion, &bodies, Duration::from_secs(1)).await?;
     bench.settle(STORED_WITHIN).await?;
 
     let (mut results, mut anchor_runs) = (Vec::new(), Vec::new());
@@ -165,7 +159,7 @@ async fn whole_pipeline(
         anchor_runs.push(Run::of(anchor, BTreeMap::new()));
         let baseline = bench.clickhouse.count(&table).await?;
         let activity = bench.activity().await?;
-        let outcome = post(bench, &bench.ingestion.clone(), &bodies, duration).await?;
+        let outcome = post(bench, &bench.ingestion, &bodies, duration).await?;
         let usage = bench.usage_since(&activity).await?;
         let ended = std::time::Instant::now();
         let run = Run::of(outcome, usage.cpu_cores.clone()).accepted_some()?;
