@@ -36,7 +36,7 @@ pub use wire::{ENTRY_MAX_EVENTS, WireError, decode_line, encode_entry, entry_lin
 use std::time::Duration;
 
 /// A Redis failure, always meaning "the queue is unavailable right now".
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("redis: {0}")]
 pub struct QueueError(#[from] redis::RedisError);
 

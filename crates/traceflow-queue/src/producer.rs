@@ -1,11 +1,25 @@
 //! The ingestion side: push accepted events onto the queue.
+//!
+//! Pushes are committed in groups: every push hands its entries to one commit task, which
+//! takes all the pushes waiting at that moment and queues them with one transaction, small
+//! entries joined into one. Concurrent requests then share a Redis round trip, an `admit`
+//! and a list element, and each is answered only once that transaction has succeeded.
 
 use crate::{
     ENTRY_MAX_EVENTS, QueueError, QueueKeys, encode_entry,
     scripts::{Admit, Script},
 };
 use redis::aio::ConnectionManager;
+use tokio::sync::{mpsc, oneshot};
 use traceflow_event::Event;
+
+/// Most pushes one transaction commits; more wait for the next one.
+const GROUP_MAX_PUSHES: usize = 512;
+/// Pushes waiting for the commit task before a push waits for room.
+const WAITING_MAX_PUSHES: usize = 4096;
+/// Largest entry the commit task makes by joining smaller ones (an entry that is larger by
+/// itself stays as it is), so a worker's batch stays close to its size in events.
+const JOINED_ENTRY_MAX_BYTES: usize = 1 << 20;
 
 /// What became of a push.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,43 +30,126 @@ pub enum Pushed {
     Full { depth: u64 },
 }
 
-/// Cheap to clone: all clones share one multiplexed connection.
+/// Cheap to clone: all clones share one commit task and one multiplexed connection.
 #[derive(Clone)]
 pub struct Producer {
+    commits: mpsc::Sender<Push>,
     connection: ConnectionManager,
-    keys: QueueKeys,
-    max_depth: u64,
+}
+
+/// One push waiting for its transaction.
+struct Push {
+    entries: Vec<Vec<u8>>,
+    events: usize,
+    answer: oneshot::Sender<Result<Pushed, QueueError>>,
 }
 
 impl Producer {
     /// Does not wait for Redis: the first command connects. Pushes that would take the
     /// queue beyond `max_depth` events are refused, so a stalled worker cannot make Redis
-    /// run out of memory.
+    /// run out of memory. Starts the commit task, which ends with the last clone.
     pub async fn connect(url: &str, keys: &QueueKeys, max_depth: u64) -> Result<Self, QueueError> {
-        Ok(Self {
-            connection: crate::connect(url).await?,
+        let connection = crate::connect(url).await?;
+        let (commits, waiting) = mpsc::channel(WAITING_MAX_PUSHES);
+        let committer = Committer {
+            connection: connection.clone(),
             keys: keys.clone(),
             max_depth,
+        };
+        tokio::spawn(committer.run(waiting));
+        Ok(Self {
+            commits,
+            connection,
         })
     }
 
-    /// Queues the events atomically in one round trip, oldest first, so the consumer
-    /// (taking from the right) sees them in order: all of them, or none when full.
+    /// Queues the events atomically, oldest first, so the consumer (taking from the right)
+    /// sees them in order: all of them, or none when full.
     pub async fn push(&self, events: &[Event<'_>]) -> Result<Pushed, QueueError> {
         let entries: Vec<Vec<u8>> = events.chunks(ENTRY_MAX_EVENTS).map(encode_entry).collect();
-        self.push_counted(&entries, events.len()).await
+        self.push_counted(entries, events.len()).await
     }
 
     /// Queues entries already in the wire format (see [`encode_entry`]) as [`Producer::push`]
     /// does, for tools and tests that build entries themselves, malformed ones included.
     /// Each line counts as an event, as the claim counts them (`events_in.lua`).
     pub async fn push_entries(&self, entries: &[Vec<u8>]) -> Result<Pushed, QueueError> {
-        let lines = |entry: &Vec<u8>| entry.iter().filter(|byte| **byte == b'\n').count() + 1;
-        let events = entries.iter().map(lines).sum();
-        self.push_counted(entries, events).await
+        let events = entries.iter().map(|entry| lines_in(entry)).sum();
+        self.push_counted(entries.to_vec(), events).await
     }
 
-    async fn push_counted(&self, entries: &[Vec<u8>], events: usize) -> Result<Pushed, QueueError> {
+    async fn push_counted(
+        &self,
+        entries: Vec<Vec<u8>>,
+        events: usize,
+    ) -> Result<Pushed, QueueError> {
+        let (answer, answered) = oneshot::channel();
+        let push = Push {
+            entries,
+            events,
+            answer,
+        };
+        if self.commits.send(push).await.is_err() {
+            return Err(committer_stopped());
+        }
+        answered.await.unwrap_or_else(|_| Err(committer_stopped()))
+    }
+
+    /// Whether Redis answers.
+    pub async fn ping(&self) -> Result<(), QueueError> {
+        crate::ping(&self.connection).await
+    }
+}
+
+fn committer_stopped() -> QueueError {
+    QueueError::from(redis::RedisError::from((
+        redis::ErrorKind::Client,
+        "the queue's commit task has stopped",
+    )))
+}
+
+fn lines_in(entry: &[u8]) -> usize {
+    entry.iter().filter(|byte| **byte == b'\n').count() + 1
+}
+
+/// The commit task's half of the producer.
+struct Committer {
+    connection: ConnectionManager,
+    keys: QueueKeys,
+    max_depth: u64,
+}
+
+impl Committer {
+    async fn run(self, mut waiting: mpsc::Receiver<Push>) {
+        let mut group = Vec::with_capacity(GROUP_MAX_PUSHES);
+        while waiting.recv_many(&mut group, GROUP_MAX_PUSHES).await > 0 {
+            self.commit(&mut group).await;
+        }
+    }
+
+    /// Queues the group with one transaction. When the queue cannot take the whole group,
+    /// its pushes are tried one by one, so each is refused or queued on its own, as if it
+    /// had come alone.
+    async fn commit(&self, group: &mut Vec<Push>) {
+        if let [push] = group.as_slice() {
+            let pushed = self.admit(&push.entries, push.events).await;
+            answer(group, |_| pushed.clone());
+            return;
+        }
+        let events = group.iter().map(|push| push.events).sum();
+        match self.admit(&joined(group), events).await {
+            Ok(Pushed::Full { .. }) => {
+                for push in group.drain(..) {
+                    let pushed = self.admit(&push.entries, push.events).await;
+                    let _ = push.answer.send(pushed);
+                }
+            }
+            pushed => answer(group, |_| pushed.clone()),
+        }
+    }
+
+    /// `MULTI; LPUSH entries; EVAL admit; EXEC`: the entries never pass through Lua.
+    async fn admit(&self, entries: &[Vec<u8>], events: usize) -> Result<Pushed, QueueError> {
         let admit = Admit {
             keys: &self.keys,
             max_depth: self.max_depth,
@@ -72,9 +169,89 @@ impl Producer {
             Pushed::Full { depth }
         })
     }
+}
 
-    /// Whether Redis answers.
-    pub async fn ping(&self) -> Result<(), QueueError> {
-        crate::ping(&self.connection).await
+/// Answers every push of the group and empties it. A push whose request has gone (its
+/// client disconnected) finds nobody to answer; its events are queued all the same.
+fn answer(group: &mut Vec<Push>, pushed: impl Fn(&Push) -> Result<Pushed, QueueError>) {
+    for push in group.drain(..) {
+        let result = pushed(&push);
+        let _ = push.answer.send(result);
+    }
+}
+
+/// The group's entries in order, consecutive small ones joined into one (lines joined by
+/// `\n`, as within an entry) up to [`ENTRY_MAX_EVENTS`] events and
+/// [`JOINED_ENTRY_MAX_BYTES`].
+fn joined(group: &[Push]) -> Vec<Vec<u8>> {
+    let mut entries: Vec<Vec<u8>> = Vec::new();
+    let mut last_events = 0;
+    for entry in group.iter().flat_map(|push| &push.entries) {
+        let events = lines_in(entry);
+        match entries.last_mut() {
+            Some(last)
+                if last_events + events <= ENTRY_MAX_EVENTS
+                    && last.len() + 1 + entry.len() <= JOINED_ENTRY_MAX_BYTES =>
+            {
+                last.push(b'\n');
+                last.extend_from_slice(entry);
+                last_events += events;
+            }
+            _ => {
+                entries.push(entry.clone());
+                last_events = events;
+            }
+        }
+    }
+    entries
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(entries: &[&str]) -> Push {
+        let entries: Vec<Vec<u8>> = entries.iter().map(|e| e.as_bytes().to_vec()).collect();
+        let events = entries.iter().map(|entry| lines_in(entry)).sum();
+        Push {
+            entries,
+            events,
+            answer: oneshot::channel().0,
+        }
+    }
+
+    fn text(entries: Vec<Vec<u8>>) -> Vec<String> {
+        entries
+            .into_iter()
+            .map(|entry| String::from_utf8(entry).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn small_entries_are_joined_in_order() {
+        let group = [push(&["a"]), push(&["b1\nb2"]), push(&["c"])];
+        assert_eq!(text(joined(&group)), ["a\nb1\nb2\nc"]);
+    }
+
+    #[test]
+    fn a_joined_entry_holds_at_most_entry_max_events() {
+        let full = vec!["x"; ENTRY_MAX_EVENTS - 1].join("\n");
+        let group = [push(&[&full]), push(&["y"]), push(&["z"])];
+        let entries = text(joined(&group));
+        assert_eq!(entries.len(), 2);
+        assert_eq!(lines_in(entries[0].as_bytes()), ENTRY_MAX_EVENTS);
+        assert!(entries[0].ends_with("x\ny"));
+        assert_eq!(entries[1], "z");
+    }
+
+    #[test]
+    fn a_large_entry_stays_whole_and_is_not_joined() {
+        let large = "l".repeat(JOINED_ENTRY_MAX_BYTES);
+        let group = [push(&["a"]), push(&[&large]), push(&["b"])];
+        let entries = text(joined(&group));
+        assert_eq!(entries.len(), 3);
+        assert_eq!(entries[0], "a");
+        assert_eq!(entries[1].len(), JOINED_ENTRY_MAX_BYTES);
+        assert_eq!(entries[2], "b");
     }
 }

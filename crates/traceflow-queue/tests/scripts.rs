@@ -170,6 +170,65 @@ async fn a_push_is_admitted_up_to_max_depth_and_a_refused_one_leaves_nothing_que
     assert_eq!(queue.queue().await.depth().await.unwrap(), 5);
 }
 
+/// Pushes of two lines each, `p<i>a` and `p<i>b`, all at once from tasks of their own.
+async fn push_concurrently(producer: &Producer, pushes: usize) -> Vec<Pushed> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..pushes {
+        let producer = producer.clone();
+        let entry = format!("p{i}a\np{i}b").into_bytes();
+        tasks.spawn(async move { producer.push_entries(&[entry]).await.unwrap() });
+    }
+    tasks.join_all().await
+}
+
+#[tokio::test]
+async fn concurrent_pushes_share_transactions_and_entries_and_each_is_answered() {
+    let mut queue = Fixture::new().await;
+    let producer = queue.producer(u64::MAX).await;
+
+    let answers = push_concurrently(&producer, 200).await;
+    assert!(
+        answers
+            .iter()
+            .all(|pushed| matches!(pushed, Pushed::Queued { .. }))
+    );
+    assert_eq!(queue.depth().await, 400);
+
+    let entries = queue.queued().await;
+    assert!(
+        entries.len() < 200,
+        "no push shared an entry: {}",
+        entries.len()
+    );
+    let lines: Vec<&str> = entries.iter().flat_map(|entry| entry.lines()).collect();
+    assert_eq!(lines.len(), 400);
+    for i in 0..200 {
+        let first = lines.iter().position(|line| *line == format!("p{i}a"));
+        let first = first.unwrap_or_else(|| panic!("p{i}a is not queued"));
+        assert_eq!(
+            lines[first + 1],
+            format!("p{i}b"),
+            "a push's lines stay together, in order"
+        );
+    }
+}
+
+#[tokio::test]
+async fn pushes_the_queue_cannot_take_together_are_admitted_one_by_one() {
+    let mut queue = Fixture::new().await;
+    let producer = queue.producer(10).await;
+
+    let answers = push_concurrently(&producer, 8).await;
+    let queued = answers
+        .iter()
+        .filter(|pushed| matches!(pushed, Pushed::Queued { .. }))
+        .count();
+    assert_eq!(queued, 5, "{answers:?}");
+    assert_eq!(queue.depth().await, 10);
+    let entries = queue.queued().await;
+    assert_eq!(entries.iter().flat_map(|entry| entry.lines()).count(), 10);
+}
+
 #[tokio::test]
 async fn the_depth_is_counted_afresh_once_the_queue_was_emptied_by_hand() {
     let mut queue = Fixture::new().await;

@@ -7,6 +7,12 @@ pub use backoff::Backoff;
 pub use startup::{StartError, bind, bind_udp, exit_code, resolves};
 
 use std::io::IsTerminal;
+
+/// Every binary's allocator (each links this crate): the services allocate and free small
+/// buffers per request on several threads, where glibc's malloc spent a sixth of
+/// ingestion's CPU (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 /// Structured logs to stdout. `RUST_LOG` picks the level (default `info`);
