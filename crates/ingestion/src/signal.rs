@@ -2,7 +2,9 @@
 //!
 //! An optimisation only: the Redis list is the source of truth, and the worker polls it
 //! anyway. So a signal never delays the HTTP answer: requests only note that a signal is
-//! due, and one background task sends them, at most one in flight, coalescing the rest.
+//! due, and one background task sends them, at most one in flight and one per
+//! [`SIGNAL_MIN_GAP`], coalescing the rest: each signal makes the worker look at the queue,
+//! which a busy worker does by itself on its INSERT cadence.
 
 use std::{
     sync::{
@@ -17,6 +19,9 @@ use traceflow_proto::{NotifyRequest, log_service_client::LogServiceClient};
 
 /// How long one signal may take before it is given up.
 const SIGNAL_TIMEOUT: Duration = Duration::from_secs(1);
+/// Least time between the starts of two signals. The first events after a quiet spell are
+/// signalled at once.
+const SIGNAL_MIN_GAP: Duration = Duration::from_millis(20);
 
 /// Cheap to clone; the sending task ends when the last clone is dropped.
 #[derive(Clone)]
@@ -60,6 +65,7 @@ async fn send_signals(
     // rather than on every request.
     let mut failing = false;
     while let Some(trace_id) = requests.recv().await {
+        let next_allowed = tokio::time::Instant::now() + SIGNAL_MIN_GAP;
         let count = pending.swap(0, Ordering::Relaxed);
         let request = NotifyRequest {
             trace_id: trace_id.clone(),
@@ -79,5 +85,6 @@ async fn send_signals(
                 tracing::warn!(%trace_id, error = %status.message(), "worker signal failed; the worker will find the events by polling");
             }
         }
+        tokio::time::sleep_until(next_allowed).await;
     }
 }
