@@ -1,6 +1,7 @@
 //! End-to-end lag at a fixed rate: how long after its 202 an event can be read back.
 //!
-//! Sending: open loop at 5,000 events/s. Event `i` is due at `start + i / rate` and is sent
+//! Sending: open loop at 5,000 events/s (the single-event scenario also sends a few hundred
+//! a second this way alongside its full load). Event `i` is due at `start + i / rate` and is sent
 //! then (by one of 64 keep-alive connections, each taking every 64th event, so a slow answer
 //! holds back few others; how late sends were against the schedule is reported), whatever happened to earlier events; each carries a marker (`lag probe <i>`,
 //! service `bench-lag-<run>`) and, as its timestamp, the time it was due. The time its 202
@@ -49,11 +50,20 @@ const LEAD: Duration = Duration::from_secs(1);
 /// Not yet accepted / not yet visible.
 const NOT_YET: u64 = u64::MAX;
 
+/// The load a lag measurement sends: `rate` probes a second for `seconds`, spread over
+/// `connections`.
+#[derive(Debug, Clone, Copy)]
+pub struct Probe {
+    pub rate: u64,
+    pub seconds: u64,
+    pub connections: usize,
+}
+
 #[derive(Debug, Serialize)]
-struct Run {
+pub struct Run {
     service: String,
     sent: u64,
-    accepted: u64,
+    pub accepted: u64,
     /// Accepted events per second over the sending period.
     accepted_per_second: f64,
     /// How late the sender was against the schedule (p99, max), in ms: shows whether the
@@ -62,7 +72,7 @@ struct Run {
     send_slip_max_ms: f64,
     first_problem: Option<String>,
     polls: u64,
-    lag: Latency,
+    pub lag: Latency,
     /// Cores each process kept busy while sending (5,000 events/s is a fixed load, so
     /// this shows what it costs).
     usage: Option<Usage>,
@@ -82,9 +92,14 @@ impl Timeline {
 }
 
 pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
+    let probe = Probe {
+        rate: bench.settings.lag_rate,
+        seconds: bench.settings.lag_seconds,
+        connections: bench.settings.lag_connections,
+    };
     let mut results = Vec::new();
     for run in 0..bench.settings.reps {
-        results.push(measure(bench, run).await?);
+        results.push(measure(bench, &format!("bench-lag-{run}"), probe).await?);
         // Leftovers of this run must not delay the next.
         bench.settle(SETTLE).await?;
     }
@@ -135,11 +150,13 @@ pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn measure(bench: &mut Bench, run: usize) -> anyhow::Result<Run> {
+/// Sends `probe`'s events with service `service` and times each from its 202 until a poll
+/// finds it stored; other load may run meanwhile.
+pub async fn measure(bench: &Bench, service: &str, probe: Probe) -> anyhow::Result<Run> {
     let settings = bench.settings.clone();
-    let rate = settings.lag_rate;
-    let total = rate * settings.lag_seconds;
-    let service = format!("bench-lag-{run}");
+    let rate = probe.rate;
+    let total = rate * probe.seconds;
+    let service = service.to_owned();
     let interval_ns = 1e9 / rate as f64;
     // The first event is due after a lead long enough to build the bodies (which carry
     // their due times) and open every connection; were it too short, the first events
@@ -163,7 +180,7 @@ async fn measure(bench: &mut Bench, run: usize) -> anyhow::Result<Run> {
     });
 
     let activity = bench.activity().await?;
-    let connections = settings.lag_connections as u64;
+    let connections = probe.connections as u64;
     let mut senders = JoinSet::new();
     for first in 0..connections {
         let (target, bodies, timeline) =

@@ -5,17 +5,19 @@
 //! - **Whole pipeline**, as users run it: the worker drains the queue into ClickHouse while
 //!   ingestion takes events. Each run is preceded by its anchor, nginx answering 202 to the
 //!   same requests (the HTTP floor, see `anchors`); after it, every accepted event must be
-//!   stored. The report has the INSERTs per second the worker made during the run.
+//!   stored. The report has the INSERTs per second the worker made during the run, and the
+//!   lag of probes sent alongside the load (`lag::measure` at a low rate of its own).
 //! - **Ingestion alone**: the worker stopped and the queue emptied before each run, so the
 //!   figure is ingestion's own path (HTTP, validation, one push), the same work as its
 //!   anchor, redis-benchmark LPUSH, run right before it.
 
-use super::{Bench, Usage, anchors, runs, secs};
+use super::{Bench, Usage, anchors, lag, runs, secs};
 use crate::{
     events,
     load::{self, ClosedLoopOutcome},
     procfs::CpuTimes,
     report::{Report, Target, Unit},
+    settings::Settings,
     stats::{Latency, median},
 };
 use anyhow::{Context, bail};
@@ -27,12 +29,15 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 pub const PIPELINE_RATE: &str = "single-event ingest, whole pipeline: accepted";
 pub const PIPELINE_P99: &str = "single-event ingest, whole pipeline: latency p99";
 pub const PIPELINE_INSERTS: &str = "  its INSERTs per second into ClickHouse";
+pub const PIPELINE_LAG_P99: &str = "  its lag 202 -> visible (probes), p99";
 pub const PIPELINE_RATIO: &str = "single-event whole pipeline / nginx";
 pub const RATE: &str = "single-event ingest alone (worker stopped): accepted";
 pub const P50: &str = "single-event ingest alone: latency p50";
 pub const P99: &str = "single-event ingest alone: latency p99";
 pub const RATIO: &str = "single-event alone / redis-benchmark LPUSH";
 
+/// Lag probes per second during a whole-pipeline run.
+const LAG_PROBE_RATE: u64 = 200;
 /// Longest the whole-pipeline run's accepted events may take to be stored after it.
 const STORED_WITHIN: Duration = Duration::from_secs(120);
 
@@ -103,6 +108,18 @@ struct PipelineRun {
     usage: Usage,
     /// From the end of the load until the last accepted event was counted in ClickHouse.
     stored_after_seconds: f64,
+    /// The lag probes sent during the load.
+    lag: lag::Run,
+}
+
+/// The lag probes sent alongside each whole-pipeline run, a small share of its load: they
+/// start a second into the run (the probe's lead) and end a second before it.
+fn lag_probe(settings: &Settings) -> lag::Probe {
+    lag::Probe {
+        rate: LAG_PROBE_RATE,
+        seconds: settings.single_seconds.saturating_sub(2).max(1),
+        connections: 4,
+    }
 }
 
 pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
@@ -159,13 +176,18 @@ async fn whole_pipeline(
         anchor_runs.push(Run::of(anchor, BTreeMap::new()));
         let baseline = bench.clickhouse.count(&table).await?;
         let activity = bench.activity().await?;
-        let outcome = post(bench, &bench.ingestion, &bodies, duration).await?;
+        let service = format!("bench-single-lag-{}", results.len());
+        let (outcome, lag) = tokio::join!(
+            post(bench, &bench.ingestion, &bodies, duration),
+            lag::measure(bench, &service, lag_probe(&settings)),
+        );
+        let (outcome, lag) = (outcome?, lag?);
         let usage = bench.usage_since(&activity).await?;
         let ended = std::time::Instant::now();
         let run = Run::of(outcome, usage.cpu_cores.clone()).accepted_some()?;
         let stored = bench
             .wait_for_rows(
-                baseline + run.accepted,
+                baseline + run.accepted + lag.accepted,
                 Duration::from_millis(20),
                 STORED_WITHIN,
             )
@@ -180,6 +202,7 @@ async fn whole_pipeline(
             run,
             usage,
             stored_after_seconds: secs(stored - ended),
+            lag,
         });
     }
     drop(nginx);
@@ -216,6 +239,20 @@ async fn whole_pipeline(
             ),
         )
         .target(Target::AtMost(10.0));
+    let lag_p99s: Vec<f64> = results.iter().map(|r| r.lag.lag.p99_ms).collect();
+    report
+        .figure(
+            "ingest",
+            PIPELINE_LAG_P99,
+            median(lag_p99s.iter().copied()),
+            Unit::Millis,
+            format!(
+                "{LAG_PROBE_RATE} probes a second sent with the load, each timed from its 202 \
+                 until a poll of ClickHouse found it (as in the lag scenario); runs {} ms",
+                runs(&lag_p99s, |v| format!("{v:.0}"))
+            ),
+        )
+        .target(Target::Below(1000.0));
     let anchor_rates: Vec<f64> = anchor_runs.iter().map(|r| r.accepted_per_second).collect();
     report.figure(
         "anchors",
