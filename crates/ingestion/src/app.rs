@@ -8,6 +8,7 @@ use crate::{
 use axum::{
     Router,
     extract::DefaultBodyLimit,
+    http::Method,
     routing::{get, post},
 };
 use chrono::TimeDelta;
@@ -18,10 +19,12 @@ use std::{
     pin::Pin,
 };
 use tokio::sync::watch;
-use traceflow_config::{ApiKeys, IngestionConfig};
+use traceflow_access::Scope;
+use traceflow_config::IngestionConfig;
 use traceflow_event::{Limits, TimeWindow};
 use traceflow_http::{
-    DependencyDown, HealthCheck, propagate_trace_id, require_api_key, service_router, with_metrics,
+    AccessCheck, DependencyDown, HealthCheck, propagate_trace_id, require_access, service_router,
+    with_metrics,
 };
 use traceflow_queue::{Producer, QueueKeys};
 use traceflow_runtime::bind;
@@ -142,7 +145,13 @@ impl Application {
             loki_parse_json_lines: config.loki_parse_json_lines,
         };
         let host = config.host;
-        let keys = &config.api_keys;
+        let access = AccessCheck::new(
+            "ingestion",
+            config.keys_file.as_deref(),
+            &config.api_keys,
+            &[Scope::Ingest],
+        )?;
+        let keys = &access;
         let main_router = router(state.clone(), keys);
         let mut listeners = vec![
             Listener::http(
@@ -157,8 +166,7 @@ impl Application {
         // The OTLP/HTTP receiver also listens on its conventional port, unless that is this one.
         if config.otlp_port != config.port || config.port == 0 {
             let otlp = Router::new().route(otlp::LOGS_PATH, post(otlp::export_logs));
-            let router =
-                dedicated_router("ingestion (OTLP)", state.clone(), keys, otlp, Router::new());
+            let router = dedicated_router(state.clone(), keys, otlp, Router::new());
             listeners.push(
                 Listener::http(
                     Port::Otlp,
@@ -190,7 +198,7 @@ impl Application {
         if let Some(number) = config.protocol_ports.loki {
             let push = Router::new().route(loki::PUSH_PATH, post(loki::push));
             let ready = Router::new().route(loki::READY_PATH, get(loki::ready));
-            let router = dedicated_router("ingestion (Loki)", state.clone(), keys, push, ready);
+            let router = dedicated_router(state.clone(), keys, push, ready);
             listeners.push(
                 Listener::http(Port::Loki, "BIND_HOST, LOKI_PORT", host, number, router).await?,
             );
@@ -242,16 +250,18 @@ impl Application {
     info(
         title = "Traceflow ingestion",
         description = "Accepts log events (JSON, NDJSON, OTLP/HTTP, the Elasticsearch bulk API \
-            under /es, Loki's push API) and queues them for storage. With INGEST_API_KEYS set, \
-            /ingest, /v1/logs, /es and /loki/api/v1/push need `Authorization: Bearer <key>` or \
-            `X-API-Key: <key>`; /health, /metrics and /openapi.json stay open."
+            under /es, Loki's push API) and queues them for storage. With INGEST_API_KEYS or \
+            KEYS_FILE set, /ingest, /v1/logs, /es and /loki/api/v1/push need \
+            `Authorization: Bearer <key>` or `X-API-Key: <key>` of a key with the ingest scope \
+            (401 without a known key, 403 without the scope); /health, /metrics and \
+            /openapi.json stay open."
     ),
     components(schemas(IngestBody, Accepted))
 )]
 struct IngestionApi;
 
 /// The main port's routes, each documented in the OpenAPI document it serves.
-fn router(state: AppState, api_keys: &ApiKeys) -> Router {
+fn router(state: AppState, access: &AccessCheck) -> Router {
     let routes = OpenApiRouter::with_openapi(IngestionApi::openapi())
         .routes(routes!(ingest::ingest))
         .routes(routes!(otlp::export_logs))
@@ -266,22 +276,26 @@ fn router(state: AppState, api_keys: &ApiKeys) -> Router {
     });
     elasticsearch::conventions(
         elasticsearch::PREFIX,
-        service_router("ingestion", api_keys, routes, state, health),
+        service_router(access, ingest_scope, routes, state, health),
     )
+}
+
+/// Every ingest route and protocol needs the ingest scope, whatever the method.
+fn ingest_scope(_: &Method) -> Scope {
+    Scope::Ingest
 }
 
 /// A protocol's own port: its routes alone, with the API keys, metrics and trace ids of the
 /// main port; `open` routes (probes, as `/health` is on the main port) need no key.
 pub(crate) fn dedicated_router(
-    name: &'static str,
     state: AppState,
-    api_keys: &ApiKeys,
+    access: &AccessCheck,
     routes: Router<AppState>,
     open: Router<AppState>,
 ) -> Router {
     let body_limit = state.max_body_bytes;
     propagate_trace_id(with_metrics(
-        require_api_key(routes, api_keys, name)
+        require_access(routes, access, ingest_scope)
             .merge(open)
             .layer(DefaultBodyLimit::max(body_limit))
             .with_state(state),

@@ -2,13 +2,13 @@
 
 use crate::openapi::QueryApi;
 use crate::{clickhouse::LazyStorage, context, explorer, export, facets, logs, stats, tail};
-use axum::Router;
+use axum::{Router, http::Method};
 use std::{future::Future, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use traceflow_config::ApiKeys;
+use traceflow_access::Scope;
 use traceflow_config::QueryConfig;
-use traceflow_http::{DependencyDown, HealthCheck, service_router_with_open};
+use traceflow_http::{AccessCheck, DependencyDown, HealthCheck, service_router_with_open};
 use traceflow_runtime::bind;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -43,10 +43,17 @@ impl Application {
             heartbeat: config.tail_heartbeat,
             stop: stop.clone(),
         };
+        // The environment's keys could delete before scopes existed; they still can.
+        let access = AccessCheck::new(
+            "query",
+            config.keys_file.as_deref(),
+            &config.api_keys,
+            &[Scope::Query, Scope::Admin],
+        )?;
         let listener = bind("BIND_HOST, QUERY_PORT", config.host, config.port).await?;
         Ok(Self {
             listener,
-            router: router(state, &config.api_keys),
+            router: router(state, &access),
             stop,
         })
     }
@@ -74,7 +81,7 @@ impl Application {
 }
 
 /// The routes, each documented in the OpenAPI document the service serves.
-fn router(state: AppState, api_keys: &ApiKeys) -> Router {
+fn router(state: AppState, access: &AccessCheck) -> Router {
     let routes = OpenApiRouter::with_openapi(QueryApi::openapi())
         .routes(routes!(logs::search, logs::delete))
         .routes(routes!(logs::count))
@@ -98,5 +105,14 @@ fn router(state: AppState, api_keys: &ApiKeys) -> Router {
             error: error.to_string(),
         })
     });
-    service_router_with_open("query", api_keys, routes, open, state, health)
+    service_router_with_open(access, query_scope, routes, open, state, health)
+}
+
+/// Reading needs the query scope; `DELETE /logs`, which changes stored data, the admin scope.
+fn query_scope(method: &Method) -> Scope {
+    if method == Method::DELETE {
+        Scope::Admin
+    } else {
+        Scope::Query
+    }
 }

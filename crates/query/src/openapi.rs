@@ -146,8 +146,10 @@ pub(crate) enum QueryErrors {
     info(
         title = "Traceflow query",
         description = "Searches, counts, histograms, facets, an event's context, exports, live tail and deletion of stored log events. \
-            With QUERY_API_KEYS set, every route but /health, /metrics and /openapi.json needs \
-            `Authorization: Bearer <key>` or `X-API-Key: <key>`."
+            With QUERY_API_KEYS or KEYS_FILE set, every route but /health, /metrics and \
+            /openapi.json needs `Authorization: Bearer <key>` or `X-API-Key: <key>` of a key \
+            with the query scope (DELETE: the admin scope), else 401 (no or an unknown key) or \
+            403 (a key without the scope)."
     ),
     components(schemas(StoredEvent, FacetValue, MetadataFacet))
 )]

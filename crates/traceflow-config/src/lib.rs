@@ -5,7 +5,7 @@
 
 mod parse;
 
-use std::{fmt, net::IpAddr, time::Duration};
+use std::{fmt, net::IpAddr, path::PathBuf, time::Duration};
 
 pub use parse::{ConfigError, Env};
 
@@ -112,8 +112,12 @@ pub struct IngestionConfig {
     pub max_queue_depth: u64,
     /// Most events one request (a JSON array or NDJSON) may carry.
     pub max_batch_events: usize,
-    /// Keys `POST /ingest` requires (`INGEST_API_KEYS`); empty: open.
+    /// Keys every ingest route requires (`INGEST_API_KEYS`), each for tenant `default`;
+    /// empty: open unless `keys_file` is set.
     pub api_keys: ApiKeys,
+    /// The keys file (`KEYS_FILE`), checked to load; the keys, scopes and tenants then come
+    /// from it, re-read on SIGHUP.
+    pub keys_file: Option<PathBuf>,
     /// Events older than this many days are refused: they would not be kept.
     pub retention_days: u32,
     /// Events further ahead of this server's clock than this are refused.
@@ -190,8 +194,11 @@ pub struct QueryConfig {
     pub host: IpAddr,
     pub port: u16,
     pub clickhouse: ClickHouseConfig,
-    /// Keys the query endpoints require (`QUERY_API_KEYS`); empty: open.
+    /// Keys the query endpoints require (`QUERY_API_KEYS`), each for tenant `default`, with
+    /// the query and admin scopes; empty: open unless `keys_file` is set.
     pub api_keys: ApiKeys,
+    /// The keys file (`KEYS_FILE`), as for ingestion.
+    pub keys_file: Option<PathBuf>,
     /// How long a live tail may be silent before it carries a heartbeat comment.
     pub tail_heartbeat: Duration,
 }
@@ -278,6 +285,7 @@ impl IngestionConfig {
             max_queue_depth: env.number("MAX_QUEUE_DEPTH", 1_000_000, 1..=u64::MAX)?,
             max_batch_events: env.number("MAX_BATCH_EVENTS", 10_000, 1..=1_000_000)?,
             api_keys: env.api_keys("INGEST_API_KEYS")?,
+            keys_file: env.keys_file("INGEST_API_KEYS")?,
             retention_days: retention_days(env)?,
             max_future_skew: env.duration("MAX_FUTURE_SKEW", Duration::from_secs(600))?,
             es_version: es_version(env)?,
@@ -335,6 +343,7 @@ impl QueryConfig {
             port: env.port("QUERY_PORT", 8081)?,
             clickhouse: ClickHouseConfig::from(env)?,
             api_keys: env.api_keys("QUERY_API_KEYS")?,
+            keys_file: env.keys_file("QUERY_API_KEYS")?,
             tail_heartbeat: env.duration("TAIL_HEARTBEAT", Duration::from_secs(15))?,
         })
     }
@@ -539,6 +548,47 @@ mod tests {
         let err = QueryConfig::from(&env(&[("QUERY_API_KEYS", "secret,,other")])).unwrap_err();
         assert_eq!(err.to_string(), "QUERY_API_KEYS: key 2 of 3 is empty");
         assert!(!err.to_string().contains("secret"));
+    }
+
+    #[test]
+    fn a_keys_file_must_load_and_replaces_the_list() {
+        let directory = std::env::temp_dir().join(format!("keys-{}", std::process::id()));
+        std::fs::create_dir_all(&directory).unwrap();
+        let good = directory.join("good.toml");
+        std::fs::write(
+            &good,
+            "[[keys]]\nkey = \"k\"\ntenant = \"t\"\nscopes = [\"query\"]",
+        )
+        .unwrap();
+        let bad = directory.join("bad.toml");
+        std::fs::write(&bad, "[[keys]]\nkey = \"k\"\ntenant = \"t\"\nscopes = []").unwrap();
+        let path = |file: &std::path::Path| file.to_str().unwrap().to_owned();
+
+        let config = QueryConfig::from(&env(&[("KEYS_FILE", &path(&good))])).unwrap();
+        assert_eq!(config.keys_file.as_deref(), Some(good.as_path()));
+        assert_eq!(QueryConfig::from(&env(&[])).unwrap().keys_file, None);
+        let err = QueryConfig::from(&env(&[("KEYS_FILE", &path(&bad))])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "KEYS_FILE: keys[0]: scopes is empty: give ingest, query and/or admin"
+        );
+        let both = [
+            ("KEYS_FILE", path(&good)),
+            ("INGEST_API_KEYS", "k".to_owned()),
+        ];
+        let both: Vec<(&str, &str)> = both.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let err = IngestionConfig::from(&env(&both)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "KEYS_FILE: set KEYS_FILE or INGEST_API_KEYS, not both"
+        );
+        let missing = directory.join("missing.toml");
+        let err = IngestionConfig::from(&env(&[("KEYS_FILE", &path(&missing))])).unwrap_err();
+        assert!(
+            err.to_string().starts_with("KEYS_FILE: cannot read "),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&directory).unwrap();
     }
 
     #[test]

@@ -207,6 +207,27 @@ impl Env {
         Ok(candidate)
     }
 
+    /// `KEYS_FILE`, which must load (see `traceflow_access`), and is not set together with
+    /// the service's own list of keys, `list_variable`.
+    pub(crate) fn keys_file(
+        &self,
+        list_variable: &'static str,
+    ) -> Result<Option<std::path::PathBuf>, ConfigError> {
+        let Some(raw) = self.get("KEYS_FILE") else {
+            return Ok(None);
+        };
+        if self.get(list_variable).is_some() {
+            return Err(Self::error(
+                "KEYS_FILE",
+                format!("set KEYS_FILE or {list_variable}, not both"),
+            ));
+        }
+        let path = std::path::PathBuf::from(raw);
+        traceflow_access::Access::load(&path)
+            .map_err(|error| Self::error("KEYS_FILE", error.to_string()))?;
+        Ok(Some(path))
+    }
+
     /// A comma-separated list of API keys; unset or empty means none.
     pub(crate) fn api_keys(&self, variable: &'static str) -> Result<crate::ApiKeys, ConfigError> {
         let Some(raw) = self.get(variable) else {

@@ -1,89 +1,172 @@
-//! Optional API keys: `Authorization: Bearer <key>`, `X-API-Key: <key>`, or HTTP Basic
-//! authentication with the key as the password (any user name): log shippers that speak
-//! Elasticsearch or Loki (rsyslog, Fluent Bit, syslog-ng) can send a user and password but
-//! not always a header of their choice.
+//! API keys and what they may do: `Authorization: Bearer <key>`, `X-API-Key: <key>`, or HTTP
+//! Basic authentication with the key as the password (any user name): log shippers that
+//! speak Elasticsearch or Loki (rsyslog, Fluent Bit, syslog-ng) can send a user and password
+//! but not always a header of their choice. A key with several tenants names the one it acts
+//! for with `X-Scope-OrgID`, Loki's header.
 //!
-//! Keys are compared in constant time, against every configured key, so neither timing nor
-//! which key matched leaks; they are never logged.
+//! Which keys exist, their scopes and tenants are `traceflow_access`'s; this module reads
+//! them from a request, answers 401 (no or an unknown key) or 403 (a known key without the
+//! scope or the tenant), and re-reads `KEYS_FILE` on SIGHUP.
 
 use crate::json_error;
+use arc_swap::ArcSwap;
 use axum::{
     Router,
     extract::Request,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     middleware::{self, Next},
     response::Response,
 };
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
-use std::{borrow::Cow, sync::Arc};
-use subtle::ConstantTimeEq;
+use std::{
+    borrow::Cow,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+use traceflow_access::{Access, Denied, Grant, KeysFileError, Scope};
 use traceflow_config::ApiKeys;
 
-/// What a client must send when keys are configured.
-pub const API_KEY_REQUIRED: &str =
-    "missing or invalid API key: send Authorization: Bearer <key> or X-API-Key: <key>";
+/// The header naming the tenant a key acts for (Loki's).
+pub const ORG_ID_HEADER: &str = "x-scope-orgid";
 
-/// The configured keys, checked against the headers of a request (or the metadata of a gRPC
-/// call, which travels as headers).
+/// Which scope a request needs, told by its method.
+pub type ScopeOf = fn(&Method) -> Scope;
+
+/// The keys a service accepts, swapped whole when the keys file is re-read; the same for
+/// every port of the service (its gRPC port checks the metadata of a call, which travels
+/// as headers).
 #[derive(Clone)]
-pub struct ApiKeyCheck {
-    /// `None`: no keys configured, every request passes.
-    keys: Option<Arc<[Vec<u8>]>>,
+pub struct AccessCheck {
+    access: Arc<ArcSwap<Access>>,
+    /// Whether the keys can change while running (a keys file); if not and there are none,
+    /// no route needs a check.
+    reloadable: bool,
 }
 
-impl ApiKeyCheck {
-    /// Logs at start whether `service` requires keys (a warning when it is open).
-    pub fn new(keys: &ApiKeys, service: &'static str) -> Self {
-        if keys.is_empty() {
-            tracing::warn!(
-                service,
-                "no API keys configured: anyone who can reach this service can use it"
-            );
-            return Self { keys: None };
+impl AccessCheck {
+    /// The keys of `keys_file` when set, else `listed` (the service's environment list),
+    /// each granting `listed_scopes` for tenant `default`. Logs which, with a warning when
+    /// the service is open. With a keys file, every SIGHUP re-reads it.
+    pub fn new(
+        service: &'static str,
+        keys_file: Option<&Path>,
+        listed: &ApiKeys,
+        listed_scopes: &[Scope],
+    ) -> Result<Self, KeysFileError> {
+        let access = match keys_file {
+            Some(path) => Access::load(path)?,
+            None => Access::from_list(listed.keys(), listed_scopes),
+        };
+        log_keys(service, &access);
+        let check = Self {
+            access: Arc::new(ArcSwap::from_pointee(access)),
+            reloadable: keys_file.is_some(),
+        };
+        if let Some(path) = keys_file {
+            check.reload_on_hangup(service, path.to_owned());
         }
-        tracing::info!(service, keys = keys.keys().len(), "API keys required");
-        let keys = keys
-            .keys()
-            .iter()
-            .map(|key| key.as_bytes().to_vec())
-            .collect();
-        Self { keys: Some(keys) }
+        Ok(check)
     }
 
-    /// Whether no keys are configured.
-    pub fn is_open(&self) -> bool {
-        self.keys.is_none()
+    /// Whether no key is needed now and none can be later.
+    fn always_open(&self) -> bool {
+        !self.reloadable && self.access.load().is_open()
     }
 
-    /// Whether `headers` carry a configured key (always, when none is configured).
-    pub fn allows(&self, headers: &HeaderMap) -> bool {
-        match &self.keys {
-            None => true,
-            Some(keys) => presented_key(headers).is_some_and(|key| is_known(keys, &key)),
-        }
+    /// What a request with `headers` may do with `scope`.
+    pub fn authorize(&self, headers: &HeaderMap, scope: Scope) -> Result<Grant, Denied> {
+        let presented = presented_key(headers);
+        let org_id = headers
+            .get(ORG_ID_HEADER)
+            .and_then(|value| value.to_str().ok());
+        self.access
+            .load()
+            .authorize(presented.as_deref(), org_id, scope)
+    }
+
+    fn reload_on_hangup(&self, service: &'static str, path: PathBuf) {
+        let access = self.access.clone();
+        let mut hangups = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::hangup(),
+        ) {
+            Ok(hangups) => hangups,
+            Err(error) => {
+                tracing::error!(service, %error, "cannot watch for SIGHUP: KEYS_FILE is read at start only");
+                return;
+            }
+        };
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                match Access::load(&path) {
+                    Ok(reloaded) => {
+                        log_keys(service, &reloaded);
+                        access.store(Arc::new(reloaded));
+                    }
+                    Err(error) => tracing::error!(
+                        service,
+                        %error,
+                        "KEYS_FILE not reloaded: the keys stay as they were"
+                    ),
+                }
+            }
+        });
     }
 }
 
-/// Requires a valid key on every route of `router` when `keys` is not empty; logs a warning
-/// at start when it is (the service is open). Routes added after this call stay open.
-pub fn require_api_key<S>(router: Router<S>, keys: &ApiKeys, service: &'static str) -> Router<S>
+fn log_keys(service: &'static str, access: &Access) {
+    if access.is_open() {
+        tracing::warn!(
+            service,
+            "no API keys configured: anyone who can reach this service can use it, as tenant default"
+        );
+    } else {
+        tracing::info!(service, keys = access.key_count(), "API keys required");
+    }
+}
+
+/// Requires every route of `router` to be allowed for the request's key, with the scope
+/// `scope_of` names for its method, and puts the [`Grant`] in the request's extensions.
+/// Routes added after this call stay open.
+pub fn require_access<S>(router: Router<S>, check: &AccessCheck, scope_of: ScopeOf) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    let check = ApiKeyCheck::new(keys, service);
-    if check.is_open() {
+    if check.always_open() {
         return router;
     }
-    router.route_layer(middleware::from_fn(move |request: Request, next: Next| {
-        let check = check.clone();
-        async move {
-            if check.allows(request.headers()) {
-                next.run(request).await
-            } else {
-                unauthorized()
+    let check = check.clone();
+    router.route_layer(middleware::from_fn(
+        move |mut request: Request, next: Next| {
+            let granted = check.authorize(request.headers(), scope_of(request.method()));
+            async move {
+                match granted {
+                    Ok(grant) => {
+                        request.extensions_mut().insert(grant);
+                        next.run(request).await
+                    }
+                    Err(denied) => denied_response(&denied),
+                }
             }
+        },
+    ))
+}
+
+/// 401 with `WWW-Authenticate` for a missing or unknown key, 403 naming what a known key
+/// lacks.
+pub fn denied_response(denied: &Denied) -> Response {
+    match denied {
+        Denied::Unauthenticated => {
+            let mut response = json_error(StatusCode::UNAUTHORIZED, denied.to_string());
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
         }
-    }))
+        Denied::MissingScope { key, .. } | Denied::OtherTenant { key, .. } => {
+            tracing::info!(key = %key, reason = %denied, "request refused");
+            json_error(StatusCode::FORBIDDEN, denied.to_string())
+        }
+    }
 }
 
 /// The key from `Authorization` (`Bearer <key>`, or `Basic` with the key as the password),
@@ -112,35 +195,9 @@ fn presented_key(headers: &HeaderMap) -> Option<Cow<'_, [u8]>> {
     })
 }
 
-fn is_known(keys: &[Vec<u8>], presented: &[u8]) -> bool {
-    // Fold over every key without stopping early.
-    keys.iter()
-        .fold(subtle::Choice::from(0), |found, key| {
-            found | key.as_slice().ct_eq(presented)
-        })
-        .into()
-}
-
-fn unauthorized() -> Response {
-    let mut response = json_error(StatusCode::UNAUTHORIZED, API_KEY_REQUIRED);
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_configured_keys_match() {
-        let keys = vec![b"alpha".to_vec(), b"beta".to_vec()];
-        assert!(is_known(&keys, b"beta"));
-        assert!(!is_known(&keys, b"bet"));
-        assert!(!is_known(&keys, b""));
-        assert!(!is_known(&[], b"alpha"));
-    }
 
     #[test]
     fn keys_come_from_either_header() {

@@ -1,16 +1,19 @@
 //! How a service's routes are put together, the same way in every service.
 
-use crate::{HealthCheck, propagate_trace_id, require_api_key, with_metrics, with_openapi};
+use crate::{
+    AccessCheck, HealthCheck, ScopeOf, propagate_trace_id, require_access, with_metrics,
+    with_openapi,
+};
 use axum::Router;
-use traceflow_config::ApiKeys;
 use utoipa_axum::router::OpenApiRouter;
 
-/// A service's HTTP surface: `routes` behind its API keys and described in the OpenAPI
+/// A service's HTTP surface: `routes` behind its API keys (each request needing the scope
+/// `scope_of` names for its method) and described in the OpenAPI
 /// document served at `/openapi.json`; `/health`, `/metrics` and `/openapi.json` open for
 /// probes, scrapers and tools; trace ids on every route.
 pub fn service_router<S>(
-    service: &'static str,
-    api_keys: &ApiKeys,
+    access: &AccessCheck,
+    scope_of: ScopeOf,
     routes: OpenApiRouter<S>,
     state: S,
     health: HealthCheck,
@@ -19,8 +22,8 @@ where
     S: Clone + Send + Sync + 'static,
 {
     service_router_with_open(
-        service,
-        api_keys,
+        access,
+        scope_of,
         routes,
         OpenApiRouter::new(),
         state,
@@ -31,8 +34,8 @@ where
 /// [`service_router`], plus `open` routes that need no key (a page that asks the user for
 /// the key its own calls send), documented in the same document.
 pub fn service_router_with_open<S>(
-    service: &'static str,
-    api_keys: &ApiKeys,
+    access: &AccessCheck,
+    scope_of: ScopeOf,
     routes: OpenApiRouter<S>,
     open: OpenApiRouter<S>,
     state: S,
@@ -44,7 +47,7 @@ where
     let (routes, mut document) = routes.split_for_parts();
     let (open, open_document) = open.split_for_parts();
     document.merge(open_document);
-    let routes = require_api_key(routes, api_keys, service)
+    let routes = require_access(routes, access, scope_of)
         .merge(open)
         .with_state(state)
         .merge(health.route());

@@ -40,8 +40,8 @@ use bulk::{BulkAnswer, Cause, Item, Outcome};
 use bytes::Bytes;
 use document::{DocumentWording, FieldQuery, Fields};
 use std::{borrow::Cow, time::Instant};
-use traceflow_config::ApiKeys;
 use traceflow_event::{Event, Limits};
+use traceflow_http::AccessCheck;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// Where the API is on the main port.
@@ -79,18 +79,9 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// `ES_PORT`: the API at the root, with the main port's API keys, metrics and trace ids.
-pub(crate) fn port_router(state: AppState, api_keys: &ApiKeys) -> Router {
+pub(crate) fn port_router(state: AppState, access: &AccessCheck) -> Router {
     let (routes, _) = routes().split_for_parts();
-    conventions(
-        "",
-        dedicated_router(
-            "ingestion (Elasticsearch)",
-            state,
-            api_keys,
-            routes,
-            Router::new(),
-        ),
-    )
+    conventions("", dedicated_router(state, access, routes, Router::new()))
 }
 
 /// `router`, with Elasticsearch's conventions for the paths at or under `prefix` (every

@@ -52,9 +52,9 @@ use tonic::{
     transport::{Server, server::TcpIncoming},
 };
 use tonic_types::{ErrorDetails, StatusExt};
-use traceflow_config::ApiKeys;
+use traceflow_access::{Denied, Scope};
 use traceflow_event::Defaults;
-use traceflow_http::{API_KEY_REQUIRED, ApiKeyCheck, HttpTimeouts, TRACE_ID_HEADER};
+use traceflow_http::{AccessCheck, HttpTimeouts, TRACE_ID_HEADER};
 use tracing::Instrument;
 
 /// The trailer the OpenTelemetry Python SDK reads a `RetryInfo` from; the Go and Rust
@@ -65,7 +65,7 @@ const RETRY_INFO_TRAILER: &str = "google.rpc.retryinfo-bin";
 /// in flight then get the HTTP routes' drain time to finish.
 pub(crate) async fn listener(
     state: AppState,
-    api_keys: &ApiKeys,
+    access: &AccessCheck,
     host: IpAddr,
     number: u16,
 ) -> anyhow::Result<Listener> {
@@ -76,7 +76,7 @@ pub(crate) async fn listener(
     let logs = LogsServiceServer::new(Receiver { state })
         .accept_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(limit);
-    let keys = ApiKeyCheck::new(api_keys, "ingestion (OTLP/gRPC)");
+    let keys = access.clone();
     let timeouts = HttpTimeouts::default();
     Ok(Listener::new(Port::OtlpGrpc, address, move |shutdown| {
         Box::pin(async move {
@@ -180,7 +180,7 @@ struct Call {
 #[derive(Clone)]
 struct Edge<S> {
     inner: S,
-    keys: ApiKeyCheck,
+    keys: AccessCheck,
     /// `MAX_BODY_BYTES`, for the refusal of a message over it.
     limit: usize,
 }
@@ -214,7 +214,7 @@ where
         });
         let trace_id = trace_header.to_str().unwrap_or_default().to_owned();
         let span = tracing::info_span!("request", %trace_id, path = %request.uri().path());
-        let authorized = self.keys.allows(request.headers());
+        let authorized = self.keys.authorize(request.headers(), Scope::Ingest);
         let reached = Arc::new(AtomicBool::new(false));
         request.extensions_mut().insert(Call {
             trace_id,
@@ -223,16 +223,24 @@ where
         let limit = self.limit;
         Box::pin(
             async move {
-                let mut response = if authorized {
-                    let response = inner.call(request).await?;
-                    if reached.load(Ordering::Acquire) {
-                        response
-                    } else {
-                        refused_by_tonic(response, limit)
+                let mut response = match authorized {
+                    Ok(grant) => {
+                        request.extensions_mut().insert(grant);
+                        let response = inner.call(request).await?;
+                        if reached.load(Ordering::Acquire) {
+                            response
+                        } else {
+                            refused_by_tonic(response, limit)
+                        }
                     }
-                } else {
-                    tracing::debug!("OTLP/gRPC call refused: no valid API key");
-                    Status::unauthenticated(API_KEY_REQUIRED).into_http()
+                    Err(denied @ Denied::Unauthenticated) => {
+                        tracing::debug!("OTLP/gRPC call refused: no valid API key");
+                        Status::unauthenticated(denied.to_string()).into_http()
+                    }
+                    Err(denied) => {
+                        tracing::info!(reason = %denied, "OTLP/gRPC call refused");
+                        Status::permission_denied(denied.to_string()).into_http()
+                    }
                 };
                 response.headers_mut().insert(TRACE_ID_HEADER, trace_header);
                 Ok(response)

@@ -117,3 +117,169 @@ async fn the_query_service_requires_its_key() {
         .unwrap();
     assert_eq!(health.status(), 200);
 }
+
+/// A keys file with three keys: one that ingests for `acme`, one that reads for `acme` and
+/// `beta`, and one that reads and deletes for `acme`.
+const KEYS_FILE: &str = r#"
+[[keys]]
+key = "ingest-acme"
+tenant = "acme"
+scopes = ["ingest"]
+
+[[keys]]
+key = "reader"
+tenants = ["acme", "beta"]
+scopes = ["query"]
+
+[[keys]]
+key = "admin-acme"
+tenant = "acme"
+scopes = ["query", "admin"]
+"#;
+
+/// The id logs and refusals give a key: the first 8 hex digits of its SHA-256.
+fn key_id(key: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(key.as_bytes()))[..8].to_owned()
+}
+
+fn bearer(key: &str) -> (&'static str, String) {
+    ("Authorization", format!("Bearer {key}"))
+}
+
+/// `send` with an owned header value.
+async fn send_as(request: reqwest::RequestBuilder, headers: &[(&str, String)]) -> (u16, Value) {
+    let request = headers.iter().fold(request, |request, (name, value)| {
+        request.header(*name, value)
+    });
+    let (status, body, _) = send(request, None).await;
+    (status, body)
+}
+
+async fn keys_file_stack(text: &str) -> (TestStack, tempfile::TempDir) {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("keys.toml");
+    std::fs::write(&path, text).unwrap();
+    let stack = TestStack::spawn_with(StackOptions::env(
+        "KEYS_FILE",
+        path.to_str().unwrap().to_owned(),
+    ))
+    .await;
+    (stack, directory)
+}
+
+#[tokio::test]
+async fn a_keys_file_gives_each_key_its_scopes_and_tenants() {
+    let (stack, _directory) = keys_file_stack(KEYS_FILE).await;
+    let event = json!({"service": "scoped", "level": "INFO", "message": "m"});
+    let ingest = || {
+        stack
+            .http
+            .post(format!("{}/ingest", stack.ingestion_url))
+            .json(&event)
+    };
+    let logs = || stack.http.get(format!("{}/logs", stack.query_url));
+    let delete = || {
+        stack.http.delete(format!(
+            "{}/logs?service=scoped&from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z",
+            stack.query_url
+        ))
+    };
+    let [ingester, reader, admin] = ["ingest-acme", "reader", "admin-acme"];
+
+    let (status, body) = send_as(ingest(), &[]).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some(REFUSED)));
+    let (status, body) = send_as(ingest(), &[bearer(reader)]).await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        body["error"],
+        format!("API key {} does not have the ingest scope", key_id(reader))
+    );
+    assert_eq!(send_as(ingest(), &[bearer(ingester)]).await.0, 202);
+    let other_tenant = [bearer(ingester), ("X-Scope-OrgID", "beta".to_owned())];
+    let (status, body) = send_as(ingest(), &other_tenant).await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        body["error"],
+        format!(
+            "API key {} may not act for tenant \"beta\"",
+            key_id(ingester)
+        )
+    );
+
+    let (status, body) = send_as(logs(), &[bearer(ingester)]).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        body["error"],
+        format!("API key {} does not have the query scope", key_id(ingester))
+    );
+    let as_beta = [bearer(reader), ("X-Scope-OrgID", "beta".to_owned())];
+    assert_eq!(send_as(logs(), &as_beta).await.0, 200);
+
+    let (status, body) = send_as(delete(), &[bearer(reader)]).await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        body["error"],
+        format!("API key {} does not have the admin scope", key_id(reader))
+    );
+    let (status, body) = send_as(delete(), &[bearer(admin)]).await;
+    assert_eq!((status, &body), (200, &json!({"matched": 0})));
+}
+
+#[tokio::test]
+async fn the_environments_query_keys_still_delete() {
+    let stack = keyed_stack().await;
+    let delete = stack.http.delete(format!(
+        "{}/logs?service=keyed&from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z",
+        stack.query_url
+    ));
+    let (status, body, _) = send(delete, Some(("Authorization", "Bearer query-key"))).await;
+    assert_eq!((status, &body), (200, &json!({"matched": 0})));
+}
+
+#[tokio::test]
+async fn sighup_rereads_the_keys_file_a_removed_key_stops_and_a_new_one_starts() {
+    let (stack, directory) = keys_file_stack(KEYS_FILE).await;
+    let event = json!({"service": "reloaded", "level": "INFO", "message": "m"});
+    let ingest = async |key: &str| {
+        let request = stack
+            .http
+            .post(format!("{}/ingest", stack.ingestion_url))
+            .json(&event);
+        send_as(request, &[bearer(key)]).await
+    };
+    assert_eq!(ingest("ingest-acme").await.0, 202);
+    assert_eq!(ingest("new-key").await.0, 401);
+
+    let replaced = KEYS_FILE.replace("ingest-acme", "new-key");
+    std::fs::write(directory.path().join("keys.toml"), replaced).unwrap();
+    let hangup = std::process::Command::new("kill")
+        .args(["-HUP", &std::process::id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hangup.success());
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while ingest("new-key").await.0 != 202 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new key never worked"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        ingest("ingest-acme").await.0,
+        401,
+        "the removed key stopped working"
+    );
+
+    // A file that does not load leaves the keys as they were.
+    std::fs::write(directory.path().join("keys.toml"), "[[keys]]\nkey = 1").unwrap();
+    let hangup = std::process::Command::new("kill")
+        .args(["-HUP", &std::process::id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hangup.success());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(ingest("new-key").await.0, 202);
+}
