@@ -10,7 +10,7 @@ use std::io::IsTerminal;
 
 /// Every binary's allocator (each links this crate): the services allocate and free small
 /// buffers per request on several threads, where glibc's malloc spent a sixth of
-/// ingestion's CPU (docs/benchmarks.md).
+/// ingestion's CPU. mimalloc 2, not 3: 3 held half as much memory again (docs/benchmarks.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
