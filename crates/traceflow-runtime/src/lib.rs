@@ -7,13 +7,14 @@ pub use backoff::Backoff;
 pub use startup::{StartError, bind, bind_udp, exit_code, resolves};
 
 use std::io::IsTerminal;
+use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 /// Every binary's allocator (each links this crate): the services allocate and free small
 /// buffers per request on several threads, where glibc's malloc spent a sixth of
-/// ingestion's CPU. mimalloc 2, not 3: 3 held half as much memory again (docs/benchmarks.md).
+/// ingestion's CPU. mimalloc 2 rather than 3, which held a third more memory at its peak
+/// (docs/benchmarks.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 /// Structured logs to stdout. `RUST_LOG` picks the level (default `info`);
 /// `LOG_FORMAT=json` switches from human-readable lines to one JSON object per event.
