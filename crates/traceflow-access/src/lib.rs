@@ -186,18 +186,6 @@ impl Access {
         self.limits.get(tenant).copied().unwrap_or_default()
     }
 
-    /// Every tenant the keys name, with its limits.
-    pub fn tenants(&self) -> BTreeMap<Tenant, TenantLimits> {
-        let mut tenants: BTreeMap<Tenant, TenantLimits> = self
-            .keys
-            .iter()
-            .flat_map(|key| key.tenants.iter().cloned())
-            .map(|tenant| (tenant, TenantLimits::default()))
-            .collect();
-        tenants.extend(self.limits.iter().map(|(t, l)| (t.clone(), *l)));
-        tenants
-    }
-
     /// Whether `presented` (the key a request sent, if any) may use `scope`, acting for
     /// `org_id` (the request's `X-Scope-OrgID`) or, without one, for the key's first tenant.
     pub fn authorize(
