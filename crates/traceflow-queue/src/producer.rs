@@ -133,7 +133,7 @@ impl Committer {
     async fn commit(&self, group: &mut Vec<Push>) {
         if let [push] = group.as_slice() {
             let pushed = self.admit(&push.entries, push.events).await;
-            answer(group, |_| pushed.clone());
+            answer(group, &pushed);
             return;
         }
         let events = group.iter().map(|push| push.events).sum();
@@ -144,7 +144,7 @@ impl Committer {
                     let _ = push.answer.send(pushed);
                 }
             }
-            pushed => answer(group, |_| pushed.clone()),
+            pushed => answer(group, &pushed),
         }
     }
 
@@ -171,12 +171,11 @@ impl Committer {
     }
 }
 
-/// Answers every push of the group and empties it. A push whose request has gone (its
-/// client disconnected) finds nobody to answer; its events are queued all the same.
-fn answer(group: &mut Vec<Push>, pushed: impl Fn(&Push) -> Result<Pushed, QueueError>) {
+/// Gives every push of the group the same answer and empties it. A push whose request has
+/// gone (its client disconnected) finds nobody to answer; its events are queued all the same.
+fn answer(group: &mut Vec<Push>, pushed: &Result<Pushed, QueueError>) {
     for push in group.drain(..) {
-        let result = pushed(&push);
-        let _ = push.answer.send(result);
+        let _ = push.answer.send(pushed.clone());
     }
 }
 

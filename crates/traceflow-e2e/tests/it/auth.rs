@@ -237,6 +237,15 @@ async fn the_environments_query_keys_still_delete() {
     assert_eq!((status, &body), (200, &json!({"matched": 0})));
 }
 
+/// Sends this process, where the services run, a SIGHUP.
+fn hang_up() {
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &std::process::id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
 #[tokio::test]
 async fn sighup_rereads_the_keys_file_a_removed_key_stops_and_a_new_one_starts() {
     let (stack, directory) = keys_file_stack(KEYS_FILE).await;
@@ -253,11 +262,7 @@ async fn sighup_rereads_the_keys_file_a_removed_key_stops_and_a_new_one_starts()
 
     let replaced = KEYS_FILE.replace("ingest-acme", "new-key");
     std::fs::write(directory.path().join("keys.toml"), replaced).unwrap();
-    let hangup = std::process::Command::new("kill")
-        .args(["-HUP", &std::process::id().to_string()])
-        .status()
-        .unwrap();
-    assert!(hangup.success());
+    hang_up();
 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while ingest("new-key").await.0 != 202 {
@@ -275,11 +280,7 @@ async fn sighup_rereads_the_keys_file_a_removed_key_stops_and_a_new_one_starts()
 
     // A file that does not load leaves the keys as they were.
     std::fs::write(directory.path().join("keys.toml"), "[[keys]]\nkey = 1").unwrap();
-    let hangup = std::process::Command::new("kill")
-        .args(["-HUP", &std::process::id().to_string()])
-        .status()
-        .unwrap();
-    assert!(hangup.success());
+    hang_up();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(ingest("new-key").await.0, 202);
 }
