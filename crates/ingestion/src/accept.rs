@@ -12,6 +12,7 @@ use axum::{
     http::{HeaderMap, StatusCode},
 };
 use std::convert::Infallible;
+use traceflow_access::Grant;
 use traceflow_event::{Defaults, Event};
 use traceflow_http::TraceId;
 use traceflow_queue::Pushed;
@@ -21,6 +22,8 @@ use traceflow_queue::Pushed;
 /// protocol's words.
 pub(crate) struct IngestRequest {
     pub(crate) trace_id: String,
+    /// The tenant its key acts for.
+    pub(crate) tenant: String,
     pub(crate) headers: HeaderMap,
     body: Result<Bytes, Rejection>,
 }
@@ -35,6 +38,7 @@ impl IngestRequest {
     /// What stands in for the fields its events leave out: its trace id, and now.
     pub(crate) fn defaults(&self) -> Defaults<'_> {
         Defaults {
+            tenant: &self.tenant,
             trace_id: &self.trace_id,
             now: chrono::Utc::now(),
         }
@@ -48,11 +52,13 @@ impl FromRequest<AppState> for IngestRequest {
         let (mut parts, body) = request.into_parts();
         let TraceId(trace_id) = TraceId::from_request_parts(&mut parts, state).await?;
         let headers = parts.headers.clone();
+        let tenant = Grant::tenant_of(parts.extensions.get()).to_owned();
         let body = Bytes::from_request(Request::from_parts(parts, body), state)
             .await
             .map_err(|rejection| body_rejection(rejection, state.max_body_bytes));
         Ok(Self {
             trace_id,
+            tenant,
             headers,
             body,
         })

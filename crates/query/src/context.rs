@@ -8,7 +8,7 @@ use axum::{
 };
 use serde::Serialize;
 use traceflow_event::LogEvent;
-use traceflow_http::ErrorBody;
+use traceflow_http::{ErrorBody, RequestTenant};
 use traceflow_storage::ContextQuery;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -33,9 +33,10 @@ pub(crate) struct ContextAnswer {
 ))]
 pub(crate) async fn context(
     State(state): State<AppState>,
+    RequestTenant(tenant): RequestTenant,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<ContextAnswer>, ApiError> {
-    let query = params::context_query(raw.as_deref()).map_err(ApiError::BadParameter)?;
+    let query = params::context_query(&tenant, raw.as_deref()).map_err(ApiError::BadParameter)?;
     let context = state
         .storage
         .run(async |s| s.context(&query).await)

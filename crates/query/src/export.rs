@@ -29,6 +29,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use traceflow_event::LogEvent;
+use traceflow_http::RequestTenant;
 use traceflow_storage::Export;
 
 /// Bytes gathered before they are sent as one chunk.
@@ -165,10 +166,11 @@ struct EndedEarly {
 ))]
 pub(crate) async fn export(
     State(state): State<AppState>,
+    RequestTenant(tenant): RequestTenant,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let request =
-        params::export_query(raw.as_deref(), Utc::now()).map_err(ApiError::BadParameter)?;
+    let request = params::export_query(&tenant, raw.as_deref(), Utc::now())
+        .map_err(ApiError::BadParameter)?;
     let storage = state.storage.get().await?;
     let mut export = storage.export(request.filter.clone(), request.order);
     // Before the status: a ClickHouse that fails at once gets its 503 (or 500).
@@ -309,6 +311,7 @@ mod tests {
 
     fn event(message: &str) -> LogEvent {
         LogEvent {
+            tenant: traceflow_event::DEFAULT_TENANT.into(),
             id: "0196a0b0-0000-7000-8000-000000000004".parse().unwrap(),
             timestamp: "2026-05-05T10:00:00.250Z".parse().unwrap(),
             service: "api".into(),

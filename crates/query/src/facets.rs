@@ -14,6 +14,7 @@ use axum::{
 };
 use chrono::Utc;
 use serde::Serialize;
+use traceflow_http::RequestTenant;
 use traceflow_storage::{FacetValue, MetadataFacet};
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -48,9 +49,11 @@ pub(crate) struct FacetsAnswer {
 ))]
 pub(crate) async fn facets(
     State(state): State<AppState>,
+    RequestTenant(tenant): RequestTenant,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<FacetsAnswer>, ApiError> {
-    let query = params::facets_query(raw.as_deref(), Utc::now()).map_err(ApiError::BadParameter)?;
+    let query = params::facets_query(&tenant, raw.as_deref(), Utc::now())
+        .map_err(ApiError::BadParameter)?;
     let facets = state.storage.run(async |s| s.facets(&query).await).await?;
     Ok(Json(FacetsAnswer {
         from: rfc3339(query.from),

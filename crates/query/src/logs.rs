@@ -15,6 +15,7 @@ use axum::{
 use serde::Serialize;
 use std::time::Duration;
 use traceflow_event::LogEvent;
+use traceflow_http::RequestTenant;
 
 /// How long `DELETE` waits for ClickHouse to finish removing the events before answering
 /// 202 instead (the deletion carries on).
@@ -38,9 +39,10 @@ pub(crate) struct SearchAnswer {
 ))]
 pub(crate) async fn search(
     State(state): State<AppState>,
+    RequestTenant(tenant): RequestTenant,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<SearchAnswer>, ApiError> {
-    let query = params::log_query(raw.as_deref()).map_err(ApiError::BadParameter)?;
+    let query = params::log_query(&tenant, raw.as_deref()).map_err(ApiError::BadParameter)?;
     let page = state.storage.run(async |s| s.search(&query).await).await?;
     Ok(Json(SearchAnswer {
         count: page.logs.len(),
@@ -67,9 +69,10 @@ pub(crate) struct CountAnswer {
 ))]
 pub(crate) async fn count(
     State(state): State<AppState>,
+    RequestTenant(tenant): RequestTenant,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<CountAnswer>, ApiError> {
-    let filter = params::count_filter(raw.as_deref()).map_err(ApiError::BadParameter)?;
+    let filter = params::count_filter(&tenant, raw.as_deref()).map_err(ApiError::BadParameter)?;
     let count = state.storage.run(async |s| s.count(&filter).await).await?;
     Ok(Json(CountAnswer { count }))
 }
@@ -88,9 +91,10 @@ pub(crate) struct DeleteAnswer {
 ))]
 pub(crate) async fn delete(
     State(state): State<AppState>,
+    RequestTenant(tenant): RequestTenant,
     RawQuery(raw): RawQuery,
 ) -> Result<(StatusCode, Json<DeleteAnswer>), ApiError> {
-    let filter = params::delete_filter(raw.as_deref()).map_err(ApiError::BadParameter)?;
+    let filter = params::delete_filter(&tenant, raw.as_deref()).map_err(ApiError::BadParameter)?;
     let deletion = state
         .storage
         .run(async |s| s.delete(&filter, DELETE_WAIT).await)

@@ -13,6 +13,7 @@ use axum::{
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use traceflow_http::RequestTenant;
 use traceflow_storage::{GroupBy, ServiceCounts, service_counts};
 
 /// A time as every answer writes it: RFC 3339 in UTC, to the millisecond.
@@ -44,9 +45,11 @@ struct BucketAnswer {
 ))]
 pub(crate) async fn stats(
     State(state): State<AppState>,
+    RequestTenant(tenant): RequestTenant,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<StatsAnswer>, ApiError> {
-    let query = params::stats_query(raw.as_deref(), Utc::now()).map_err(ApiError::BadParameter)?;
+    let query =
+        params::stats_query(&tenant, raw.as_deref(), Utc::now()).map_err(ApiError::BadParameter)?;
     let rows = state.storage.run(async |s| s.stats(&query).await).await?;
     let grouped = query.group_by != GroupBy::default();
     Ok(Json(StatsAnswer {
@@ -80,10 +83,11 @@ pub(crate) struct ServicesAnswer {
 ))]
 pub(crate) async fn services(
     State(state): State<AppState>,
+    RequestTenant(tenant): RequestTenant,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<ServicesAnswer>, ApiError> {
-    let query =
-        params::services_query(raw.as_deref(), Utc::now()).map_err(ApiError::BadParameter)?;
+    let query = params::services_query(&tenant, raw.as_deref(), Utc::now())
+        .map_err(ApiError::BadParameter)?;
     let rows = state.storage.run(async |s| s.stats(&query).await).await?;
     Ok(Json(ServicesAnswer {
         from: rfc3339(query.from),

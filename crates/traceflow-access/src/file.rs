@@ -16,7 +16,7 @@
 //! twice) is refused with the entry it is in, so a typo cannot widen or narrow access
 //! silently.
 
-use crate::{Access, Key, Scope, Tenant, TenantLimits, digest};
+use crate::{Access, Key, Scope, TENANT_RULE, Tenant, TenantLimits, digest};
 use serde::Deserialize;
 use std::{collections::BTreeMap, path::Path};
 
@@ -99,8 +99,6 @@ impl Access {
         Ok(Self { keys, limits })
     }
 }
-
-const TENANT_RULE: &str = "a tenant is 1 to 64 ASCII letters, digits, '-', '_' or '.'";
 
 impl KeyEntry {
     fn key(self, index: usize) -> Result<Key, KeysFileError> {

@@ -17,8 +17,7 @@ use sha2::{Digest, Sha256};
 use std::{collections::BTreeMap, fmt};
 use subtle::ConstantTimeEq;
 
-/// The tenant of a system without keys, and of the environment's key lists.
-pub const DEFAULT_TENANT: &str = "default";
+pub use traceflow_event::DEFAULT_TENANT;
 
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -57,6 +56,9 @@ impl fmt::Display for Scope {
 /// `X-Scope-OrgID` usually carries, and safe in logs, metrics and SQL values).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Tenant(String);
+
+/// What [`Tenant::parse`] accepts, as error messages say it.
+pub const TENANT_RULE: &str = "a tenant is 1 to 64 ASCII letters, digits, '-', '_' or '.'";
 
 impl Tenant {
     pub fn parse(name: &str) -> Option<Self> {
@@ -125,6 +127,14 @@ impl Key {
 pub struct Grant {
     pub tenant: Tenant,
     pub key: Option<KeyId>,
+}
+
+impl Grant {
+    /// The tenant a request acts for: its grant's, or the default tenant's where the service
+    /// checks no keys (and so grants nothing).
+    pub fn tenant_of(grant: Option<&Grant>) -> &str {
+        grant.map_or(DEFAULT_TENANT, |grant| grant.tenant.as_str())
+    }
 }
 
 /// Why a request may not do what it asks.

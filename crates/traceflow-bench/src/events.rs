@@ -92,6 +92,7 @@ pub fn event(n: u64, timestamp: DateTime<Utc>) -> LogEvent {
         );
     }
     LogEvent {
+        tenant: traceflow_event::DEFAULT_TENANT.into(),
         id: Uuid::now_v7(),
         timestamp,
         service: SERVICES[(h >> 16) as usize % SERVICES.len()].into(),

@@ -127,6 +127,9 @@ pub struct IngestionConfig {
     /// The time zone of RFC 3164 syslog timestamps, which carry neither a zone nor a year
     /// (`SYSLOG_TIMEZONE`, an IANA name).
     pub syslog_timezone: chrono_tz::Tz,
+    /// The tenant whose events the syslog listeners receive (`SYSLOG_TENANT`): syslog sends
+    /// no key, so the listener, not the sender, decides.
+    pub syslog_tenant: traceflow_access::Tenant,
     /// Whether a Loki line that is a JSON object is read into the event's fields
     /// (`LOKI_PARSE_JSON_LINES`, default on) rather than stored as it is.
     pub loki_parse_json_lines: bool,
@@ -290,6 +293,7 @@ impl IngestionConfig {
             max_future_skew: env.duration("MAX_FUTURE_SKEW", Duration::from_secs(600))?,
             es_version: es_version(env)?,
             syslog_timezone: env.timezone("SYSLOG_TIMEZONE", chrono_tz::UTC)?,
+            syslog_tenant: env.tenant("SYSLOG_TENANT")?,
             loki_parse_json_lines: env.one_of("LOKI_PARSE_JSON_LINES", &["true", "false"])?
                 == "true",
         })

@@ -228,6 +228,22 @@ impl Env {
         Ok(Some(path))
     }
 
+    /// A tenant's name (see `traceflow_access::Tenant`).
+    pub(crate) fn tenant(
+        &self,
+        variable: &'static str,
+    ) -> Result<traceflow_access::Tenant, ConfigError> {
+        let Some(raw) = self.get(variable) else {
+            return Ok(traceflow_access::Tenant::default_tenant());
+        };
+        traceflow_access::Tenant::parse(raw.trim()).ok_or_else(|| {
+            Self::error(
+                variable,
+                format!("{}, got {raw:?}", traceflow_access::TENANT_RULE),
+            )
+        })
+    }
+
     /// A comma-separated list of API keys; unset or empty means none.
     pub(crate) fn api_keys(&self, variable: &'static str) -> Result<crate::ApiKeys, ConfigError> {
         let Some(raw) = self.get(variable) else {

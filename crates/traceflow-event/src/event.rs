@@ -15,6 +15,15 @@ use crate::Level;
 pub struct Event<'a> {
     /// Assigned when the event is accepted; identifies it through retries and re-deliveries.
     pub id: Uuid,
+    /// Whose event it is: the tenant of the key that sent it. Left out of the JSON when it
+    /// is the default tenant's, so a system without tenants reads and queues what it always
+    /// did (and entries queued before tenants existed decode as the default tenant's).
+    #[serde(
+        default = "default_tenant",
+        borrow,
+        skip_serializing_if = "is_default_tenant"
+    )]
+    pub tenant: Cow<'a, str>,
     /// UTC, millisecond precision.
     #[serde(with = "rfc3339_millis")]
     pub timestamp: DateTime<Utc>,
@@ -41,6 +50,7 @@ impl Event<'_> {
         let owned = |text: Cow<'_, str>| Cow::Owned(text.into_owned());
         Event {
             id: self.id,
+            tenant: owned(self.tenant),
             timestamp: self.timestamp,
             service: owned(self.service),
             level: self.level,
@@ -53,6 +63,21 @@ impl Event<'_> {
                 .collect(),
         }
     }
+}
+
+/// The tenant of a system without keys, and of the environment's key lists.
+pub const DEFAULT_TENANT: &str = "default";
+
+fn default_tenant() -> Cow<'static, str> {
+    Cow::Borrowed(DEFAULT_TENANT)
+}
+
+#[expect(
+    clippy::ptr_arg,
+    reason = "serde hands `skip_serializing_if` the field itself"
+)]
+fn is_default_tenant(tenant: &Cow<'_, str>) -> bool {
+    tenant == DEFAULT_TENANT
 }
 
 /// A JSON string, borrowed from the input when it has no escapes, copied otherwise. (Serde
@@ -125,6 +150,7 @@ mod tests {
     #[test]
     fn the_json_names_every_field_with_the_time_to_the_millisecond() {
         let event = LogEvent {
+            tenant: crate::DEFAULT_TENANT.into(),
             id: Uuid::now_v7(),
             timestamp: "2026-05-05T10:00:00.123Z".parse().unwrap(),
             service: "auth-service".into(),

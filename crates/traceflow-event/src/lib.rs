@@ -9,7 +9,7 @@ mod rules;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use event::{Event, LogEvent, Metadata, Text};
+pub use event::{DEFAULT_TENANT, Event, LogEvent, Metadata, Text};
 pub use level::{Level, UnknownLevel};
 pub use rules::{
     Defaults, Draft, EARLIEST, EventWording, Field, Limits, Time, TimeWindow, Unit, Violation,

@@ -106,6 +106,8 @@ pub struct Draft<'a> {
 /// What stands in for the fields a draft leaves out.
 #[derive(Debug, Clone, Copy)]
 pub struct Defaults<'a> {
+    /// The tenant the request acts for.
+    pub tenant: &'a str,
     /// The trace id of the request that carried the event.
     pub trace_id: &'a str,
     /// When the event was accepted.
@@ -494,6 +496,7 @@ impl<'a> Draft<'a> {
         check_metadata(&self.metadata, limits)?;
         Ok(Event {
             id: Uuid::now_v7(),
+            tenant: Cow::Borrowed(defaults.tenant),
             timestamp,
             service,
             level,

@@ -9,6 +9,7 @@ pub const TRACE_ID: &str = "0123456789abcdef0123456789abcdef";
 /// A request's defaults: [`TRACE_ID`], and `now` (RFC 3339) as the server's time.
 pub fn defaults(now: &str) -> Defaults<'static> {
     Defaults {
+        tenant: crate::DEFAULT_TENANT,
         trace_id: TRACE_ID,
         now: now.parse().expect("an RFC 3339 time"),
     }

@@ -12,14 +12,15 @@ use crate::json_error;
 use arc_swap::ArcSwap;
 use axum::{
     Router,
-    extract::Request,
-    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    extract::{FromRequestParts, Request},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts},
     middleware::{self, Next},
     response::Response,
 };
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use std::{
     borrow::Cow,
+    convert::Infallible,
     path::{Path, PathBuf},
     sync::Arc,
 };
@@ -149,6 +150,19 @@ where
             }
         },
     ))
+}
+
+/// The tenant a request acts for: its key's (see [`Grant::tenant_of`]). Every handler that
+/// reads or writes events takes it, so none can act outside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestTenant(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestTenant {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        Ok(Self(Grant::tenant_of(parts.extensions.get()).to_owned()))
+    }
 }
 
 /// 401 with `WWW-Authenticate` for a missing or unknown key, 403 naming what a known key

@@ -10,7 +10,9 @@ mod router;
 mod serve;
 mod trace_id;
 
-pub use auth::{AccessCheck, ORG_ID_HEADER, ScopeOf, denied_response, require_access};
+pub use auth::{
+    AccessCheck, ORG_ID_HEADER, RequestTenant, ScopeOf, denied_response, require_access,
+};
 pub use health::{DependencyDown, HealthCheck, health_response};
 pub use metrics::{prometheus, with_metrics};
 pub use openapi::{ErrorBody, HealthBody, with_openapi};

@@ -21,6 +21,8 @@ pub const MAX_CONTEXT: u32 = 100;
 /// An event to look up and how many neighbours to list on each side.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContextQuery {
+    /// Whose event: another tenant's is not found.
+    pub tenant: String,
     pub id: Uuid,
     /// The event's time, to the second at least: lets the lookup read the granules of that
     /// second instead of the whole `event_id` column.
@@ -37,10 +39,13 @@ pub struct Context {
     pub after: Vec<LogEvent>,
 }
 
-/// The SELECT that finds event `id` (within the second of `at`, if given).
-pub fn lookup_query(id: Uuid, at: Option<DateTime<Utc>>, client: &Client) -> Query {
+/// The SELECT that finds `tenant`'s event `id` (within the second of `at`, if given).
+pub fn lookup_query(tenant: &str, id: Uuid, at: Option<DateTime<Utc>>, client: &Client) -> Query {
     let mut sql = Sql::new(&format!("SELECT ?fields FROM {LOGS} WHERE"));
-    sql.push(" event_id = toUUID(?)", [id.to_string().into()]);
+    sql.push(
+        " tenant = ? AND event_id = toUUID(?)",
+        [tenant.into(), id.to_string().into()],
+    );
     if let Some(at) = at {
         // Whole seconds, as the column holds them; a time given to the millisecond (as the
         // API writes it) or only to the second finds the event alike.
@@ -53,13 +58,14 @@ pub fn lookup_query(id: Uuid, at: Option<DateTime<Utc>>, client: &Client) -> Que
 }
 
 impl Storage {
-    /// Event `id`, or None if it is not stored.
+    /// `tenant`'s event `id`, or None if it is not stored.
     pub async fn event(
         &self,
+        tenant: &str,
         id: Uuid,
         at: Option<DateTime<Utc>>,
     ) -> Result<Option<LogEvent>, StorageError> {
-        let row: Option<StoredLogRow> = lookup_query(id, at, &self.client())
+        let row: Option<StoredLogRow> = lookup_query(tenant, id, at, &self.client())
             .fetch_optional()
             .await?;
         row.map(|row| LogEvent::try_from(row).map_err(StorageError::Unexpected))
@@ -68,10 +74,11 @@ impl Storage {
 
     /// The event `query` names with its neighbours, or None if it is not stored.
     pub async fn context(&self, query: &ContextQuery) -> Result<Option<Context>, StorageError> {
-        let Some(event) = self.event(query.id, query.at).await? else {
+        let Some(event) = self.event(&query.tenant, query.id, query.at).await? else {
             return Ok(None);
         };
         let same_service = LogFilter {
+            tenant: query.tenant.clone(),
             service: Some(event.service.to_string()),
             ..LogFilter::default()
         };
@@ -122,17 +129,17 @@ mod tests {
     fn the_lookup_reads_the_events_second_when_it_is_given() {
         let id: Uuid = "0196a0b0-0000-7000-8000-000000000004".parse().unwrap();
         let sql = |at| {
-            lookup_query(id, at, &Client::default())
+            lookup_query("acme", id, at, &Client::default())
                 .sql_display()
                 .to_string()
         };
         assert_eq!(
             sql(Some("2026-05-05T10:00:00.250Z".parse().unwrap())),
-            "SELECT ?fields FROM logs WHERE event_id = toUUID('0196a0b0-0000-7000-8000-000000000004') AND timestamp = 1777975200 LIMIT 1"
+            "SELECT ?fields FROM logs WHERE tenant = 'acme' AND event_id = toUUID('0196a0b0-0000-7000-8000-000000000004') AND timestamp = 1777975200 LIMIT 1"
         );
         assert_eq!(
             sql(None),
-            "SELECT ?fields FROM logs WHERE event_id = toUUID('0196a0b0-0000-7000-8000-000000000004') LIMIT 1"
+            "SELECT ?fields FROM logs WHERE tenant = 'acme' AND event_id = toUUID('0196a0b0-0000-7000-8000-000000000004') LIMIT 1"
         );
     }
 }

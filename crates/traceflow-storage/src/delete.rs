@@ -102,7 +102,7 @@ mod tests {
             delete_statement(&filter, &Client::default())
                 .sql_display()
                 .to_string(),
-            "ALTER TABLE logs DELETE WHERE 1 AND level = 'DEBUG' AND trace_id = 't'"
+            "ALTER TABLE logs DELETE WHERE 1 AND tenant = 'default' AND level = 'DEBUG' AND trace_id = 't'"
         );
     }
 }

@@ -108,7 +108,7 @@ mod tests {
                 .to_query(&Client::default())
                 .sql_display()
                 .to_string(),
-            "SELECT ?fields FROM logs WHERE 1 AND level = 'ERROR' \
+            "SELECT ?fields FROM logs WHERE 1 AND tenant = 'default' AND level = 'ERROR' \
              AND timestamp >= 1778025540 AND (timestamp > 1778025540 OR millisecond >= 0) \
              AND timestamp <= 1778025599 AND (timestamp < 1778025599 OR millisecond <= 999) \
              AND service != 'health' \

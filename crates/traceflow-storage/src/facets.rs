@@ -260,7 +260,7 @@ mod tests {
         }
     }
 
-    const WHERE: &str = "WHERE 1 AND service = 'api' \
+    const WHERE: &str = "WHERE 1 AND tenant = 'default' AND service = 'api' \
         AND timestamp >= 1777975200 AND (timestamp > 1777975200 OR millisecond >= 0) \
         AND timestamp <= 1777978799 AND (timestamp < 1777978799 OR millisecond <= 999)";
 

@@ -7,11 +7,14 @@ use crate::{
     sql::{Param, Sql},
 };
 use chrono::{DateTime, Timelike, Utc};
-use traceflow_event::Level;
+use traceflow_event::{DEFAULT_TENANT, Level};
 
 /// Conditions on events; all must hold. Time bounds are inclusive, to the millisecond.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LogFilter {
+    /// Whose events: every statement built from a filter reads or deletes only these, and
+    /// `tenant` leads the sort keys, so only that tenant's granules are read.
+    pub tenant: String,
     pub service: Option<String>,
     pub level: Option<Level>,
     pub from: Option<DateTime<Utc>>,
@@ -23,6 +26,23 @@ pub struct LogFilter {
     pub metadata: Vec<(String, String)>,
     /// What the events must not be.
     pub exclude: Exclusions,
+}
+
+/// The default tenant's events, all of them.
+impl Default for LogFilter {
+    fn default() -> Self {
+        Self {
+            tenant: DEFAULT_TENANT.to_owned(),
+            service: None,
+            level: None,
+            from: None,
+            to: None,
+            text: Vec::new(),
+            trace_id: None,
+            metadata: Vec::new(),
+            exclude: Exclusions::default(),
+        }
+    }
 }
 
 /// Conditions an event must not meet: it is left out if it meets any of them.
@@ -86,9 +106,10 @@ impl LogFilter {
             || !self.exclude.is_empty()
     }
 
-    /// ` AND ...` for each condition, to follow `WHERE 1`.
+    /// ` AND ...` for each condition, to follow `WHERE 1`; the tenant's always.
     pub(crate) fn conditions(&self, trace_lookup: TraceLookup) -> Sql {
         let mut sql = Sql::default();
+        sql.push(" AND tenant = ?", [self.tenant.as_str().into()]);
         if let Some(service) = &self.service {
             sql.push(" AND service = ?", [service.as_str().into()]);
         }
@@ -125,9 +146,9 @@ impl LogFilter {
                 sql.push(
                     &format!(
                         " AND (timestamp, millisecond) IN \
-                         (SELECT timestamp, millisecond FROM {LOGS_BY_TRACE} WHERE trace_id = ?)"
+                         (SELECT timestamp, millisecond FROM {LOGS_BY_TRACE} WHERE tenant = ? AND trace_id = ?)"
                     ),
-                    [trace_id.as_str().into()],
+                    [self.tenant.as_str().into(), trace_id.as_str().into()],
                 );
             }
         }
@@ -189,6 +210,7 @@ mod tests {
     #[test]
     fn every_condition_binds_its_values() {
         let filter = LogFilter {
+            tenant: "acme".into(),
             service: Some("x' OR 1=1 --".into()),
             level: Some(Level::Error),
             from: Some("2026-05-05T10:00:00.250Z".parse().unwrap()),
@@ -201,13 +223,13 @@ mod tests {
         assert_eq!(
             sql(&filter, TraceLookup::Indexed),
             concat!(
-                r"WHERE 1 AND service = 'x\' OR 1=1 --' AND level = 'ERROR'",
+                r"WHERE 1 AND tenant = 'acme' AND service = 'x\' OR 1=1 --' AND level = 'ERROR'",
                 " AND timestamp >= 1777975200 AND (timestamp > 1777975200 OR millisecond >= 250)",
                 " AND timestamp <= 1777975201 AND (timestamp < 1777975201 OR millisecond <= 0)",
                 r" AND lowerUTF8(message) LIKE concat('%', lowerUTF8('50\\%\\_off\\\\'), '%')",
                 " AND lowerUTF8(message) LIKE concat('%', lowerUTF8('Time Out'), '%')",
                 r" AND trace_id = 't\'1' AND (timestamp, millisecond) IN",
-                r" (SELECT timestamp, millisecond FROM logs_by_trace WHERE trace_id = 't\'1')",
+                r" (SELECT timestamp, millisecond FROM logs_by_trace WHERE tenant = 'acme' AND trace_id = 't\'1')",
                 r" AND arrayExists((k, v) -> k = 'user' AND v = '4\'2', metadata_keys, metadata_values)",
             )
         );
@@ -230,7 +252,7 @@ mod tests {
         assert_eq!(
             sql(&filter, TraceLookup::Indexed),
             concat!(
-                "WHERE 1 AND service = 'api'",
+                "WHERE 1 AND tenant = 'default' AND service = 'api'",
                 r" AND service != 'x\' OR 1=1 --' AND level != 'DEBUG' AND trace_id != 't\'1'",
                 r" AND lowerUTF8(message) NOT LIKE concat('%', lowerUTF8('health\\%check'), '%')",
                 " AND lowerUTF8(message) NOT LIKE concat('%', lowerUTF8('Time Out'), '%')",
@@ -258,7 +280,7 @@ mod tests {
         };
         assert_eq!(
             sql(&filter, TraceLookup::Scan),
-            "WHERE 1 AND trace_id = 'abc'"
+            "WHERE 1 AND tenant = 'default' AND trace_id = 'abc'"
         );
     }
 

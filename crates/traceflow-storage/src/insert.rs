@@ -12,6 +12,7 @@ use uuid::Uuid;
 /// copying it.
 #[derive(Debug, Row, Serialize)]
 pub struct LogRow<'a> {
+    pub tenant: &'a str,
     pub timestamp: u32,
     pub millisecond: u16,
     #[serde(with = "clickhouse::serde::uuid")]
@@ -34,6 +35,7 @@ impl<'a> From<&'a Event<'_>> for LogRow<'a> {
             .map(|(key, value)| (key.as_ref(), value.as_ref()))
             .unzip();
         Self {
+            tenant: &event.tenant,
             // Ingestion only accepts times the DateTime column can hold.
             timestamp: u32::try_from(event.timestamp.timestamp()).unwrap_or_default(),
             millisecond: (event.timestamp.nanosecond() / 1_000_000).min(999) as u16,

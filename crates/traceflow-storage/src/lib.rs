@@ -34,7 +34,7 @@ pub use export::{EXPORT_PAGE, Export};
 pub use facets::{FacetValue, Facets, FacetsQuery, MAX_FACET_VALUES, MetadataFacet};
 pub use filter::{Exclusions, LogFilter};
 pub use insert::LogRow;
-pub use migrations::{Migration, Requirement};
+pub use migrations::{Migration, Program, Requirement, Step};
 pub use position::{Order, Position};
 pub use retention::Retention;
 pub use search::{LogQuery, MAX_LIMIT, Page, SearchPage, StoredLogRow};

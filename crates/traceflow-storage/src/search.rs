@@ -96,6 +96,7 @@ pub struct SearchPage {
 /// A row as read back: what is needed to rebuild the event.
 #[derive(Debug, Row, Deserialize)]
 pub struct StoredLogRow {
+    pub tenant: String,
     pub timestamp: u32,
     pub millisecond: u16,
     #[serde(with = "clickhouse::serde::uuid")]
@@ -132,6 +133,7 @@ impl TryFrom<StoredLogRow> for LogEvent {
         };
         Ok(LogEvent {
             id: row.event_id,
+            tenant: row.tenant.into(),
             timestamp,
             service: row.service.into(),
             level,
@@ -149,13 +151,14 @@ pub fn count_query(filter: &LogFilter, client: &Client) -> Query {
     sql.into_query(client)
 }
 
-/// The newest `timestamp` (whole seconds) of any event in `from..=to`, or 0 if none: where
-/// the stored data currently ends, which a live tail follows.
-pub fn newest_timestamp_query(from: u32, to: u32, client: &Client) -> Query {
+/// The newest `timestamp` (whole seconds) of any of `tenant`'s events in `from..=to`, or 0
+/// if none: where the tenant's stored data currently ends, which a live tail follows.
+pub fn newest_timestamp_query(tenant: &str, from: u32, to: u32, client: &Client) -> Query {
     client
         .query(&format!(
-            "SELECT toUInt32(max(timestamp)) FROM {LOGS} WHERE timestamp >= ? AND timestamp <= ?"
+            "SELECT toUInt32(max(timestamp)) FROM {LOGS} WHERE tenant = ? AND timestamp >= ? AND timestamp <= ?"
         ))
+        .bind(tenant)
         .bind(from)
         .bind(to)
 }
@@ -180,17 +183,19 @@ impl Storage {
         Ok(count_query(filter, &self.client()).fetch_one().await?)
     }
 
-    /// The newest `timestamp` of any event (whatever its service or level) stored between
-    /// `from` and `to`, to the second.
+    /// The newest `timestamp` of any of `tenant`'s events (whatever its service or level)
+    /// stored between `from` and `to`, to the second.
     pub async fn newest_timestamp(
         &self,
+        tenant: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, StorageError> {
         let seconds = |time: DateTime<Utc>| Position::start_of(time).seconds;
-        let newest: u32 = newest_timestamp_query(seconds(from), seconds(to), &self.client())
-            .fetch_one()
-            .await?;
+        let newest: u32 =
+            newest_timestamp_query(tenant, seconds(from), seconds(to), &self.client())
+                .fetch_one()
+                .await?;
         Ok((newest > 0)
             .then(|| DateTime::from_timestamp(i64::from(newest), 0))
             .flatten())
@@ -212,7 +217,7 @@ mod tests {
     fn no_filter_is_newest_first_with_one_row_more_than_the_page() {
         assert_eq!(
             sql(&LogQuery::default()),
-            "SELECT ?fields FROM logs WHERE 1 ORDER BY timestamp DESC, millisecond DESC, event_id DESC LIMIT 101 OFFSET 0"
+            "SELECT ?fields FROM logs WHERE 1 AND tenant = 'default' ORDER BY timestamp DESC, millisecond DESC, event_id DESC LIMIT 101 OFFSET 0"
         );
     }
 
@@ -230,7 +235,7 @@ mod tests {
         };
         assert_eq!(
             sql(&desc),
-            "SELECT ?fields FROM logs WHERE 1 AND timestamp <= 1777975200 AND (timestamp, millisecond, event_id) < (1777975200, 250, toUUID('0196a0b0-0000-7000-8000-000000000004')) ORDER BY timestamp DESC, millisecond DESC, event_id DESC LIMIT 11 OFFSET 0"
+            "SELECT ?fields FROM logs WHERE 1 AND tenant = 'default' AND timestamp <= 1777975200 AND (timestamp, millisecond, event_id) < (1777975200, 250, toUUID('0196a0b0-0000-7000-8000-000000000004')) ORDER BY timestamp DESC, millisecond DESC, event_id DESC LIMIT 11 OFFSET 0"
         );
         let asc = LogQuery {
             order: Order::Asc,
@@ -244,6 +249,7 @@ mod tests {
     #[test]
     fn a_count_applies_the_filter_with_the_trace_index() {
         let filter = LogFilter {
+            tenant: "acme".into(),
             service: Some("auth".into()),
             trace_id: Some("t".into()),
             ..LogFilter::default()
@@ -252,17 +258,17 @@ mod tests {
             count_query(&filter, &Client::default())
                 .sql_display()
                 .to_string(),
-            "SELECT count() FROM logs WHERE 1 AND service = 'auth' AND trace_id = 't' AND (timestamp, millisecond) IN (SELECT timestamp, millisecond FROM logs_by_trace WHERE trace_id = 't')"
+            "SELECT count() FROM logs WHERE 1 AND tenant = 'acme' AND service = 'auth' AND trace_id = 't' AND (timestamp, millisecond) IN (SELECT timestamp, millisecond FROM logs_by_trace WHERE tenant = 'acme' AND trace_id = 't')"
         );
     }
 
     #[test]
     fn the_newest_timestamp_is_asked_for_within_the_range() {
         assert_eq!(
-            newest_timestamp_query(10, 20, &Client::default())
+            newest_timestamp_query("acme", 10, 20, &Client::default())
                 .sql_display()
                 .to_string(),
-            "SELECT toUInt32(max(timestamp)) FROM logs WHERE timestamp >= 10 AND timestamp <= 20"
+            "SELECT toUInt32(max(timestamp)) FROM logs WHERE tenant = 'acme' AND timestamp >= 10 AND timestamp <= 20"
         );
     }
 
@@ -270,6 +276,7 @@ mod tests {
     fn an_event_survives_the_row_mapping() {
         let event = LogEvent {
             id: Uuid::now_v7(),
+            tenant: "acme".into(),
             timestamp: "2026-05-05T10:00:00.789Z".parse().unwrap(),
             service: "auth".into(),
             level: Level::Warn,
@@ -282,6 +289,7 @@ mod tests {
         assert_eq!(row.metadata_keys, vec!["a", "b"]);
         assert_eq!(row.metadata_values, vec!["1", "x\"y"]);
         let stored = StoredLogRow {
+            tenant: row.tenant.to_owned(),
             timestamp: row.timestamp,
             millisecond: row.millisecond,
             event_id: row.event_id,

@@ -221,7 +221,7 @@ mod tests {
         .sql_display()
         .to_string();
         assert!(
-            sql.starts_with("SELECT toUInt32(intDiv(toUInt32(timestamp), 60) * 60) AS bucket, '' AS group_service, toString(level) AS group_level, count() AS events FROM logs WHERE 1 AND timestamp >= 1777975230"),
+            sql.starts_with("SELECT toUInt32(intDiv(toUInt32(timestamp), 60) * 60) AS bucket, '' AS group_service, toString(level) AS group_level, count() AS events FROM logs WHERE 1 AND tenant = 'default' AND timestamp >= 1777975230"),
             "{sql}"
         );
         assert!(sql.ends_with(" GROUP BY bucket, group_service, group_level ORDER BY bucket, group_service, group_level"), "{sql}");

@@ -209,7 +209,7 @@ mod tests {
         let mut walk = Walk::new(filter, Order::Asc);
         assert_eq!(
             sql(&walk, 500),
-            "SELECT ?fields FROM logs WHERE 1 AND service = 'api' \
+            "SELECT ?fields FROM logs WHERE 1 AND tenant = 'default' AND service = 'api' \
              AND timestamp >= 1777975200 AND (timestamp > 1777975200 OR millisecond >= 0) \
              AND timestamp <= 1777975259 AND (timestamp < 1777975259 OR millisecond <= 999) \
              ORDER BY timestamp ASC, millisecond ASC, event_id ASC LIMIT 501 OFFSET 0"
@@ -221,7 +221,7 @@ mod tests {
         walk.advance(Step::Full { last });
         assert_eq!(
             sql(&walk, 500),
-            "SELECT ?fields FROM logs WHERE 1 AND service = 'api' \
+            "SELECT ?fields FROM logs WHERE 1 AND tenant = 'default' AND service = 'api' \
              AND timestamp >= 1777975210 AND (timestamp > 1777975210 OR millisecond >= 250) \
              AND timestamp <= 1777975230 AND (timestamp < 1777975230 OR millisecond <= 749) \
              AND timestamp >= 1777975210 AND (timestamp, millisecond, event_id) > \

@@ -119,6 +119,7 @@ mod tests {
 
     fn parse(format: BodyFormat, body: &str) -> Result<Events<'_>, Rejection> {
         let defaults = Defaults {
+            tenant: traceflow_event::DEFAULT_TENANT,
             trace_id: "t",
             now: "2026-05-05T12:00:00Z".parse().unwrap(),
         };

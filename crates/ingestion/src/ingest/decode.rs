@@ -314,6 +314,7 @@ mod tests {
 
     fn parse_refused(body: &str) -> Result<Event<'_>, Refusal> {
         let defaults = Defaults {
+            tenant: traceflow_event::DEFAULT_TENANT,
             trace_id: TRACE,
             now: "2026-05-05T12:00:00.123456Z".parse().unwrap(),
         };

@@ -346,6 +346,7 @@ mod tests {
             ..Limits::default()
         };
         let defaults = Defaults {
+            tenant: traceflow_event::DEFAULT_TENANT,
             trace_id: TRACE,
             now: now(),
         };

@@ -52,7 +52,7 @@ use tonic::{
     transport::{Server, server::TcpIncoming},
 };
 use tonic_types::{ErrorDetails, StatusExt};
-use traceflow_access::{Denied, Scope};
+use traceflow_access::{Denied, Grant, Scope};
 use traceflow_event::Defaults;
 use traceflow_http::{AccessCheck, HttpTimeouts, TRACE_ID_HEADER};
 use tracing::Instrument;
@@ -151,7 +151,9 @@ impl LogsService for Receiver {
             // Only when served without the edge (never, as `listener` builds it).
             None => traceflow_traceid::generate(),
         };
+        let tenant = Grant::tenant_of(request.extensions().get()).to_owned();
         let defaults = Defaults {
+            tenant: &tenant,
             trace_id: &trace_id,
             now: chrono::Utc::now(),
         };

@@ -373,6 +373,7 @@ mod tests {
 
     fn map_with(request: ExportLogsServiceRequest, limits: &Limits) -> Mapped {
         let defaults = Defaults {
+            tenant: traceflow_event::DEFAULT_TENANT,
             trace_id: TRACE,
             now: now(),
         };

@@ -31,6 +31,7 @@ use chrono::Utc;
 use chrono_tz::Tz;
 use std::{fmt, mem, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::time::Instant;
+use traceflow_access::Tenant;
 use traceflow_config::IngestionConfig;
 use traceflow_event::{Defaults, Event, Field, LogEvent, Wording, quoted_key};
 
@@ -61,6 +62,8 @@ pub(crate) struct Syslog {
     state: AppState,
     /// `SYSLOG_TIMEZONE`.
     zone: Tz,
+    /// `SYSLOG_TENANT`.
+    tenant: Tenant,
     /// The largest message read (`MAX_BODY_BYTES`).
     max_message_bytes: usize,
     max_group_events: usize,
@@ -107,6 +110,7 @@ impl Syslog {
         Self {
             state,
             zone: config.syslog_timezone,
+            tenant: config.syslog_tenant.clone(),
             max_message_bytes: config.max_body_bytes,
             max_group_events,
             max_group_bytes: config.max_body_bytes,
@@ -139,7 +143,14 @@ impl Syslog {
         let now = Utc::now();
         let draft = map::draft(message, now, self.zone);
         draft
-            .check(Defaults { trace_id, now }, &self.state.limits)
+            .check(
+                Defaults {
+                    tenant: self.tenant.as_str(),
+                    trace_id,
+                    now,
+                },
+                &self.state.limits,
+            )
             .map(Event::into_owned)
             .map_err(|violation| Refusal::of(&violation, &SyslogWording))
     }

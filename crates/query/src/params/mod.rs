@@ -140,8 +140,9 @@ impl Params {
 
     /// The filter parameters, and the exclusions where the endpoint accepts them (where it
     /// does not, [`Params::parse`] has refused them already).
-    fn take_filter(&mut self) -> Result<LogFilter, String> {
+    fn take_filter(&mut self, tenant: &str) -> Result<LogFilter, String> {
         let mut filter = LogFilter {
+            tenant: tenant.to_owned(),
             service: self.take_non_empty("service")?,
             level: self.take_level("level")?,
             from: self
@@ -202,9 +203,9 @@ fn with_filter<const N: usize>(own: [&'static str; N]) -> Vec<&'static str> {
 }
 
 /// `GET /logs`: the filter, `limit`, and a page given by `offset` or `cursor`, in `order`.
-pub fn log_query(raw: Option<&str>) -> Result<LogQuery, String> {
+pub fn log_query(tenant: &str, raw: Option<&str>) -> Result<LogQuery, String> {
     let mut params = Params::parse(raw, &with_filter(["limit", "offset", "order", "cursor"]))?;
-    let filter = params.take_filter()?;
+    let filter = params.take_filter(tenant)?;
     let limit = params
         .take("limit")
         .map(|raw| value::limit("limit", &raw, DEFAULT_LIMIT, MAX_LIMIT))
@@ -253,7 +254,7 @@ pub fn log_query(raw: Option<&str>) -> Result<LogQuery, String> {
 
 /// `GET /logs/context`: the event's `id` and, optionally, its `timestamp`; `before` and
 /// `after`, the neighbours on each side (default 10, at most 100).
-pub fn context_query(raw: Option<&str>) -> Result<ContextQuery, String> {
+pub fn context_query(tenant: &str, raw: Option<&str>) -> Result<ContextQuery, String> {
     let mut params = Params::parse(raw, &["id", "timestamp", "before", "after"])?;
     let id = params
         .take("id")
@@ -272,6 +273,7 @@ pub fn context_query(raw: Option<&str>) -> Result<ContextQuery, String> {
             .map(|count| count.unwrap_or(DEFAULT_CONTEXT))
     };
     Ok(ContextQuery {
+        tenant: tenant.to_owned(),
         id,
         at,
         before: side("before")?,
@@ -281,9 +283,13 @@ pub fn context_query(raw: Option<&str>) -> Result<ContextQuery, String> {
 
 /// `GET /logs/facets`: the filter and `limit` (values per facet: default 10, at most 100);
 /// the range defaults to the hour before `now`.
-pub fn facets_query(raw: Option<&str>, now: DateTime<Utc>) -> Result<FacetsQuery, String> {
+pub fn facets_query(
+    tenant: &str,
+    raw: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<FacetsQuery, String> {
     let mut params = Params::parse(raw, &with_filter(["limit"]))?;
-    let mut filter = params.take_filter()?;
+    let mut filter = params.take_filter(tenant)?;
     let limit = params
         .take("limit")
         .map(|raw| value::limit("limit", &raw, DEFAULT_FACET_VALUES, MAX_FACET_VALUES))
@@ -309,9 +315,13 @@ pub struct ExportRequest {
 
 /// `GET /logs/export`: the filter, `order` and `format`; `to` defaults to `now`, so that
 /// the export is a snapshot rather than a chase after what is being stored.
-pub fn export_query(raw: Option<&str>, now: DateTime<Utc>) -> Result<ExportRequest, String> {
+pub fn export_query(
+    tenant: &str,
+    raw: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<ExportRequest, String> {
     let mut params = Params::parse(raw, &with_filter(["order", "format"]))?;
-    let mut filter = params.take_filter()?;
+    let mut filter = params.take_filter(tenant)?;
     filter.to = filter.to.or(Some(now));
     check_range(filter.from, filter.to)?;
     let order = params
@@ -337,15 +347,19 @@ pub fn export_query(raw: Option<&str>, now: DateTime<Utc>) -> Result<ExportReque
 }
 
 /// `GET /logs/count`: the filter alone.
-pub fn count_filter(raw: Option<&str>) -> Result<LogFilter, String> {
-    Params::parse(raw, &with_filter([]))?.take_filter()
+pub fn count_filter(tenant: &str, raw: Option<&str>) -> Result<LogFilter, String> {
+    Params::parse(raw, &with_filter([]))?.take_filter(tenant)
 }
 
 /// `GET /logs/stats`: the filter, `interval` and `group_by`; the range defaults to the hour
 /// before `now` and may hold at most [`MAX_BUCKETS`] buckets.
-pub fn stats_query(raw: Option<&str>, now: DateTime<Utc>) -> Result<StatsQuery, String> {
+pub fn stats_query(
+    tenant: &str,
+    raw: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<StatsQuery, String> {
     let mut params = Params::parse(raw, &with_filter(["interval", "group_by"]))?;
-    let mut filter = params.take_filter()?;
+    let mut filter = params.take_filter(tenant)?;
     let interval = params
         .take("interval")
         .map(|raw| value::interval(&raw))
@@ -383,8 +397,12 @@ pub fn stats_query(raw: Option<&str>, now: DateTime<Utc>) -> Result<StatsQuery, 
 }
 
 /// `GET /services`: the filter; the range defaults to the 24 hours before `now`.
-pub fn services_query(raw: Option<&str>, now: DateTime<Utc>) -> Result<StatsQuery, String> {
-    let mut filter = count_filter(raw)?;
+pub fn services_query(
+    tenant: &str,
+    raw: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<StatsQuery, String> {
+    let mut filter = count_filter(tenant, raw)?;
     let (from, to) = range(&mut filter, now, DEFAULT_SERVICES_RANGE)?;
     Ok(StatsQuery {
         filter,
@@ -415,12 +433,12 @@ fn range(
 }
 
 /// `GET /logs/tail`: the filter without a time range (a tail follows what is stored next).
-pub fn tail_filter(raw: Option<&str>) -> Result<LogFilter, String> {
+pub fn tail_filter(tenant: &str, raw: Option<&str>) -> Result<LogFilter, String> {
     let accepted: Vec<&str> = with_filter([])
         .into_iter()
         .filter(|name| !matches!(*name, "from" | "to"))
         .collect();
-    let mut filter = Params::parse(raw, &accepted)?.take_filter()?;
+    let mut filter = Params::parse(raw, &accepted)?.take_filter(tenant)?;
     // Equal filters share one reader: the order metadata entries came in is irrelevant.
     filter.metadata.sort();
     filter.exclude.metadata.sort();
@@ -439,8 +457,8 @@ pub fn resume_position(header: &[u8]) -> Result<Position, String> {
 /// `DELETE /logs`: the filter, which must name a time range (`from` and `to`) and at least
 /// one other condition, so that no request deletes everything by accident. No exclusions: a
 /// deletion says what it removes, not what it spares.
-pub fn delete_filter(raw: Option<&str>) -> Result<LogFilter, String> {
-    let filter = Params::parse(raw, &FILTER)?.take_filter()?;
+pub fn delete_filter(tenant: &str, raw: Option<&str>) -> Result<LogFilter, String> {
+    let filter = Params::parse(raw, &FILTER)?.take_filter(tenant)?;
     if filter.from.is_none() || filter.to.is_none() {
         return Err("DELETE needs a time range: give both from and to".into());
     }
@@ -456,11 +474,12 @@ pub fn delete_filter(raw: Option<&str>) -> Result<LogFilter, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use traceflow_event::DEFAULT_TENANT;
     use traceflow_storage::Order;
     use uuid::Uuid;
 
     fn parse(raw: &str) -> Result<LogQuery, String> {
-        log_query(Some(raw))
+        log_query(DEFAULT_TENANT, Some(raw))
     }
 
     fn at(raw: &str) -> DateTime<Utc> {
@@ -553,13 +572,20 @@ mod tests {
             .map(|i| format!("metadata.k{i}=v&not.metadata.k{i}=w&"))
             .collect();
         assert!(parse(&both).is_ok());
-        let tail = tail_filter(Some("not.metadata.b=2&not.metadata.a=1&not.level=info")).unwrap();
+        let tail = tail_filter(
+            DEFAULT_TENANT,
+            Some("not.metadata.b=2&not.metadata.a=1&not.level=info"),
+        )
+        .unwrap();
         assert_eq!(
             tail.exclude.metadata,
             vec![("a".into(), "1".into()), ("b".into(), "2".into())]
         );
         assert_eq!(
-            count_filter(Some("not.level=error")).unwrap().exclude.level,
+            count_filter(DEFAULT_TENANT, Some("not.level=error"))
+                .unwrap()
+                .exclude
+                .level,
             Some(Level::Error)
         );
     }
@@ -751,23 +777,23 @@ mod tests {
     fn each_endpoint_takes_its_own_parameters() {
         let now = at("2026-05-05T12:00:00Z");
         assert_eq!(
-            count_filter(Some("limit=5")).unwrap_err(),
+            count_filter(DEFAULT_TENANT, Some("limit=5")).unwrap_err(),
             "unknown parameter \"limit\"; expected service, level, from, to, q, trace_id, metadata.<key>, not.service, not.level, not.trace_id, not.q or not.metadata.<key>"
         );
         assert_eq!(
-            tail_filter(Some("from=2026-05-05T00:00:00Z")).unwrap_err(),
+            tail_filter(DEFAULT_TENANT, Some("from=2026-05-05T00:00:00Z")).unwrap_err(),
             "unknown parameter \"from\"; expected service, level, q, trace_id, metadata.<key>, not.service, not.level, not.trace_id, not.q or not.metadata.<key>"
         );
         assert_eq!(
-            stats_query(Some("order=asc"), now).unwrap_err(),
+            stats_query(DEFAULT_TENANT, Some("order=asc"), now).unwrap_err(),
             "unknown parameter \"order\"; expected service, level, from, to, q, trace_id, metadata.<key>, not.service, not.level, not.trace_id, not.q, not.metadata.<key>, interval or group_by"
         );
         assert_eq!(
-            services_query(Some("group_by=level"), now).unwrap_err(),
+            services_query(DEFAULT_TENANT, Some("group_by=level"), now).unwrap_err(),
             "unknown parameter \"group_by\"; expected service, level, from, to, q, trace_id, metadata.<key>, not.service, not.level, not.trace_id, not.q or not.metadata.<key>"
         );
         assert_eq!(
-            tail_filter(Some("metadata.b=2&metadata.a=1"))
+            tail_filter(DEFAULT_TENANT, Some("metadata.b=2&metadata.a=1"))
                 .unwrap()
                 .metadata,
             vec![("a".into(), "1".into()), ("b".into(), "2".into())]
@@ -777,25 +803,31 @@ mod tests {
     #[test]
     fn stats_have_a_default_range_and_a_bucket_cap() {
         let now = at("2026-05-05T12:00:00Z");
-        let stats = stats_query(Some("interval=1m&group_by=level&service=api"), now).unwrap();
+        let stats = stats_query(
+            DEFAULT_TENANT,
+            Some("interval=1m&group_by=level&service=api"),
+            now,
+        )
+        .unwrap();
         assert_eq!((stats.from, stats.to), (at("2026-05-05T11:00:00Z"), now));
         assert_eq!(stats.interval, Some(60));
         assert!(stats.group_by.level && !stats.group_by.service);
         assert_eq!(stats.filter.service.as_deref(), Some("api"));
         assert_eq!((stats.filter.from, stats.filter.to), (None, None));
         assert_eq!(
-            stats_query(Some("interval=1s"), now).unwrap_err(),
+            stats_query(DEFAULT_TENANT, Some("interval=1s"), now).unwrap_err(),
             "interval gives 3601 buckets from 2026-05-05T11:00:00+00:00 to 2026-05-05T12:00:00+00:00; at most 1000 are allowed: widen the interval or narrow from and to"
         );
         assert_eq!(
-            stats_query(Some("group_by=host"), now).unwrap_err(),
+            stats_query(DEFAULT_TENANT, Some("group_by=host"), now).unwrap_err(),
             "group_by must be level or service, got \"host\""
         );
         assert_eq!(
-            stats_query(Some("from=2026-05-06T00:00:00Z"), now).unwrap_err(),
+            stats_query(DEFAULT_TENANT, Some("from=2026-05-06T00:00:00Z"), now).unwrap_err(),
             "from must not be after to"
         );
-        let services = services_query(Some("to=2026-05-05T10:00:00Z"), now).unwrap();
+        let services =
+            services_query(DEFAULT_TENANT, Some("to=2026-05-05T10:00:00Z"), now).unwrap();
         assert_eq!(
             (services.from, services.to),
             (
@@ -809,19 +841,23 @@ mod tests {
     #[test]
     fn context_needs_an_id_and_caps_its_sides() {
         let id = "0196a0b0-0000-7000-8000-000000000004";
-        let query = context_query(Some(&format!("id={id}"))).unwrap();
+        let query = context_query(DEFAULT_TENANT, Some(&format!("id={id}"))).unwrap();
         assert_eq!(
             query,
             ContextQuery {
+                tenant: DEFAULT_TENANT.to_owned(),
                 id: id.parse().unwrap(),
                 at: None,
                 before: 10,
                 after: 10,
             }
         );
-        let query = context_query(Some(&format!(
-            "id={id}&timestamp=2026-05-05T10:00:00.250Z&before=0&after=1000"
-        )))
+        let query = context_query(
+            DEFAULT_TENANT,
+            Some(&format!(
+                "id={id}&timestamp=2026-05-05T10:00:00.250Z&before=0&after=1000"
+            )),
+        )
         .unwrap();
         assert_eq!(
             (query.at, query.before, query.after),
@@ -853,14 +889,19 @@ mod tests {
                 "unknown parameter \"service\"; expected id, timestamp, before or after",
             ),
         ] {
-            assert_eq!(context_query(Some(&raw)).unwrap_err(), error, "{raw}");
+            assert_eq!(
+                context_query(DEFAULT_TENANT, Some(&raw)).unwrap_err(),
+                error,
+                "{raw}"
+            );
         }
     }
 
     #[test]
     fn facets_default_to_the_last_hour_and_ten_values() {
         let now = at("2026-05-05T12:00:00Z");
-        let facets = facets_query(Some("level=error&not.service=health"), now).unwrap();
+        let facets =
+            facets_query(DEFAULT_TENANT, Some("level=error&not.service=health"), now).unwrap();
         assert_eq!(
             (facets.from, facets.to, facets.limit),
             (at("2026-05-05T11:00:00Z"), now, 10)
@@ -870,18 +911,18 @@ mod tests {
         assert_eq!((facets.filter.from, facets.filter.to), (None, None));
         for (raw, limit) in [("0", 10), ("3", 3), ("500", 100)] {
             assert_eq!(
-                facets_query(Some(&format!("limit={raw}")), now)
+                facets_query(DEFAULT_TENANT, Some(&format!("limit={raw}")), now)
                     .unwrap()
                     .limit,
                 limit
             );
         }
         assert_eq!(
-            facets_query(Some("limit=many"), now).unwrap_err(),
+            facets_query(DEFAULT_TENANT, Some("limit=many"), now).unwrap_err(),
             "limit must be a whole number, got \"many\""
         );
         assert_eq!(
-            facets_query(Some("order=asc"), now).unwrap_err(),
+            facets_query(DEFAULT_TENANT, Some("order=asc"), now).unwrap_err(),
             "unknown parameter \"order\"; expected service, level, from, to, q, trace_id, metadata.<key>, not.service, not.level, not.trace_id, not.q, not.metadata.<key> or limit"
         );
     }
@@ -889,7 +930,7 @@ mod tests {
     #[test]
     fn an_export_ends_now_unless_told_and_names_its_format() {
         let now = at("2026-05-05T12:00:00Z");
-        let export = export_query(Some("service=api"), now).unwrap();
+        let export = export_query(DEFAULT_TENANT, Some("service=api"), now).unwrap();
         assert_eq!(
             (
                 export.filter.from,
@@ -900,6 +941,7 @@ mod tests {
             (None, Some(now), Order::Desc, Format::Ndjson)
         );
         let export = export_query(
+            DEFAULT_TENANT,
             Some("order=asc&format=CSV&from=2026-05-05T00:00:00Z&to=2026-05-05T01:00:00Z"),
             now,
         )
@@ -921,15 +963,19 @@ mod tests {
                 "unknown parameter \"limit\"; expected service, level, from, to, q, trace_id, metadata.<key>, not.service, not.level, not.trace_id, not.q, not.metadata.<key>, order or format",
             ),
         ] {
-            assert_eq!(export_query(Some(raw), now).unwrap_err(), error, "{raw}");
+            assert_eq!(
+                export_query(DEFAULT_TENANT, Some(raw), now).unwrap_err(),
+                error,
+                "{raw}"
+            );
         }
     }
 
     #[test]
     fn delete_needs_a_range_and_another_condition() {
         let range = "from=2026-05-05T00:00:00Z&to=2026-05-05T23:59:59Z";
-        assert!(delete_filter(Some(&format!("{range}&service=api"))).is_ok());
-        assert!(delete_filter(Some(&format!("{range}&metadata.user=1"))).is_ok());
+        assert!(delete_filter(DEFAULT_TENANT, Some(&format!("{range}&service=api"))).is_ok());
+        assert!(delete_filter(DEFAULT_TENANT, Some(&format!("{range}&metadata.user=1"))).is_ok());
         for (raw, error) in [
             (
                 "service=api".to_owned(),
@@ -952,7 +998,11 @@ mod tests {
                 "unknown parameter \"not.level\"; expected service, level, from, to, q, trace_id or metadata.<key>",
             ),
         ] {
-            assert_eq!(delete_filter(Some(&raw)).unwrap_err(), error, "{raw}");
+            assert_eq!(
+                delete_filter(DEFAULT_TENANT, Some(&raw)).unwrap_err(),
+                error,
+                "{raw}"
+            );
         }
     }
 

@@ -27,6 +27,7 @@ use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use traceflow_event::LogEvent;
+use traceflow_http::RequestTenant;
 use traceflow_storage::{LogFilter, LogQuery, MAX_LIMIT, Order, Page, Position, Storage};
 
 /// SSE messages waiting for a slow client before its follower stops reading its reader
@@ -41,10 +42,11 @@ const CLIENT_BUFFER: usize = 64;
 ))]
 pub(crate) async fn tail(
     State(state): State<AppState>,
+    RequestTenant(tenant): RequestTenant,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    let filter = params::tail_filter(raw.as_deref()).map_err(ApiError::BadParameter)?;
+    let filter = params::tail_filter(&tenant, raw.as_deref()).map_err(ApiError::BadParameter)?;
     let resume = headers
         .get("last-event-id")
         .map(|value| params::resume_position(value.as_bytes()))

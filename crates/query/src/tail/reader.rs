@@ -182,7 +182,7 @@ impl Reader {
         // A second of slack for clocks; anything further ahead is a wrong timestamp and
         // must not drag the front (and with it what counts as news) into the future.
         let newest = storage
-            .newest_timestamp(since, now + TimeDelta::seconds(1))
+            .newest_timestamp(&self.filter.tenant, since, now + TimeDelta::seconds(1))
             .await?;
         let front = self.front.max(newest).unwrap_or(now);
         self.front = Some(front);

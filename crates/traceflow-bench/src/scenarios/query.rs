@@ -368,11 +368,17 @@ fn search(kind: Kind, params: String) -> anyhow::Result<Search> {
     let refused = |error: String| anyhow::anyhow!("the query service refuses {params}: {error}");
     let (sql, limit) = match kind {
         Kind::Stats => {
-            let query = query::parse_stats_query(Some(&params), Utc::now()).map_err(refused)?;
+            let query = query::parse_stats_query(
+                traceflow_event::DEFAULT_TENANT,
+                Some(&params),
+                Utc::now(),
+            )
+            .map_err(refused)?;
             (query.to_query(&client).sql_display().to_string(), u64::MAX)
         }
         _ => {
-            let query = query::parse_log_query(Some(&params)).map_err(refused)?;
+            let query = query::parse_log_query(traceflow_event::DEFAULT_TENANT, Some(&params))
+                .map_err(refused)?;
             let columns = StoredLogRow::COLUMN_NAMES
                 .iter()
                 .map(|name| format!("`{name}`"))

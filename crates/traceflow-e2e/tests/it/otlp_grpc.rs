@@ -53,12 +53,12 @@ async fn channel(stack: &TestStack) -> Channel {
         .expect("the OTLP/gRPC port accepts connections")
 }
 
-async fn client(stack: &TestStack) -> LogsServiceClient<Channel> {
+pub(crate) async fn client(stack: &TestStack) -> LogsServiceClient<Channel> {
     LogsServiceClient::new(channel(stack).await)
 }
 
 /// `message` as a call carrying `metadata`.
-fn call<T>(message: T, metadata: &[(&'static str, &str)]) -> tonic::Request<T> {
+pub(crate) fn call<T>(message: T, metadata: &[(&'static str, &str)]) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     for (name, value) in metadata {
         request

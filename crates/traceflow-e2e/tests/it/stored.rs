@@ -21,6 +21,7 @@ pub fn at(raw: &str) -> DateTime<Utc> {
 /// An event without trace id or metadata.
 pub fn event(service: &str, level: Level, at: DateTime<Utc>, message: &str) -> LogEvent {
     LogEvent {
+        tenant: traceflow_event::DEFAULT_TENANT.into(),
         id: Uuid::now_v7(),
         timestamp: at,
         service: service.to_owned().into(),

@@ -14,13 +14,13 @@ use traceflow_testkit::{StackOptions, TestStack};
 
 /// One message of the stream.
 #[derive(Debug, Clone, PartialEq)]
-enum Message {
+pub(crate) enum Message {
     Comment(String),
     Event { id: String, data: Value },
 }
 
 /// A client reading a tail's stream.
-struct Tail {
+pub(crate) struct Tail {
     response: reqwest::Response,
     buffer: String,
 }
@@ -35,6 +35,11 @@ impl Tail {
         if let Some(id) = last_event_id {
             request = request.header("Last-Event-ID", id);
         }
+        Self::open(request).await
+    }
+
+    /// [`Tail::connect`] with a request of the caller's (its key, its `Last-Event-ID`).
+    pub(crate) async fn open(request: reqwest::RequestBuilder) -> Self {
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), 200);
         assert_eq!(
@@ -71,7 +76,7 @@ impl Tail {
     }
 
     /// The next event (skipping comments): its id and data.
-    async fn next_event(&mut self, timeout: Duration) -> Option<(String, Value)> {
+    pub(crate) async fn next_event(&mut self, timeout: Duration) -> Option<(String, Value)> {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());

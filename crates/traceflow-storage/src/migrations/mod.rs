@@ -3,7 +3,12 @@
 //! A file is `NNN_description.sql`: statements separated by `;` at the end of a line, with
 //! `{database}` standing for CLICKHOUSE_DB. A line `-- requires: <feature>` limits it to
 //! servers that have the feature; on others it is left unapplied (and so applies after an
-//! upgrade). Applied versions are recorded in `{database}.schema_migrations`.
+//! upgrade). A line `-- program: <name>` runs a step SQL cannot say (a [`Program`]) between
+//! the statements before and after it. Applied versions are recorded in
+//! `{database}.schema_migrations`; a migration interrupted before that is run again whole,
+//! so each of its steps must be safe to repeat.
+
+mod tenant_first;
 
 use crate::{ServerVersion, Storage, StorageError, schema::SCHEMA_MIGRATIONS};
 use include_dir::{Dir, include_dir};
@@ -40,6 +45,29 @@ impl Requirement {
     }
 }
 
+/// A migration step written in Rust, for what needs the server's answers to decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Program {
+    /// Copies `logs` into its tenant-first twin and swaps them (migration 005).
+    TenantFirst,
+}
+
+impl Program {
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "tenant_first" => Some(Self::TenantFirst),
+            _ => None,
+        }
+    }
+}
+
+/// What a migration does, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Sql(String),
+    Program(Program),
+}
+
 #[derive(Debug, Clone)]
 pub struct Migration {
     pub version: u32,
@@ -67,6 +95,13 @@ impl Migration {
                     .ok_or_else(|| format!("{file_name}: unknown requirement {:?}", name.trim()))
             })
             .collect::<Result<_, _>>()?;
+        for line in sql.lines() {
+            if let Some(name) = program_name(line)
+                && Program::parse(name).is_none()
+            {
+                return Err(format!("{file_name}: unknown program {name:?}"));
+            }
+        }
         Ok(Self {
             version,
             name: stem.to_owned(),
@@ -75,20 +110,23 @@ impl Migration {
         })
     }
 
-    /// The statements, comments removed, for the given database.
-    pub fn statements(&self, database: &str) -> Vec<String> {
-        let without_comments: String = self
-            .sql
-            .lines()
-            .filter(|line| !line.trim_start().starts_with("--"))
-            .map(|line| format!("{line}\n"))
-            .collect();
-        without_comments
-            .split(";\n")
-            .map(|statement| statement.trim().trim_end_matches(';').trim())
-            .filter(|statement| !statement.is_empty())
-            .map(|statement| statement.replace("{database}", database))
-            .collect()
+    /// The steps: statements (comments removed, for the given database) and programs, in
+    /// the file's order.
+    pub fn steps(&self, database: &str) -> Vec<Step> {
+        let mut steps = Vec::new();
+        let mut statements = String::new();
+        for line in self.sql.lines() {
+            if let Some(program) = program_name(line).and_then(Program::parse) {
+                steps.extend(split_statements(&statements, database));
+                statements.clear();
+                steps.push(Step::Program(program));
+            } else if !line.trim_start().starts_with("--") {
+                statements.push_str(line);
+                statements.push('\n');
+            }
+        }
+        steps.extend(split_statements(&statements, database));
+        steps
     }
 
     pub fn applies_to(&self, version: ServerVersion) -> bool {
@@ -117,9 +155,28 @@ impl Migration {
     }
 }
 
+fn program_name(line: &str) -> Option<&str> {
+    line.trim().strip_prefix("-- program:").map(str::trim)
+}
+
+/// Statements separated by `;` at the end of a line.
+fn split_statements(sql: &str, database: &str) -> Vec<Step> {
+    sql.split(";\n")
+        .map(|statement| statement.trim().trim_end_matches(';').trim())
+        .filter(|statement| !statement.is_empty())
+        .map(|statement| Step::Sql(statement.replace("{database}", database)))
+        .collect()
+}
+
 impl Storage {
     /// Applies the migrations not yet recorded; returns the versions it applied.
     pub async fn migrate(&self) -> Result<Vec<u32>, StorageError> {
+        self.migrate_to(u32::MAX).await
+    }
+
+    /// Applies the migrations not yet recorded up to version `last`: the schema as a release
+    /// that ended there left it, from which an upgrade can be checked.
+    pub async fn migrate_to(&self, last: u32) -> Result<Vec<u32>, StorageError> {
         // Not bound to the database, which may not exist yet: each statement names it.
         let (client, database, version) = (&self.client, &self.database, self.version);
         client
@@ -143,6 +200,9 @@ impl Storage {
 
         let mut applied = Vec::new();
         for migration in Migration::all() {
+            if migration.version > last {
+                break;
+            }
             if recorded.contains(&migration.version) {
                 continue;
             }
@@ -150,8 +210,16 @@ impl Storage {
                 tracing::info!(migration = %migration.name, %version, "migration skipped: the server lacks what it requires");
                 continue;
             }
-            for statement in migration.statements(database) {
-                client.query(&statement).execute().await.map_err(|error| {
+            for step in migration.steps(database) {
+                let done = match step {
+                    Step::Sql(statement) => client
+                        .query(&statement)
+                        .execute()
+                        .await
+                        .map_err(StorageError::from),
+                    Step::Program(Program::TenantFirst) => tenant_first::run(self).await,
+                };
+                done.map_err(|error| {
                     StorageError::Unexpected(format!(
                         "migration {} failed: {error}",
                         migration.name
@@ -198,14 +266,35 @@ mod tests {
         assert_eq!(migration.version, 7);
         assert_eq!(migration.requires, vec![Requirement::Ttl]);
         assert_eq!(
-            migration.statements("tf"),
+            migration.steps("tf"),
             vec![
-                "CREATE DATABASE tf".to_owned(),
-                "ALTER TABLE tf.logs\n  MODIFY TTL timestamp + INTERVAL 1 DAY".to_owned(),
+                Step::Sql("CREATE DATABASE tf".to_owned()),
+                Step::Sql(
+                    "ALTER TABLE tf.logs\n  MODIFY TTL timestamp + INTERVAL 1 DAY".to_owned()
+                ),
             ]
         );
         assert!(!migration.applies_to(ServerVersion::new(18, 16)));
         assert!(migration.applies_to(ServerVersion::new(25, 8)));
+    }
+
+    #[test]
+    fn a_program_runs_between_the_statements_around_it() {
+        let migration = Migration::parse(
+            "005_z.sql",
+            "CREATE TABLE {database}.a (x UInt8) ENGINE = Memory;\n-- program: tenant_first\n-- why\nDROP TABLE {database}.a;\n",
+        )
+        .unwrap();
+        assert_eq!(
+            migration.steps("tf"),
+            vec![
+                Step::Sql("CREATE TABLE tf.a (x UInt8) ENGINE = Memory".to_owned()),
+                Step::Program(Program::TenantFirst),
+                Step::Sql("DROP TABLE tf.a".to_owned()),
+            ]
+        );
+        let err = Migration::parse("005_z.sql", "-- program: teleport\n").unwrap_err();
+        assert!(err.contains("unknown program"), "{err}");
     }
 
     #[test]
