@@ -13,7 +13,7 @@ use axum::{
 };
 use std::convert::Infallible;
 use traceflow_access::Grant;
-use traceflow_event::{Defaults, Event};
+use traceflow_event::{DEFAULT_TENANT, Defaults, Event};
 use traceflow_http::TraceId;
 use traceflow_queue::Pushed;
 
@@ -24,6 +24,8 @@ pub(crate) struct IngestRequest {
     pub(crate) trace_id: String,
     /// The tenant its key acts for.
     pub(crate) tenant: String,
+    /// The tenant's own retention, if it has one.
+    retention_days: Option<u32>,
     pub(crate) headers: HeaderMap,
     body: Result<Bytes, Rejection>,
 }
@@ -41,6 +43,7 @@ impl IngestRequest {
             tenant: &self.tenant,
             trace_id: &self.trace_id,
             now: chrono::Utc::now(),
+            retention_days: self.retention_days,
         }
     }
 }
@@ -53,12 +56,14 @@ impl FromRequest<AppState> for IngestRequest {
         let TraceId(trace_id) = TraceId::from_request_parts(&mut parts, state).await?;
         let headers = parts.headers.clone();
         let tenant = Grant::tenant_of(parts.extensions.get()).to_owned();
+        let retention_days = state.tenants.limits(&tenant).retention_days;
         let body = Bytes::from_request(Request::from_parts(parts, body), state)
             .await
             .map_err(|rejection| body_rejection(rejection, state.max_body_bytes));
         Ok(Self {
             trace_id,
             tenant,
+            retention_days,
             headers,
             body,
         })
@@ -72,15 +77,18 @@ fn body_rejection(rejection: BytesRejection, limit: usize) -> Rejection {
     }
 }
 
-/// Queues `events` with one Redis round trip, or refuses them all (queue down, or full:
-/// backpressure); then signals the worker.
+/// Queues `events` (one tenant's) with one Redis round trip, or refuses them all (the
+/// tenant over its rate, queue down, or full: backpressure); then signals the worker.
 pub(crate) async fn accept(
     state: &AppState,
     protocol: Protocol,
     request_trace_id: &str,
     events: &[Event<'_>],
 ) -> Result<(), Rejection> {
-    match state.queue.push(events).await? {
+    let tenant = events.first().map_or(DEFAULT_TENANT, |event| &event.tenant);
+    state.tenants.take(tenant, events.len())?;
+    let share = state.tenants.limits(tenant).max_queued_events;
+    match state.queue.push(events, share).await? {
         Pushed::Queued { depth } => {
             protocol.count_accepted(events.len());
             metrics::gauge!("traceflow_queue_depth").set(depth as f64);
@@ -88,6 +96,13 @@ pub(crate) async fn accept(
         Pushed::Full { depth } => {
             metrics::gauge!("traceflow_queue_depth").set(depth as f64);
             return Err(Rejection::QueueFull { depth });
+        }
+        Pushed::TenantFull { queued } => {
+            return Err(Rejection::TenantQueueFull {
+                tenant: tenant.to_owned(),
+                queued,
+                limit: share.unwrap_or_default(),
+            });
         }
     }
     state.signal.notify(request_trace_id, events.len() as u32);

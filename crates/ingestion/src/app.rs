@@ -4,11 +4,13 @@ use crate::{
     WorkerSignal, elasticsearch,
     ingest::{self, Accepted, IngestBody},
     loki, otlp, syslog,
+    tenants::{self, Tenants},
 };
 use axum::{
     Router,
     extract::DefaultBodyLimit,
     http::Method,
+    middleware,
     routing::{get, post},
 };
 use chrono::TimeDelta;
@@ -38,6 +40,8 @@ pub(crate) struct AppState {
     pub(crate) max_body_bytes: usize,
     pub(crate) max_batch_events: usize,
     pub(crate) limits: Limits,
+    /// The tenants' own limits and rate buckets.
+    pub(crate) tenants: Tenants,
     /// What the Elasticsearch bulk API says it is (`ES_VERSION`).
     pub(crate) elasticsearch: elasticsearch::Cluster,
     /// `LOKI_PARSE_JSON_LINES`.
@@ -124,6 +128,12 @@ impl Application {
     /// Neither Redis nor the worker has to be up yet.
     pub async fn build(config: IngestionConfig) -> anyhow::Result<Self> {
         traceflow_runtime::resolves("REDIS_ADDR", &config.redis.url).await?;
+        let access = AccessCheck::new(
+            "ingestion",
+            config.keys_file.as_deref(),
+            &config.api_keys,
+            &[Scope::Ingest],
+        )?;
         let state = AppState {
             queue: Producer::connect(
                 &config.redis.url,
@@ -141,16 +151,11 @@ impl Application {
                 },
                 ..Limits::default()
             },
+            tenants: Tenants::new(access.clone()),
             elasticsearch: elasticsearch::Cluster::new(&config.es_version),
             loki_parse_json_lines: config.loki_parse_json_lines,
         };
         let host = config.host;
-        let access = AccessCheck::new(
-            "ingestion",
-            config.keys_file.as_deref(),
-            &config.api_keys,
-            &[Scope::Ingest],
-        )?;
         let keys = &access;
         let main_router = router(state.clone(), keys);
         let mut listeners = vec![
@@ -267,6 +272,7 @@ fn router(state: AppState, access: &AccessCheck) -> Router {
         .routes(routes!(otlp::export_logs))
         .nest(elasticsearch::PREFIX, elasticsearch::routes())
         .routes(routes!(loki::push))
+        .route_layer(middleware::from_fn(tenants::serve_as_granted))
         .layer(DefaultBodyLimit::max(state.max_body_bytes));
     let health = HealthCheck::new(state.queue.clone(), |queue: Producer| async move {
         queue.ping().await.map_err(|error| DependencyDown {
@@ -295,9 +301,13 @@ pub(crate) fn dedicated_router(
 ) -> Router {
     let body_limit = state.max_body_bytes;
     propagate_trace_id(with_metrics(
-        require_access(routes, access, ingest_scope)
-            .merge(open)
-            .layer(DefaultBodyLimit::max(body_limit))
-            .with_state(state),
+        require_access(
+            routes.route_layer(middleware::from_fn(tenants::serve_as_granted)),
+            access,
+            ingest_scope,
+        )
+        .merge(open)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state),
     ))
 }

@@ -16,6 +16,7 @@ mod otlp;
 mod rejection;
 mod signal;
 mod syslog;
+mod tenants;
 
 pub use app::{Application, Port};
 pub use signal::WorkerSignal;

@@ -9,7 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::json;
-use std::fmt;
+use std::{fmt, time::Duration};
 use traceflow_event::{EventWording, Violation, Wording};
 use traceflow_http::json_error;
 use traceflow_queue::QueueError;
@@ -83,6 +83,24 @@ pub enum Rejection {
     /// Backpressure: the worker is behind; the client should retry later.
     #[error("queue is full ({depth} events waiting), the event was not accepted; retry later")]
     QueueFull { depth: u64 },
+    /// The tenant sends faster than its `max_events_per_second`.
+    #[error(
+        "tenant {tenant:?} is over its rate of {rate} events per second, nothing was accepted; retry later"
+    )]
+    RateLimited {
+        tenant: String,
+        rate: u32,
+        retry_after: Duration,
+    },
+    /// The tenant has its `max_queued_events` waiting already.
+    #[error(
+        "tenant {tenant:?} has {queued} events queued, its limit is {limit}: nothing was accepted; retry later"
+    )]
+    TenantQueueFull {
+        tenant: String,
+        queued: u64,
+        limit: u64,
+    },
 }
 
 fn first_failure(failures: &[(usize, Refusal)]) -> String {
@@ -105,6 +123,10 @@ pub enum Reason {
     TooManyEvents,
     QueueUnavailable,
     QueueFull,
+    /// Over the tenant's `max_events_per_second`.
+    RateLimited,
+    /// Over the tenant's `max_queued_events`.
+    TenantQueueFull,
 }
 
 /// The protocol events came in by, as `/metrics` labels them.
@@ -137,10 +159,14 @@ impl Protocol {
         }
     }
 
-    /// Counts `events` accepted by this protocol.
+    /// Counts `events` accepted by this protocol, for the tenant served.
     pub fn count_accepted(self, events: usize) {
-        metrics::counter!("traceflow_ingest_events_accepted_total", "protocol" => self.label())
-            .increment(events as u64);
+        metrics::counter!(
+            "traceflow_ingest_events_accepted_total",
+            "protocol" => self.label(),
+            "tenant" => crate::tenants::metric_label()
+        )
+        .increment(events as u64);
     }
 }
 
@@ -159,6 +185,8 @@ impl Reason {
             Reason::TooManyEvents => "too_many_events",
             Reason::QueueUnavailable => "queue_unavailable",
             Reason::QueueFull => "queue_full",
+            Reason::RateLimited => "rate_limited",
+            Reason::TenantQueueFull => "tenant_queue_full",
         }
     }
 
@@ -168,20 +196,29 @@ impl Reason {
             Reason::TooLarge | Reason::TooManyEvents => StatusCode::PAYLOAD_TOO_LARGE,
             Reason::Invalid | Reason::TooOld | Reason::TooNew => StatusCode::BAD_REQUEST,
             Reason::QueueUnavailable | Reason::QueueFull => StatusCode::SERVICE_UNAVAILABLE,
+            Reason::RateLimited | Reason::TenantQueueFull => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
-    /// Whether the same request may succeed later (the queue is down or full).
+    /// Whether the same request may succeed later (the queue is down or full, the tenant
+    /// over a limit).
     pub fn retryable(self) -> bool {
-        matches!(self, Reason::QueueUnavailable | Reason::QueueFull)
+        matches!(
+            self,
+            Reason::QueueUnavailable
+                | Reason::QueueFull
+                | Reason::RateLimited
+                | Reason::TenantQueueFull
+        )
     }
 
-    /// Counts `events` of `protocol` refused for this reason.
+    /// Counts `events` of `protocol` refused for this reason, for the tenant served.
     pub fn count(self, protocol: Protocol, events: usize) {
         metrics::counter!(
             "traceflow_ingest_events_rejected_total",
             "protocol" => protocol.label(),
-            "reason" => self.label()
+            "reason" => self.label(),
+            "tenant" => crate::tenants::metric_label()
         )
         .increment(events as u64);
     }
@@ -200,6 +237,24 @@ impl Rejection {
             Rejection::TooManyEvents { .. } => Reason::TooManyEvents,
             Rejection::QueueUnavailable(_) => Reason::QueueUnavailable,
             Rejection::QueueFull { .. } => Reason::QueueFull,
+            Rejection::RateLimited { .. } => Reason::RateLimited,
+            Rejection::TenantQueueFull { .. } => Reason::TenantQueueFull,
+        }
+    }
+
+    /// How many whole seconds (at least 1) a client should wait before retrying, for a
+    /// refusal it may retry: what the tenant's rate bucket needs to refill, else
+    /// [`RETRY_AFTER_SECONDS`].
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        match self {
+            Rejection::RateLimited { retry_after, .. } => {
+                let rounded_up = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                Some(rounded_up.max(1))
+            }
+            _ => self
+                .reason()
+                .retryable()
+                .then_some(RETRY_AFTER_SECONDS.into()),
         }
     }
 
@@ -226,11 +281,11 @@ impl Rejection {
 }
 
 /// Adds `Retry-After` to the answer of a retryable refusal.
-pub fn with_retry_after(reason: Reason, mut response: Response) -> Response {
-    if reason.retryable() {
+pub fn with_retry_after(rejection: &Rejection, mut response: Response) -> Response {
+    if let Some(seconds) = rejection.retry_after_seconds() {
         response
             .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }
@@ -258,7 +313,7 @@ impl IntoResponse for Rejection {
             }
             _ => json_error(reason.status(), self.to_string()),
         };
-        with_retry_after(reason, response)
+        with_retry_after(&self, response)
     }
 }
 
@@ -290,7 +345,7 @@ mod tests {
     }
 
     #[test]
-    fn only_queue_refusals_are_retried() {
+    fn only_queue_and_tenant_limit_refusals_are_retried() {
         let retried: Vec<&str> = [
             Reason::UnsupportedMediaType,
             Reason::TooLarge,
@@ -300,11 +355,21 @@ mod tests {
             Reason::TooManyEvents,
             Reason::QueueUnavailable,
             Reason::QueueFull,
+            Reason::RateLimited,
+            Reason::TenantQueueFull,
         ]
         .into_iter()
         .filter(|reason| reason.retryable())
         .map(Reason::label)
         .collect();
-        assert_eq!(retried, ["queue_unavailable", "queue_full"]);
+        assert_eq!(
+            retried,
+            [
+                "queue_unavailable",
+                "queue_full",
+                "rate_limited",
+                "tenant_queue_full"
+            ]
+        );
     }
 }

@@ -180,12 +180,12 @@ mod tests {
             .authorize(Some(b"s3cret"), None, Scope::Admin)
             .unwrap();
         assert_eq!(grant.tenant.as_str(), "acme");
-        let limits = access.limits(&grant.tenant);
+        let limits = access.limits(grant.tenant.as_str());
         assert_eq!(limits.max_events_per_second, Some(2000));
         assert_eq!(limits.max_queued_events, Some(200_000));
         assert_eq!(limits.retention_days, Some(7));
         assert_eq!(
-            access.limits(&Tenant::default_tenant()),
+            access.limits(traceflow_event::DEFAULT_TENANT),
             TenantLimits::default()
         );
     }

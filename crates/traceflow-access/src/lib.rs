@@ -78,6 +78,12 @@ impl Tenant {
     }
 }
 
+impl std::borrow::Borrow<str> for Tenant {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for Tenant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -186,13 +192,18 @@ impl Access {
         self.keys.is_empty()
     }
 
+    /// The tenants the keys file sets limits for, with them.
+    pub fn tenant_limits(&self) -> impl Iterator<Item = (&Tenant, &TenantLimits)> {
+        self.limits.iter()
+    }
+
     /// How many keys are configured.
     pub fn key_count(&self) -> usize {
         self.keys.len()
     }
 
     /// The limits of `tenant` (none unless the keys file sets them).
-    pub fn limits(&self, tenant: &Tenant) -> TenantLimits {
+    pub fn limits(&self, tenant: &str) -> TenantLimits {
         self.limits.get(tenant).copied().unwrap_or_default()
     }
 

@@ -112,6 +112,9 @@ pub struct Defaults<'a> {
     pub trace_id: &'a str,
     /// When the event was accepted.
     pub now: DateTime<Utc>,
+    /// The tenant's own retention (`retention_days` in the keys file), which replaces
+    /// `RETENTION_DAYS` in the window its events' times must fall in.
+    pub retention_days: Option<u32>,
 }
 
 /// A field of the event, as a rule names it.
@@ -168,6 +171,9 @@ pub enum Violation {
         got: String,
         earliest: DateTime<Utc>,
         retention_days: u32,
+        /// Whether the window is the tenant's own (`retention_days` in the keys file)
+        /// rather than `RETENTION_DAYS`.
+        tenants_own: bool,
     },
     /// Further ahead of the server's clock than allowed: the time as given, and the latest
     /// accepted.
@@ -245,10 +251,16 @@ impl Violation {
                 got,
                 earliest,
                 retention_days,
+                tenants_own,
             } => format!(
-                "{} must be within the retention window of {retention_days} days \
-                 (RETENTION_DAYS): not before {}, got {got:?}",
+                "{} must be within the retention window of {retention_days} days ({}): \
+                 not before {}, got {got:?}",
                 name(&Field::Timestamp),
+                if *tenants_own {
+                    "the tenant's retention_days"
+                } else {
+                    "RETENTION_DAYS"
+                },
                 millis(*earliest)
             ),
             Violation::TooNew {
@@ -420,9 +432,16 @@ fn span(span: TimeDelta) -> String {
 
 fn timestamp(
     time: Time<'_>,
-    window: &TimeWindow,
-    now: DateTime<Utc>,
+    limits: &Limits,
+    defaults: &Defaults<'_>,
 ) -> Result<DateTime<Utc>, Violation> {
+    let window = TimeWindow {
+        retention_days: defaults
+            .retention_days
+            .unwrap_or(limits.window.retention_days),
+        ..limits.window
+    };
+    let now = defaults.now;
     let (time, given) = match time {
         Time::Text(raw) => {
             let time = DateTime::parse_from_rfc3339(raw.trim())
@@ -446,6 +465,7 @@ fn timestamp(
             got: given.into_owned(),
             earliest,
             retention_days: window.retention_days,
+            tenants_own: defaults.retention_days.is_some(),
         });
     }
     let latest = window.latest(now);
@@ -486,7 +506,7 @@ impl<'a> Draft<'a> {
         check_bytes(Field::Message, &message, limits.message_bytes)?;
         let timestamp = match self.timestamp {
             None => truncate_to_millis(defaults.now),
-            Some(time) => timestamp(time, &limits.window, defaults.now)?,
+            Some(time) => timestamp(time, limits, &defaults)?,
         };
         let trace_id = match self.trace_id.map(trimmed) {
             Some(id) if !id.is_empty() => id,
@@ -731,6 +751,24 @@ mod tests {
         ));
         // The time the event is accepted is inside any window.
         assert!(draft().check(defaults(), &window).is_ok());
+
+        // A tenant's own retention replaces RETENTION_DAYS.
+        let for_tenant = Defaults {
+            retention_days: Some(7),
+            ..defaults()
+        };
+        let eight_days_old = Draft {
+            timestamp: Some(Time::Text("2026-04-27T12:00:00Z".into())),
+            ..draft()
+        };
+        assert_eq!(
+            eight_days_old
+                .check(for_tenant, &window)
+                .unwrap_err()
+                .to_string(),
+            "timestamp must be within the retention window of 7 days (the tenant's \
+             retention_days): not before 2026-04-28T12:00:00.123Z, got \"2026-04-27T12:00:00Z\""
+        );
     }
 
     #[test]

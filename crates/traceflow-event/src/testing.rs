@@ -12,6 +12,7 @@ pub fn defaults(now: &str) -> Defaults<'static> {
         tenant: crate::DEFAULT_TENANT,
         trace_id: TRACE_ID,
         now: now.parse().expect("an RFC 3339 time"),
+        retention_days: None,
     }
 }
 

@@ -24,7 +24,7 @@ use std::{
     path::{Path, PathBuf},
     sync::Arc,
 };
-use traceflow_access::{Access, Denied, Grant, KeysFileError, Scope};
+use traceflow_access::{Access, Denied, Grant, KeysFileError, Scope, TenantLimits};
 use traceflow_config::ApiKeys;
 
 /// The header naming the tenant a key acts for (Loki's).
@@ -83,6 +83,11 @@ impl AccessCheck {
         self.access
             .load()
             .authorize(presented.as_deref(), org_id, scope)
+    }
+
+    /// The limits the keys file sets for `tenant` now (none without a keys file).
+    pub fn limits(&self, tenant: &str) -> TenantLimits {
+        self.access.load().limits(tenant)
     }
 
     fn reload_on_hangup(&self, service: &'static str, path: PathBuf) {

@@ -7,6 +7,7 @@
 pub struct QueueKeys {
     queue: String,
     depth: String,
+    tenant_depth: String,
     dead: String,
 }
 
@@ -15,6 +16,7 @@ impl QueueKeys {
         let queue = queue.into();
         Self {
             depth: format!("{queue}:depth"),
+            tenant_depth: format!("{queue}:tenant_depth"),
             dead: format!("{queue}:dead"),
             queue,
         }
@@ -28,6 +30,11 @@ impl QueueKeys {
     /// `Q:depth`: the number of events in `Q`.
     pub fn depth(&self) -> &str {
         &self.depth
+    }
+
+    /// `Q:tenant_depth`: a hash of each tenant's number of events in `Q`.
+    pub fn tenant_depth(&self) -> &str {
+        &self.tenant_depth
     }
 
     /// `Q:dead`: the dead letters, newest first.

@@ -31,7 +31,7 @@ pub use consumer::{Backlog, Consumer, DeadLetter};
 pub use keys::QueueKeys;
 pub use producer::{Producer, Pushed};
 pub use queue::Queue;
-pub use wire::{ENTRY_MAX_EVENTS, WireError, decode_line, encode_entry, entry_lines};
+pub use wire::{ENTRY_MAX_EVENTS, WireError, decode_line, encode_entry, entry_lines, entry_tenant};
 
 use std::time::Duration;
 

@@ -4,14 +4,19 @@
 //! takes all the pushes waiting at that moment and queues them with one transaction, small
 //! entries joined into one. Concurrent requests then share a Redis round trip, an `admit`
 //! and a list element, and each is answered only once that transaction has succeeded.
+//!
+//! Each tenant's events in the queue are counted too (`Q:tenant_depth`), so that a tenant
+//! with a share (`max_queued_events`) is refused once it holds that many, while the others
+//! still get in.
 
 use crate::{
-    ENTRY_MAX_EVENTS, QueueError, QueueKeys, encode_entry,
-    scripts::{Admit, Script},
+    ENTRY_MAX_EVENTS, QueueError, QueueKeys, encode_entry, entry_tenant,
+    scripts::{Admit, Script, TenantPush},
 };
 use redis::aio::ConnectionManager;
+use std::collections::BTreeMap;
 use tokio::sync::{mpsc, oneshot};
-use traceflow_event::Event;
+use traceflow_event::{DEFAULT_TENANT, Event};
 
 /// Most pushes one transaction commits; more wait for the next one.
 const GROUP_MAX_PUSHES: usize = 512;
@@ -28,6 +33,9 @@ pub enum Pushed {
     Queued { depth: u64 },
     /// Refused whole because the queue would exceed its limit; nothing was queued.
     Full { depth: u64 },
+    /// Refused whole because the tenant would exceed its share; `queued` of its events
+    /// are waiting. Nothing was queued.
+    TenantFull { queued: u64 },
 }
 
 /// Cheap to clone: all clones share one commit task and one multiplexed connection.
@@ -37,11 +45,24 @@ pub struct Producer {
     connection: ConnectionManager,
 }
 
-/// One push waiting for its transaction.
+/// One push waiting for its transaction: one tenant's entries.
 struct Push {
     entries: Vec<Vec<u8>>,
     events: usize,
+    tenant: String,
+    /// The tenant's share, if it has one.
+    max_queued: Option<u64>,
     answer: oneshot::Sender<Result<Pushed, QueueError>>,
+}
+
+impl Push {
+    fn tenant(&self) -> TenantPush<'_> {
+        TenantPush {
+            tenant: &self.tenant,
+            events: self.events as u64,
+            max_queued: self.max_queued,
+        }
+    }
 }
 
 impl Producer {
@@ -63,30 +84,46 @@ impl Producer {
         })
     }
 
-    /// Queues the events atomically, oldest first, so the consumer (taking from the right)
-    /// sees them in order: all of them, or none when full.
-    pub async fn push(&self, events: &[Event<'_>]) -> Result<Pushed, QueueError> {
+    /// Queues the events (one tenant's) atomically, oldest first, so the consumer (taking
+    /// from the right) sees them in order: all of them, or none when the queue is full or
+    /// the tenant would hold more than `max_queued` events.
+    pub async fn push(
+        &self,
+        events: &[Event<'_>],
+        max_queued: Option<u64>,
+    ) -> Result<Pushed, QueueError> {
         let entries: Vec<Vec<u8>> = events.chunks(ENTRY_MAX_EVENTS).map(encode_entry).collect();
-        self.push_counted(entries, events.len()).await
+        let tenant = events.first().map_or(DEFAULT_TENANT, |event| &event.tenant);
+        self.push_counted(entries, events.len(), tenant, max_queued)
+            .await
     }
 
     /// Queues entries already in the wire format (see [`encode_entry`]) as [`Producer::push`]
     /// does, for tools and tests that build entries themselves, malformed ones included.
-    /// Each line counts as an event, as the claim counts them (`events_in.lua`).
+    /// Each line counts as an event, as the claim counts them (`events_in.lua`), and as the
+    /// first entry's tenant's ([`entry_tenant`]), without a share.
     pub async fn push_entries(&self, entries: &[Vec<u8>]) -> Result<Pushed, QueueError> {
         let events = entries.iter().map(|entry| lines_in(entry)).sum();
-        self.push_counted(entries.to_vec(), events).await
+        let tenant = entries
+            .first()
+            .map_or(DEFAULT_TENANT, |entry| entry_tenant(entry));
+        self.push_counted(entries.to_vec(), events, tenant, None)
+            .await
     }
 
     async fn push_counted(
         &self,
         entries: Vec<Vec<u8>>,
         events: usize,
+        tenant: &str,
+        max_queued: Option<u64>,
     ) -> Result<Pushed, QueueError> {
         let (answer, answered) = oneshot::channel();
         let push = Push {
             entries,
             events,
+            tenant: tenant.to_owned(),
+            max_queued,
             answer,
         };
         if self.commits.send(push).await.is_err() {
@@ -127,20 +164,24 @@ impl Committer {
         }
     }
 
-    /// Queues the group with one transaction. When the queue cannot take the whole group,
-    /// its pushes are tried one by one, so each is refused or queued on its own, as if it
-    /// had come alone.
+    /// Queues the group with one transaction. When the queue cannot take the whole group
+    /// (full, or a tenant over its share), its pushes are tried one by one, so each is
+    /// refused or queued on its own, as if it had come alone.
     async fn commit(&self, group: &mut Vec<Push>) {
         if let [push] = group.as_slice() {
-            let pushed = self.admit(&push.entries, push.events).await;
+            let pushed = self
+                .admit(&push.entries, push.events, &[push.tenant()])
+                .await;
             answer(group, &pushed);
             return;
         }
         let events = group.iter().map(|push| push.events).sum();
-        match self.admit(&joined(group), events).await {
-            Ok(Pushed::Full { .. }) => {
+        match self.admit(&joined(group), events, &tenants(group)).await {
+            Ok(Pushed::Full { .. } | Pushed::TenantFull { .. }) => {
                 for push in group.drain(..) {
-                    let pushed = self.admit(&push.entries, push.events).await;
+                    let pushed = self
+                        .admit(&push.entries, push.events, &[push.tenant()])
+                        .await;
                     let _ = push.answer.send(pushed);
                 }
             }
@@ -149,24 +190,30 @@ impl Committer {
     }
 
     /// `MULTI; LPUSH entries; EVAL admit; EXEC`: the entries never pass through Lua.
-    async fn admit(&self, entries: &[Vec<u8>], events: usize) -> Result<Pushed, QueueError> {
+    async fn admit(
+        &self,
+        entries: &[Vec<u8>],
+        events: usize,
+        tenants: &[TenantPush<'_>],
+    ) -> Result<Pushed, QueueError> {
         let admit = Admit {
             keys: &self.keys,
             max_depth: self.max_depth,
             events: events as u64,
             entries: entries.len() as u64,
+            tenants,
         };
-        let ((queued, depth),): ((u8, u64),) = redis::pipe()
+        let ((verdict, count),): ((u8, u64),) = redis::pipe()
             .atomic()
             .lpush(self.keys.queue(), entries)
             .ignore()
             .add_command(admit.eval())
             .query_async(&mut self.connection.clone())
             .await?;
-        Ok(if queued == 1 {
-            Pushed::Queued { depth }
-        } else {
-            Pushed::Full { depth }
+        Ok(match verdict {
+            1 => Pushed::Queued { depth: count },
+            2 => Pushed::TenantFull { queued: count },
+            _ => Pushed::Full { depth: count },
         })
     }
 }
@@ -179,17 +226,43 @@ fn answer(group: &mut Vec<Push>, pushed: &Result<Pushed, QueueError>) {
     }
 }
 
-/// The group's entries in order, consecutive small ones joined into one (lines joined by
-/// `\n`, as within an entry) up to [`ENTRY_MAX_EVENTS`] events and
+/// Each tenant of the group, with its events and its share (the smallest its pushes carry:
+/// a share changed by a reload meanwhile).
+fn tenants(group: &[Push]) -> Vec<TenantPush<'_>> {
+    let mut tenants: BTreeMap<&str, TenantPush<'_>> = BTreeMap::new();
+    for push in group {
+        tenants
+            .entry(&push.tenant)
+            .and_modify(|part| {
+                part.events += push.events as u64;
+                part.max_queued = match (part.max_queued, push.max_queued) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            })
+            .or_insert_with(|| push.tenant());
+    }
+    tenants.into_values().collect()
+}
+
+/// The group's entries in order, consecutive small ones of one tenant joined into one (lines
+/// joined by `\n`, as within an entry) up to [`ENTRY_MAX_EVENTS`] events and
 /// [`JOINED_ENTRY_MAX_BYTES`].
 fn joined(group: &[Push]) -> Vec<Vec<u8>> {
     let mut entries: Vec<Vec<u8>> = Vec::new();
     let mut last_events = 0;
-    for entry in group.iter().flat_map(|push| &push.entries) {
+    let mut last_tenant = None;
+    for (tenant, entry) in group
+        .iter()
+        .flat_map(|push| push.entries.iter().map(|entry| (&push.tenant, entry)))
+    {
         let events = lines_in(entry);
+        let same_tenant = last_tenant == Some(tenant);
+        last_tenant = Some(tenant);
         match entries.last_mut() {
             Some(last)
-                if last_events + events <= ENTRY_MAX_EVENTS
+                if same_tenant
+                    && last_events + events <= ENTRY_MAX_EVENTS
                     && last.len() + 1 + entry.len() <= JOINED_ENTRY_MAX_BYTES =>
             {
                 last.push(b'\n');
@@ -210,11 +283,17 @@ mod tests {
     use super::*;
 
     fn push(entries: &[&str]) -> Push {
+        push_for("default", entries)
+    }
+
+    fn push_for(tenant: &str, entries: &[&str]) -> Push {
         let entries: Vec<Vec<u8>> = entries.iter().map(|e| e.as_bytes().to_vec()).collect();
         let events = entries.iter().map(|entry| lines_in(entry)).sum();
         Push {
             entries,
             events,
+            tenant: tenant.to_owned(),
+            max_queued: None,
             answer: oneshot::channel().0,
         }
     }
@@ -241,6 +320,24 @@ mod tests {
         assert_eq!(lines_in(entries[0].as_bytes()), ENTRY_MAX_EVENTS);
         assert!(entries[0].ends_with("x\ny"));
         assert_eq!(entries[1], "z");
+    }
+
+    #[test]
+    fn only_one_tenants_entries_are_joined_and_each_tenant_is_counted_once() {
+        let mut limited = push_for("acme", &["a2"]);
+        limited.max_queued = Some(5);
+        let group = [
+            push_for("acme", &["a1"]),
+            push_for("beta", &["b1"]),
+            push_for("beta", &["b2\nb3"]),
+            limited,
+        ];
+        assert_eq!(text(joined(&group)), ["a1", "b1\nb2\nb3", "a2"]);
+        let counted: Vec<(&str, u64, Option<u64>)> = tenants(&group)
+            .iter()
+            .map(|part| (part.tenant, part.events, part.max_queued))
+            .collect();
+        assert_eq!(counted, [("acme", 2, Some(5)), ("beta", 3, None)]);
     }
 
     #[test]

@@ -26,6 +26,16 @@ impl Queue {
         Ok(depth.unwrap_or_default())
     }
 
+    /// Each tenant's events waiting in the queue (tenants with none left out).
+    pub async fn tenant_depths(&self) -> Result<Vec<(String, u64)>, QueueError> {
+        let depths: Vec<(String, u64)> = self
+            .connection
+            .clone()
+            .hgetall(self.keys.tenant_depth())
+            .await?;
+        Ok(depths)
+    }
+
     /// The workers that hold a batch but whose heartbeat expired: theirs are the batches to
     /// take over ([`crate::Consumer::take_over`], which checks the heartbeat again).
     pub async fn orphans(&self) -> Result<Vec<String>, QueueError> {

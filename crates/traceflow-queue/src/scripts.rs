@@ -9,7 +9,8 @@
 use crate::QueueKeys;
 use std::sync::LazyLock;
 
-/// `events_in(entry)`, prepended to the scripts that count the entries they move.
+/// `events_in(entry)` and `tenant_of(entry)`, prepended to the scripts that count the
+/// entries they move.
 const EVENTS_IN: &str = include_str!("scripts/events_in.lua");
 
 /// The Lua sent for a script made of `files`: their lines joined, without comment lines
@@ -34,6 +35,11 @@ pub(crate) trait Script {
     /// `ARGV`, in order.
     fn argv(&self) -> Vec<(&'static str, u64)>;
 
+    /// `ARGV` after the named ones: groups of values the script reads in a loop.
+    fn repeated(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The `EVAL` of this call, to run alone or inside a pipeline or transaction.
     fn eval(&self) -> redis::Cmd {
         let keys = self.keys();
@@ -45,11 +51,15 @@ pub(crate) trait Script {
         for (_, value) in self.argv() {
             eval.arg(value);
         }
+        for value in self.repeated() {
+            eval.arg(value);
+        }
         eval
     }
 }
 
-/// `admit.lua`: keeps the entries just pushed, or trims them off when the queue is full.
+/// `admit.lua`: keeps the entries just pushed, or trims them off when the queue is full or
+/// a tenant would pass its share.
 pub(crate) struct Admit<'a> {
     pub keys: &'a QueueKeys,
     pub max_depth: u64,
@@ -57,6 +67,17 @@ pub(crate) struct Admit<'a> {
     pub events: u64,
     /// How many entries were pushed.
     pub entries: u64,
+    /// Each tenant of the pushed entries: its events among them and its share, if limited.
+    pub tenants: &'a [TenantPush<'a>],
+}
+
+/// One tenant's part of a push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TenantPush<'a> {
+    pub tenant: &'a str,
+    pub events: u64,
+    /// `max_queued_events`: most of its events the queue may hold.
+    pub max_queued: Option<u64>,
 }
 
 impl Script for Admit<'_> {
@@ -70,6 +91,7 @@ impl Script for Admit<'_> {
         vec![
             ("queue", self.keys.queue()),
             ("depth_key", self.keys.depth()),
+            ("tenant_depth_key", self.keys.tenant_depth()),
         ]
     }
 
@@ -79,6 +101,23 @@ impl Script for Admit<'_> {
             ("events", self.events),
             ("entries", self.entries),
         ]
+    }
+
+    /// `tenant, events, max_queued` for each tenant, -1 standing for no share.
+    fn repeated(&self) -> Vec<String> {
+        self.tenants
+            .iter()
+            .flat_map(|part| {
+                let share = part
+                    .max_queued
+                    .map_or(-1, |limit| limit.min(i64::MAX as u64) as i64);
+                [
+                    part.tenant.to_owned(),
+                    part.events.to_string(),
+                    share.to_string(),
+                ]
+            })
+            .collect()
     }
 }
 
@@ -103,6 +142,7 @@ impl Script for Claim<'_> {
             ("queue", self.keys.queue()),
             ("processing", self.processing),
             ("depth_key", self.keys.depth()),
+            ("tenant_depth_key", self.keys.tenant_depth()),
         ]
     }
 
@@ -146,14 +186,18 @@ mod tests {
     use super::*;
 
     /// The names a script binds `KEYS[n]` and `ARGV[n]` to (`local name = KEYS[n]`,
-    /// `local name = tonumber(ARGV[n])`), in order; panics if a position is used anywhere
-    /// else or out of order.
+    /// `local name = tonumber(ARGV[n])`), in order; panics if a numbered position is used
+    /// anywhere else or out of order. (The repeated arguments after them are read in a
+    /// loop, `ARGV[i]`.)
     fn bindings(source: &str, array: &str) -> Vec<String> {
         let mut names = Vec::new();
-        for line in source
-            .lines()
-            .filter(|line| line.contains(&format!("{array}[")))
-        {
+        let numbered = |line: &&str| {
+            line.match_indices(&format!("{array}["))
+                .any(|(at, opening)| {
+                    line[at + opening.len()..].starts_with(|c: char| c.is_ascii_digit())
+                })
+        };
+        for line in source.lines().filter(numbered) {
             let binding = line
                 .strip_prefix("local ")
                 .and_then(|rest| rest.split_once(" = "))
@@ -184,6 +228,7 @@ mod tests {
             max_depth: 10,
             events: 1,
             entries: 1,
+            tenants: &[],
         });
         assert_bound_by_name(&Claim {
             keys: &keys,
@@ -233,10 +278,11 @@ mod tests {
             [
                 b"EVAL".as_slice(),
                 Claim::source().as_bytes(),
-                b"3",
+                b"4",
                 b"q",
                 b"q:processing:w",
                 b"q:depth",
+                b"q:tenant_depth",
                 b"7"
             ]
         );

@@ -1,6 +1,11 @@
 //! The queue's wire format: an entry is one request's events, one JSON object per line.
+//!
+//! An entry holds one tenant's events (a request acts for one tenant, and the producer joins
+//! only the entries of one tenant), and its first line says whose: an event's JSON starts
+//! with its `id` and then its `tenant`, which is left out for the default tenant. The claim
+//! script reads it there (`tenant_of` in `scripts/events_in.lua`), as [`entry_tenant`] does.
 
-use traceflow_event::Event;
+use traceflow_event::{DEFAULT_TENANT, Event};
 
 /// Most events one queue entry carries; a larger request is split over several entries, so
 /// a worker's batch can be made close to its size out of whole entries.
@@ -24,6 +29,23 @@ pub fn encode_entry(events: &[Event<'_>]) -> Vec<u8> {
         serde_json::to_writer(&mut entry, event).expect("an Event always serializes");
     }
     entry
+}
+
+/// The tenant of an entry's events, read from its first line as the claim script reads it.
+pub fn entry_tenant(entry: &[u8]) -> &str {
+    const ID_FIELD: &[u8] = br#"{"id":""#;
+    const TENANT_FIELD: &[u8] = br#"","tenant":""#;
+    let tenant = entry
+        .strip_prefix(ID_FIELD)
+        .and_then(|rest| {
+            let id_end = rest.iter().position(|byte| *byte == b'"')?;
+            rest[id_end..].strip_prefix(TENANT_FIELD)
+        })
+        .and_then(|rest| {
+            let end = rest.iter().position(|byte| *byte == b'"')?;
+            std::str::from_utf8(&rest[..end]).ok()
+        });
+    tenant.unwrap_or(DEFAULT_TENANT)
 }
 
 /// The events' lines of a queue entry, in order (blank lines skipped).
@@ -73,6 +95,27 @@ mod tests {
             encode_entry(&events[..1]),
             serde_json::to_vec(&events[0]).unwrap()
         );
+    }
+
+    #[test]
+    fn an_entry_names_its_tenant_right_after_the_first_id() {
+        let mut event = sample();
+        assert_eq!(entry_tenant(&encode_entry(&[event.clone()])), "default");
+        assert!(
+            !String::from_utf8(encode_entry(&[event.clone()]))
+                .unwrap()
+                .contains("tenant")
+        );
+        event.tenant = "acme".into();
+        let entry = encode_entry(&[event.clone(), event.clone()]);
+        let prefix = format!(r#"{{"id":"{}","tenant":"acme","#, event.id);
+        assert!(
+            entry.starts_with(prefix.as_bytes()),
+            "{}",
+            String::from_utf8_lossy(&entry)
+        );
+        assert_eq!(entry_tenant(&entry), "acme");
+        assert_eq!(entry_tenant(b"not json"), "default");
     }
 
     #[test]

@@ -337,3 +337,104 @@ async fn every_script_runs_on_a_redis_that_forgot_its_scripts() {
     assert_eq!(heir.take_over("dead").await.unwrap(), 1);
     assert_eq!(queue.depth().await, 1);
 }
+
+/// An event of `tenant`, as ingestion queues it.
+fn event_of(tenant: &str, message: &str) -> traceflow_event::LogEvent {
+    let json = serde_json::json!({
+        "id": uuid::Uuid::now_v7(),
+        "tenant": tenant,
+        "timestamp": "2026-05-05T10:00:00.000Z",
+        "service": "s",
+        "level": "INFO",
+        "message": message,
+        "trace_id": "t",
+    });
+    traceflow_queue::decode_line(json.to_string().as_bytes())
+        .unwrap()
+        .into_owned()
+}
+
+impl Fixture {
+    /// Each tenant's count as stored.
+    async fn tenant_depths(&mut self) -> Vec<(String, u64)> {
+        let mut counts: Vec<(String, u64)> =
+            self.redis.hgetall(self.keys.tenant_depth()).await.unwrap();
+        counts.sort();
+        counts
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_over_its_share_is_refused_while_others_get_in_and_a_claim_frees_it() {
+    let mut queue = Fixture::new().await;
+    let producer = queue.producer(u64::MAX).await;
+    let acme =
+        |n: usize| -> Vec<_> { (0..n).map(|i| event_of("acme", &format!("a{i}"))).collect() };
+    let beta =
+        |n: usize| -> Vec<_> { (0..n).map(|i| event_of("beta", &format!("b{i}"))).collect() };
+
+    assert!(matches!(
+        producer.push(&acme(3), Some(4)).await.unwrap(),
+        Pushed::Queued { depth: 3 }
+    ));
+    assert_eq!(
+        producer.push(&acme(2), Some(4)).await.unwrap(),
+        Pushed::TenantFull { queued: 3 }
+    );
+    assert!(matches!(
+        producer.push(&beta(5), None).await.unwrap(),
+        Pushed::Queued { depth: 8 }
+    ));
+    assert_eq!(
+        queue.tenant_depths().await,
+        [("acme".to_owned(), 3), ("beta".to_owned(), 5)]
+    );
+
+    // Claiming acme's entry (the oldest) takes it off acme's count, and acme gets in again.
+    let consumer = queue.consumer("w1").await;
+    assert_eq!(consumer.claim(3).await.unwrap().len(), 1);
+    assert_eq!(queue.tenant_depths().await, [("beta".to_owned(), 5)]);
+    assert!(matches!(
+        producer.push(&acme(2), Some(4)).await.unwrap(),
+        Pushed::Queued { .. }
+    ));
+
+    // Concurrent pushes of both: acme's beyond its share are refused, every beta push is in.
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let producer = producer.clone();
+        let events = if i % 2 == 0 { acme(1) } else { beta(1) };
+        let share = (i % 2 == 0).then_some(4);
+        tasks.spawn(async move { (i % 2, producer.push(&events, share).await.unwrap()) });
+    }
+    let answers = tasks.join_all().await;
+    let queued = |tenant: usize| {
+        answers
+            .iter()
+            .filter(|(of, pushed)| *of == tenant && matches!(pushed, Pushed::Queued { .. }))
+            .count()
+    };
+    assert_eq!((queued(0), queued(1)), (2, 20), "{answers:?}");
+    assert_eq!(
+        queue.tenant_depths().await,
+        [("acme".to_owned(), 4), ("beta".to_owned(), 25)]
+    );
+    // Every entry holds one tenant's events.
+    for entry in queue.queued().await {
+        let tenant = traceflow_queue::entry_tenant(entry.as_bytes()).to_owned();
+        assert!(
+            entry
+                .lines()
+                .all(|line| line.contains(&format!("\"tenant\":\"{tenant}\""))),
+            "{entry}"
+        );
+    }
+
+    // Emptied, the counts are gone.
+    consumer.ack(&[]).await.unwrap();
+    while !consumer.claim(1000).await.unwrap().is_empty() {
+        consumer.ack(&[]).await.unwrap();
+    }
+    assert_eq!(queue.tenant_depths().await, []);
+    assert_eq!(queue.depth().await, 0);
+}

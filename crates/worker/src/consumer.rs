@@ -8,6 +8,7 @@
 
 use crate::upkeep::Orphans;
 use std::{
+    collections::BTreeMap,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -15,7 +16,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use traceflow_event::Event;
 use traceflow_queue::{
-    Backlog, Consumer, DeadLetter, QueueError, decode_line, encode_entry, entry_lines,
+    Backlog, Consumer, DeadLetter, QueueError, decode_line, encode_entry, entry_lines, entry_tenant,
 };
 use traceflow_runtime::Backoff;
 use traceflow_storage::Storage;
@@ -266,6 +267,7 @@ impl ConsumerLoop {
         metrics::counter!("traceflow_worker_batches_total").increment(1);
         metrics::counter!("traceflow_worker_rows_inserted_total").increment(stored as u64);
         metrics::counter!("traceflow_worker_dead_lettered_total").increment(dead.len() as u64);
+        count_stored_by_tenant(&events, &dead);
         tracing::info!(
             batch_size,
             stored,
@@ -329,6 +331,24 @@ impl ConsumerLoop {
                 }
             }
         }
+    }
+}
+
+/// `traceflow_tenant_events_stored_total{tenant}`: the batch's events, less those refused
+/// as rows (dead letters holding one event each; a line that was no event has no tenant).
+fn count_stored_by_tenant(events: &[Event<'_>], dead: &[DeadLetter]) {
+    let mut stored: BTreeMap<&str, i64> = BTreeMap::new();
+    for event in events {
+        *stored.entry(&event.tenant).or_default() += 1;
+    }
+    for letter in dead {
+        if let Some(count) = stored.get_mut(entry_tenant(letter.entry.as_bytes())) {
+            *count -= 1;
+        }
+    }
+    for (tenant, count) in stored {
+        metrics::counter!("traceflow_tenant_events_stored_total", "tenant" => tenant.to_owned())
+            .increment(count.max(0) as u64);
     }
 }
 

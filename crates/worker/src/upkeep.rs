@@ -88,6 +88,7 @@ impl Upkeep {
     /// per TTL, the dead workers' batches.
     async fn keep_alive(&self, stop: &CancellationToken) {
         let mut ticks = tokio::time::interval(self.heartbeat_ttl / 3);
+        let mut tenants_seen = BTreeSet::new();
         for tick in 0u64.. {
             tokio::select! {
                 _ = ticks.tick() => {}
@@ -100,6 +101,26 @@ impl Upkeep {
             if let Ok(depth) = self.queue.depth().await {
                 metrics::gauge!("traceflow_queue_depth").set(depth as f64);
             }
+            self.publish_tenant_depths(&mut tenants_seen).await;
+        }
+    }
+
+    /// `traceflow_tenant_queued_events{tenant}`: each tenant's events waiting; a tenant seen
+    /// before with none left is set to 0 rather than left at its last count.
+    async fn publish_tenant_depths(&self, seen: &mut BTreeSet<String>) {
+        let Ok(depths) = self.queue.tenant_depths().await else {
+            return;
+        };
+        for tenant in seen.iter() {
+            if !depths.iter().any(|(queued, _)| queued == tenant) {
+                metrics::gauge!("traceflow_tenant_queued_events", "tenant" => tenant.clone())
+                    .set(0.0);
+            }
+        }
+        for (tenant, queued) in depths {
+            metrics::gauge!("traceflow_tenant_queued_events", "tenant" => tenant.clone())
+                .set(queued as f64);
+            seen.insert(tenant);
         }
     }
 

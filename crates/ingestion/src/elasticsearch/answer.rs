@@ -63,7 +63,7 @@ pub(crate) fn refused(rejection: Rejection, events: usize) -> Response {
     rejection.record(Protocol::Elasticsearch, events);
     let reason = rejection.reason();
     let (status, kind) = match reason {
-        Reason::QueueFull => (
+        Reason::QueueFull | Reason::RateLimited | Reason::TenantQueueFull => (
             StatusCode::TOO_MANY_REQUESTS,
             "es_rejected_execution_exception",
         ),
@@ -94,7 +94,7 @@ pub(crate) fn refused(rejection: Rejection, events: usize) -> Response {
         kind,
         reason: reason_text.into(),
     };
-    with_retry_after(reason, error(status, &cause))
+    with_retry_after(&rejection, error(status, &cause))
 }
 
 /// 404 for a path this API does not serve.

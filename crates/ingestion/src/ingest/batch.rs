@@ -122,6 +122,7 @@ mod tests {
             tenant: traceflow_event::DEFAULT_TENANT,
             trace_id: "t",
             now: "2026-05-05T12:00:00Z".parse().unwrap(),
+            retention_days: None,
         };
         parse_body(format, body.as_bytes(), defaults, &Limits::default(), 3)
     }

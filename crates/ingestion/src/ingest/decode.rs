@@ -317,6 +317,7 @@ mod tests {
             tenant: traceflow_event::DEFAULT_TENANT,
             trace_id: TRACE,
             now: "2026-05-05T12:00:00.123456Z".parse().unwrap(),
+            retention_days: None,
         };
         parse_event(body.as_bytes(), defaults, &Limits::default())
     }

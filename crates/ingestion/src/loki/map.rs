@@ -349,6 +349,7 @@ mod tests {
             tenant: traceflow_event::DEFAULT_TENANT,
             trace_id: TRACE,
             now: now(),
+            retention_days: None,
         };
         map_streams(streams, options, defaults, &limits)
     }

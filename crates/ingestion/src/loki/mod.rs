@@ -66,7 +66,7 @@ fn refused(rejection: Rejection, entries: usize) -> Response {
         Rejection::TooLarge { .. } => format!("{rejection} (after decompression)"),
         other => other.to_string(),
     };
-    with_retry_after(reason, text(status(reason), message))
+    with_retry_after(&rejection, text(status(reason), message))
 }
 
 /// Push log entries to Loki's API: JSON or snappy-compressed protobuf.

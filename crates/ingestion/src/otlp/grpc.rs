@@ -24,7 +24,8 @@ use super::{export, grpc_code, refusal_message};
 use crate::{
     Port, Rejection,
     app::{AppState, Listener},
-    rejection::{Protocol, RETRY_AFTER_SECONDS, Refusal},
+    rejection::{Protocol, Refusal},
+    tenants,
 };
 use axum::http::{self, HeaderValue};
 use opentelemetry_proto::tonic::collector::logs::v1::{
@@ -113,10 +114,10 @@ fn status(rejection: Rejection, events: usize) -> Status {
     let reason = rejection.reason();
     let code = grpc_code(reason);
     let message = refusal_message(&rejection);
-    if !reason.retryable() {
+    let Some(seconds) = rejection.retry_after_seconds() else {
         return Status::new(code, message);
-    }
-    let delay = Duration::from_secs(RETRY_AFTER_SECONDS.into());
+    };
+    let delay = Duration::from_secs(seconds);
     let mut status =
         Status::with_error_details(code, message, ErrorDetails::with_retry_info(Some(delay)));
     let retry_info = tonic_types::pb::RetryInfo {
@@ -156,16 +157,20 @@ impl LogsService for Receiver {
             tenant: &tenant,
             trace_id: &trace_id,
             now: chrono::Utc::now(),
+            retention_days: self.state.tenants.limits(&tenant).retention_days,
         };
-        export(
-            &self.state,
-            Protocol::OtlpGrpc,
-            request.into_inner(),
-            defaults,
-        )
-        .await
-        .map(tonic::Response::new)
-        .map_err(|(rejection, records)| status(rejection, records))
+        let exported = async {
+            export(
+                &self.state,
+                Protocol::OtlpGrpc,
+                request.into_inner(),
+                defaults,
+            )
+            .await
+            .map(tonic::Response::new)
+            .map_err(|(rejection, records)| status(rejection, records))
+        };
+        tenants::serving(&tenant, exported).await
     }
 }
 

@@ -47,7 +47,10 @@ fn grpc_code(reason: Reason) -> tonic::Code {
         Reason::UnsupportedMediaType | Reason::Invalid | Reason::TooOld | Reason::TooNew => {
             tonic::Code::InvalidArgument
         }
-        Reason::TooLarge | Reason::TooManyEvents => tonic::Code::ResourceExhausted,
+        Reason::TooLarge
+        | Reason::TooManyEvents
+        | Reason::RateLimited
+        | Reason::TenantQueueFull => tonic::Code::ResourceExhausted,
         Reason::QueueUnavailable | Reason::QueueFull => tonic::Code::Unavailable,
     }
 }
@@ -82,7 +85,7 @@ fn status_response(rejection: Rejection, events: usize, encoding: Encoding) -> R
             .into_bytes(),
     };
     with_retry_after(
-        reason,
+        &rejection,
         (
             reason.status(),
             [(CONTENT_TYPE, encoding.content_type())],

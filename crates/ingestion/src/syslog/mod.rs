@@ -26,6 +26,7 @@ use crate::{
     accept::accept,
     app::{AppState, Listener, Port},
     rejection::{Protocol, Reason, Refusal},
+    tenants,
 };
 use chrono::Utc;
 use chrono_tz::Tz;
@@ -63,7 +64,7 @@ pub(crate) struct Syslog {
     /// `SYSLOG_TIMEZONE`.
     zone: Tz,
     /// `SYSLOG_TENANT`.
-    tenant: Tenant,
+    pub(super) tenant: Tenant,
     /// The largest message read (`MAX_BODY_BYTES`).
     max_message_bytes: usize,
     max_group_events: usize,
@@ -148,6 +149,11 @@ impl Syslog {
                     tenant: self.tenant.as_str(),
                     trace_id,
                     now,
+                    retention_days: self
+                        .state
+                        .tenants
+                        .limits(self.tenant.as_str())
+                        .retention_days,
                 },
                 &self.state.limits,
             )
@@ -215,7 +221,11 @@ pub(crate) async fn listeners(
         let address = socket.local_addr()?;
         tracing::info!(port = ?Port::SyslogUdp, %address, "listening");
         listeners.push(Listener::new(Port::SyslogUdp, address, move |shutdown| {
-            Box::pin(udp::serve(socket, syslog, shutdown))
+            let tenant = syslog.tenant.clone();
+            Box::pin(tenants::serving(
+                tenant.as_str(),
+                udp::serve(socket, syslog, shutdown),
+            ))
         }));
     }
     if !listeners.is_empty() && !config.api_keys.is_empty() {

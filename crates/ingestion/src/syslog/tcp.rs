@@ -16,6 +16,7 @@ use super::{
 use crate::{
     app::Shutdown,
     rejection::{Protocol, Reason},
+    tenants,
 };
 use bytes::BytesMut;
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
@@ -52,7 +53,9 @@ pub(super) async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     tracing::debug!(%peer, "syslog connection opened");
-                    connections.spawn(connection(stream, peer, syslog.clone(), shutdown.clone()));
+                    let tenant = syslog.tenant.as_str();
+                    let connection = connection(stream, peer, syslog.clone(), shutdown.clone());
+                    connections.spawn(tenants::serving(tenant, connection));
                 }
                 // Out of file descriptors, say: the connections already open go on, and a
                 // new one is tried again shortly rather than in a busy loop.

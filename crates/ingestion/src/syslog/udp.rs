@@ -11,6 +11,7 @@ use super::{Group, Syslog, framing::without_line_end, refused};
 use crate::{
     app::Shutdown,
     rejection::{Protocol, Reason},
+    tenants,
 };
 use std::{io, sync::Arc};
 use tokio::{
@@ -39,7 +40,10 @@ pub(super) async fn serve(
     shutdown: Shutdown,
 ) -> io::Result<()> {
     let (groups, waiting) = mpsc::channel(BACKLOG_GROUPS);
-    let pusher = tokio::spawn(push(syslog.clone(), waiting));
+    let pusher = tokio::spawn(tenants::serving(
+        syslog.tenant.as_str(),
+        push(syslog.clone(), waiting),
+    ));
     let mut datagram = vec![0; MAX_DATAGRAM];
     let mut group = Group::new();
     let stop = shutdown.wait();

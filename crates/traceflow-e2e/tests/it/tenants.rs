@@ -34,15 +34,37 @@ scopes = ["ingest", "query"]
 
 /// A stack reading [`KEYS`], its syslog listeners receiving for `beta`.
 async fn tenant_stack() -> (TestStack, tempfile::TempDir) {
+    stack_with_keys(KEYS, "beta", StackOptions::default()).await
+}
+
+/// [`KEYS`] for tenants `<prefix>-acme` and `<prefix>-beta` (keys `<tenant>-key`), with
+/// `limits` after: the metrics of in-process services are the test binary's, so a test that
+/// reads them has tenants of its own.
+fn keys_of(prefix: &str, limits: &str) -> String {
+    let keys = KEYS
+        .replace("acme", &format!("{prefix}-acme"))
+        .replace("beta", &format!("{prefix}-beta"));
+    format!("{keys}\n{limits}")
+}
+
+/// A stack reading `keys` (with `options`), its syslog listeners receiving for
+/// `syslog_tenant`.
+async fn stack_with_keys(
+    keys: &str,
+    syslog_tenant: &str,
+    options: StackOptions,
+) -> (TestStack, tempfile::TempDir) {
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("keys.toml");
-    std::fs::write(&path, KEYS).unwrap();
+    std::fs::write(&path, keys).unwrap();
+    let mut extra_env = vec![
+        ("KEYS_FILE", path.to_str().unwrap().to_owned()),
+        ("SYSLOG_TENANT", syslog_tenant.to_owned()),
+    ];
+    extra_env.extend(options.extra_env.iter().cloned());
     let stack = TestStack::spawn_with(StackOptions {
-        extra_env: vec![
-            ("KEYS_FILE", path.to_str().unwrap().to_owned()),
-            ("SYSLOG_TENANT", "beta".to_owned()),
-        ],
-        ..StackOptions::default()
+        extra_env,
+        ..options
     })
     .await;
     (stack, directory)
@@ -442,4 +464,160 @@ async fn delete_removes_only_the_keys_tenants_events() {
     // A key that may read for both but not delete.
     let (status, _) = send(stack.http.delete(&path), "both-key", Some("beta")).await;
     assert_eq!(status, 403);
+}
+
+/// `POST /ingest` of one event as `tenant`'s key: the status, `Retry-After` and the body.
+async fn ingest_one(stack: &TestStack, tenant: &str, message: &str) -> (u16, Option<u64>, String) {
+    let answer = stack
+        .http
+        .post(format!("{}/ingest", stack.ingestion_url))
+        .bearer_auth(format!("{tenant}-key"))
+        .json(&json!({"service": "limited", "level": "INFO", "message": message}))
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status().as_u16();
+    let retry_after = answer
+        .headers()
+        .get("retry-after")
+        .map(|value| value.to_str().unwrap().parse().unwrap());
+    (status, retry_after, answer.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_tenant_over_its_rate_gets_429s_while_another_at_the_same_time_gets_202s() {
+    let keys = keys_of("rate", "[tenants.rate-acme]\nmax_events_per_second = 5\n");
+    let (stack, _keys) = stack_with_keys(&keys, "rate-beta", StackOptions::default()).await;
+    let (mut acme, mut beta) = (Vec::new(), Vec::new());
+    for n in 0..20 {
+        acme.push(ingest_one(&stack, "rate-acme", &format!("a{n}")).await);
+        beta.push(ingest_one(&stack, "rate-beta", &format!("b{n}")).await);
+    }
+    let accepted = |answers: &[(u16, Option<u64>, String)]| {
+        answers.iter().filter(|(status, ..)| *status == 202).count()
+    };
+    assert_eq!(accepted(&beta), 20, "{beta:?}");
+    // The burst (5), and what refilled while the 40 requests were sent.
+    let acme_accepted = accepted(&acme);
+    assert!((5..=10).contains(&acme_accepted), "{acme:?}");
+    let (status, retry_after, body) = acme.iter().find(|(status, ..)| *status != 202).unwrap();
+    assert_eq!((*status, *retry_after), (429, Some(1)));
+    assert_eq!(
+        serde_json::from_str::<Value>(body).unwrap()["error"],
+        "tenant \"rate-acme\" is over its rate of 5 events per second, nothing was accepted; retry later"
+    );
+
+    // Loki's clients back off on 429 too.
+    let (status, _) = send(
+        stack
+            .http
+            .post(format!("{}/loki/api/v1/push", stack.ingestion_url))
+            .json(&json!({"streams": [{"stream": {"service_name": "loki"},
+                "values": [[(Utc::now().timestamp_nanos_opt().unwrap()).to_string(), "m"]]}]})),
+        "rate-acme-key",
+        None,
+    )
+    .await;
+    assert_eq!(status, 429);
+
+    let metrics = crate::metrics::metrics(&stack, &stack.ingestion_url).await;
+    let sample = |labels: &str| {
+        crate::metrics::sample(&metrics, "traceflow_ingest_events_", labels).unwrap_or_default()
+    };
+    assert_eq!(
+        sample(r#"protocol="ingest",tenant="rate-beta""#),
+        20.0,
+        "accepted for beta\n{metrics}"
+    );
+    assert_eq!(
+        sample(r#"protocol="ingest",reason="rate_limited",tenant="rate-acme""#),
+        (20 - acme_accepted) as f64,
+        "{metrics}"
+    );
+    wait_for_rows(&stack, 20 + acme_accepted as u64).await;
+}
+
+#[tokio::test]
+async fn syslog_over_tcp_is_held_back_by_its_tenants_rate_and_loses_nothing() {
+    let keys = keys_of("held", "[tenants.held-beta]\nmax_events_per_second = 10\n");
+    let (stack, _keys) = stack_with_keys(&keys, "held-beta", StackOptions::default()).await;
+    let mut syslog = tokio::net::TcpStream::connect(&stack.protocol_addresses.syslog_tcp)
+        .await
+        .unwrap();
+    let mut send_lines = async |lines: std::ops::Range<u32>| {
+        let now = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+        let text: String = lines
+            .map(|n| format!("<14>1 {now} host held - - - line {n}\n"))
+            .collect();
+        syslog.write_all(text.as_bytes()).await.unwrap();
+        syslog.flush().await.unwrap();
+    };
+    // The first lines come as one group, let in whole: the bucket then owes 30 tokens.
+    send_lines(0..40).await;
+    wait_for_rows(&stack, 40).await;
+    // The next are held until the debt is paid, at 10 a second: three seconds.
+    let started = Instant::now();
+    send_lines(40..50).await;
+    wait_for_rows(&stack, 50).await;
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(2500), "{elapsed:?}");
+    let stored = stored_tenants(&stack).await;
+    assert_eq!(stored.len(), 50);
+    assert!(stored.iter().all(|(tenant, _)| tenant == "held-beta"));
+}
+
+#[tokio::test]
+async fn a_tenant_over_its_queue_share_gets_429s_while_others_still_get_in() {
+    let keys = keys_of("share", "[tenants.share-acme]\nmax_queued_events = 3\n");
+    let options = StackOptions {
+        worker: false,
+        ..StackOptions::default()
+    };
+    let (mut stack, _keys) = stack_with_keys(&keys, "share-beta", options).await;
+    for n in 0..3 {
+        assert_eq!(
+            ingest_one(&stack, "share-acme", &format!("a{n}")).await.0,
+            202
+        );
+    }
+    let (status, retry_after, body) = ingest_one(&stack, "share-acme", "a3").await;
+    assert_eq!((status, retry_after), (429, Some(2)), "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["error"],
+        "tenant \"share-acme\" has 3 events queued, its limit is 3: nothing was accepted; retry later"
+    );
+    for n in 0..10 {
+        assert_eq!(
+            ingest_one(&stack, "share-beta", &format!("b{n}")).await.0,
+            202
+        );
+    }
+
+    // The worker stores what is queued; acme's share is free again.
+    stack.start_worker().await;
+    wait_for_rows(&stack, 13).await;
+    assert_eq!(ingest_one(&stack, "share-acme", "a4").await.0, 202);
+    wait_for_rows(&stack, 14).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = crate::metrics::metrics(&stack, &stack.worker_http_url).await;
+        let stored = |tenant: &str| {
+            crate::metrics::sample(
+                &metrics,
+                "traceflow_tenant_events_stored_total",
+                &format!("tenant=\"{tenant}\""),
+            )
+        };
+        let queued = crate::metrics::sample(
+            &metrics,
+            "traceflow_tenant_queued_events",
+            "tenant=\"share-acme\"",
+        );
+        let counts = (stored("share-acme"), stored("share-beta"), queued);
+        if counts == (Some(4.0), Some(10.0), Some(0.0)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{metrics}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

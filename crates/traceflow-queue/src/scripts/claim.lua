@@ -2,22 +2,24 @@
 -- yet acknowledged, one taken over from a dead worker), moves entries from the queue's right
 -- end into the worker's processing list, oldest first, until they hold max_events events (an
 -- entry that would overshoot stays queued, unless it is the first), and takes them off the
--- depth. The batch is read back with LRANGE in the same pipeline rather than returned:
+-- depth and off their tenants' counts. The batch is read back with LRANGE in the same pipeline rather than returned:
 -- handing each value back out of Lua costs as much as the move itself.
 --
 -- KEYS: queue (the list of entries), processing (this worker's batch), depth_key (the
---       queue's event count)
+--       queue's event count), tenant_depth_key (each tenant's event count in the queue)
 -- ARGV: max_events (most events to move, unless the first entry alone holds more)
 -- Returns the number of events moved (0 when a batch was held or the queue is empty). The
--- depth is set to 0 whenever the queue is left empty, so a count left stale by a queue
+-- counts are set to 0 whenever the queue is left empty, so a count left stale by a queue
 -- emptied by hand is gone after one claim.
 local queue = KEYS[1]
 local processing = KEYS[2]
 local depth_key = KEYS[3]
+local tenant_depth_key = KEYS[4]
 local max_events = tonumber(ARGV[1])
 
 if redis.call('EXISTS', processing) == 1 then return 0 end
 local events = 0
+local taken = {}
 while events < max_events do
   local entry = redis.call('LMOVE', queue, processing, 'RIGHT', 'RIGHT')
   if not entry then break end
@@ -27,10 +29,19 @@ while events < max_events do
     break
   end
   events = events + count
+  local tenant = tenant_of(entry)
+  taken[tenant] = (taken[tenant] or 0) + count
 end
 local left = 0
 if redis.call('LLEN', queue) > 0 then
   left = math.max(tonumber(redis.call('GET', depth_key) or '0') - events, 0)
+  for tenant, count in pairs(taken) do
+    if redis.call('HINCRBY', tenant_depth_key, tenant, -count) <= 0 then
+      redis.call('HDEL', tenant_depth_key, tenant)
+    end
+  end
+else
+  redis.call('DEL', tenant_depth_key)
 end
 redis.call('SET', depth_key, left)
 return events
