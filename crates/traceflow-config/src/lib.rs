@@ -189,6 +189,9 @@ pub struct WorkerConfig {
     pub heartbeat_ttl: Duration,
     /// Events older than this many days are removed (TTL, or day partitions dropped).
     pub retention_days: u32,
+    /// Tenants kept for their own number of days instead (`retention_days` in `KEYS_FILE`,
+    /// read at start), sorted by tenant.
+    pub tenant_retention_days: Vec<(traceflow_access::Tenant, u32)>,
 }
 
 /// The query service (`cargo run -p query`).
@@ -321,6 +324,7 @@ impl WorkerConfig {
             poll_interval: env.duration("POLL_INTERVAL", Duration::from_secs(5))?,
             heartbeat_ttl: env.duration("WORKER_HEARTBEAT_TTL", Duration::from_secs(15))?,
             retention_days: retention_days(env)?,
+            tenant_retention_days: env.tenant_retention_days()?,
         };
         if config.max_batch_size < config.batch_size {
             return Err(ConfigError {

@@ -228,6 +228,21 @@ impl Env {
         Ok(Some(path))
     }
 
+    /// The tenants' own `retention_days` in `KEYS_FILE`, if it is set (it must load).
+    pub(crate) fn tenant_retention_days(
+        &self,
+    ) -> Result<Vec<(traceflow_access::Tenant, u32)>, ConfigError> {
+        let Some(raw) = self.get("KEYS_FILE") else {
+            return Ok(Vec::new());
+        };
+        let access = traceflow_access::Access::load(std::path::Path::new(raw))
+            .map_err(|error| Self::error("KEYS_FILE", error.to_string()))?;
+        Ok(access
+            .tenant_limits()
+            .filter_map(|(tenant, limits)| Some((tenant.clone(), limits.retention_days?)))
+            .collect())
+    }
+
     /// A tenant's name (see `traceflow_access::Tenant`).
     pub(crate) fn tenant(
         &self,

@@ -36,7 +36,7 @@ pub use filter::{Exclusions, LogFilter};
 pub use insert::LogRow;
 pub use migrations::{Migration, Program, Requirement, Step};
 pub use position::{Order, Position};
-pub use retention::Retention;
+pub use retention::{Retention, RetentionPolicy};
 pub use search::{LogQuery, MAX_LIMIT, Page, SearchPage, StoredLogRow};
 pub use stats::{
     Bucket, GroupBy, MAX_BUCKETS, ServiceCounts, StatsQuery, StatsRow, bucket_count, service_counts,

@@ -1,9 +1,13 @@
-//! RETENTION_DAYS: a table TTL where the server has TTL (19.6+); on older servers (18.16)
-//! whole day partitions are dropped once every event in them is older than the limit.
+//! RETENTION_DAYS and the tenants' own `retention_days`: a table TTL where the server has
+//! TTL (19.6+), one expression giving each tenant its limit; on older servers (18.16) whole
+//! day partitions are dropped once every event in them is older than the longest limit, and
+//! the events of tenants with a shorter one are deleted by a mutation when there are any.
 
 use crate::{
     Requirement, Storage, StorageError,
+    delete::pending_mutations_query,
     schema::{LOGS, LOGS_BY_TRACE},
+    sql::{Param, Sql},
 };
 use chrono::{DateTime, Datelike, TimeDelta, Utc};
 use clickhouse::{Client, query::Query};
@@ -11,18 +15,95 @@ use clickhouse::{Client, query::Query};
 /// The tables that hold events and are partitioned by day, and so expire together.
 pub const EXPIRING_TABLES: [&str; 2] = [LOGS, LOGS_BY_TRACE];
 
+/// How long events are kept: `days` (RETENTION_DAYS), or a tenant's own.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RetentionPolicy {
+    pub days: u32,
+    /// The tenants with a limit of their own, and it.
+    pub tenants: Vec<(String, u32)>,
+}
+
+impl RetentionPolicy {
+    /// RETENTION_DAYS for every tenant.
+    pub fn uniform(days: u32) -> Self {
+        Self {
+            days,
+            tenants: Vec::new(),
+        }
+    }
+
+    /// The longest any event is kept.
+    fn longest(&self) -> u32 {
+        self.tenants
+            .iter()
+            .map(|(_, days)| *days)
+            .fold(self.days, u32::max)
+    }
+
+    /// When each row expires: `timestamp + toIntervalDay(days)`, or a `multiIf` on the
+    /// tenant when some have their own limit.
+    fn expiry(&self) -> Sql {
+        let mut sql = Sql::default();
+        if self.tenants.is_empty() {
+            sql.push("timestamp + toIntervalDay(?)", [self.days.into()]);
+            return sql;
+        }
+        sql.push("multiIf(", []);
+        for (tenant, days) in &self.tenants {
+            sql.push(
+                "tenant = ?, timestamp + toIntervalDay(?), ",
+                [Param::from(tenant.as_str()), (*days).into()],
+            );
+        }
+        sql.push("timestamp + toIntervalDay(?))", [self.days.into()]);
+        sql
+    }
+
+    /// The tenants kept for less than [`Self::longest`], each as the condition on `tenant`
+    /// that picks them out and their limit: each tenant with its own, and everyone else.
+    fn shorter_than_longest(&self) -> Vec<(Sql, u32)> {
+        let longest = self.longest();
+        let mut shorter: Vec<(Sql, u32)> = self
+            .tenants
+            .iter()
+            .filter(|(_, days)| *days < longest)
+            .map(|(tenant, days)| {
+                let mut sql = Sql::default();
+                sql.push("tenant = ?", [tenant.as_str().into()]);
+                (sql, *days)
+            })
+            .collect();
+        if self.days < longest {
+            let mut others = Sql::new("tenant NOT IN (");
+            for (index, (tenant, _)) in self.tenants.iter().enumerate() {
+                let separator = if index == 0 { "?" } else { ", ?" };
+                others.push(separator, [tenant.as_str().into()]);
+            }
+            others.push(")", []);
+            shorter.push((others, self.days));
+        }
+        shorter
+    }
+}
+
 /// What enforcing the retention did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Retention {
     /// The server expires rows itself; `changed` lists the tables whose TTL was (re)set.
     Ttl { changed: Vec<&'static str> },
-    /// The day partitions (`YYYYMMDD`) dropped from each table.
-    DroppedPartitions(Vec<(&'static str, u32)>),
+    /// The day partitions (`YYYYMMDD`) dropped from each table, and the expired events of
+    /// tenants kept for less than the longest limit, being deleted (a mutation each).
+    Dropped {
+        partitions: Vec<(&'static str, u32)>,
+        deleting: u64,
+    },
 }
 
 /// The TTL clause as `system.tables.engine_full` shows it once set.
-pub fn ttl_clause(days: u32) -> String {
-    format!("TTL timestamp + toIntervalDay({days})")
+pub fn ttl_clause(policy: &RetentionPolicy, client: &Client) -> String {
+    let mut sql = Sql::new("TTL ");
+    sql.append(policy.expiry());
+    sql.into_query(client).sql_display().to_string()
 }
 
 /// The table's engine definition, which shows its TTL.
@@ -36,12 +117,27 @@ pub fn engine_query(database: &str, table: &str, client: &Client) -> Query {
 /// Sets the table's TTL. On current servers this also removes what has already expired
 /// (`materialize_ttl_after_modify`), which rewrites parts: it is only sent when the TTL
 /// differs from the one in place.
-pub fn set_ttl_statement(table: &str, days: u32, client: &Client) -> Query {
-    client
-        .query(&format!(
-            "ALTER TABLE {table} MODIFY TTL timestamp + toIntervalDay(?)"
-        ))
-        .bind(days)
+pub fn set_ttl_statement(table: &str, policy: &RetentionPolicy, client: &Client) -> Query {
+    let mut sql = Sql::new(&format!("ALTER TABLE {table} MODIFY TTL "));
+    sql.append(policy.expiry());
+    sql.into_query(client)
+}
+
+/// How many of the tenants' (`tenants`, a condition on `tenant`) events are older than
+/// `before` (whole seconds).
+pub fn expired_count_query(tenants: &Sql, before: i64, client: &Client) -> Query {
+    let mut sql = Sql::new(&format!("SELECT count() FROM {LOGS} WHERE "));
+    sql.append(tenants.clone());
+    sql.push(" AND timestamp < ?", [before.into()]);
+    sql.into_query(client)
+}
+
+/// The mutation deleting what [`expired_count_query`] counts.
+pub fn delete_expired_statement(tenants: &Sql, before: i64, client: &Client) -> Query {
+    let mut sql = Sql::new(&format!("ALTER TABLE {LOGS} DELETE WHERE "));
+    sql.append(tenants.clone());
+    sql.push(" AND timestamp < ?", [before.into()]);
+    sql.into_query(client)
 }
 
 /// The table's day partitions that hold data.
@@ -68,17 +164,22 @@ pub fn last_expired_partition(now: DateTime<Utc>, days: u32) -> u32 {
 }
 
 impl Storage {
-    /// Applies RETENTION_DAYS: sets the TTL where the server has TTL, otherwise drops the day
-    /// partitions that are wholly older than `days`. Safe to repeat.
-    pub async fn enforce_retention(&self, days: u32) -> Result<Retention, StorageError> {
+    /// Applies the retention `policy`: sets the TTL where the server has TTL; otherwise drops
+    /// the day partitions that are wholly older than the longest limit and deletes the
+    /// expired events of tenants kept for less (unless a mutation of `logs` is still
+    /// running, which the next application waits for). Safe to repeat.
+    pub async fn enforce_retention(
+        &self,
+        policy: &RetentionPolicy,
+    ) -> Result<Retention, StorageError> {
         if Requirement::Ttl.met_by(self.version) {
             let mut changed = Vec::new();
             for table in EXPIRING_TABLES {
                 let engine: String = engine_query(&self.database, table, &self.client)
                     .fetch_one()
                     .await?;
-                if !engine.contains(&ttl_clause(days)) {
-                    set_ttl_statement(table, days, &self.client())
+                if !engine.contains(&ttl_clause(policy, &self.client)) {
+                    set_ttl_statement(table, policy, &self.client())
                         .execute()
                         .await?;
                     changed.push(table);
@@ -86,7 +187,53 @@ impl Storage {
             }
             return Ok(Retention::Ttl { changed });
         }
-        let last_expired = last_expired_partition(Utc::now(), days);
+        let now = Utc::now();
+        let partitions = self.drop_expired_partitions(now, policy.longest()).await?;
+        let deleting = self.delete_expired_events(now, policy).await?;
+        Ok(Retention::Dropped {
+            partitions,
+            deleting,
+        })
+    }
+
+    async fn delete_expired_events(
+        &self,
+        now: DateTime<Utc>,
+        policy: &RetentionPolicy,
+    ) -> Result<u64, StorageError> {
+        let shorter = policy.shorter_than_longest();
+        if shorter.is_empty() {
+            return Ok(0);
+        }
+        let pending: u64 = pending_mutations_query(&self.database, LOGS, &self.client)
+            .fetch_one()
+            .await?;
+        if pending > 0 {
+            return Ok(0);
+        }
+        let mut deleting = 0;
+        for (tenants, days) in shorter {
+            let before = (now - TimeDelta::days(i64::from(days))).timestamp();
+            let expired: u64 = expired_count_query(&tenants, before, &self.client())
+                .fetch_one()
+                .await?;
+            if expired > 0 {
+                delete_expired_statement(&tenants, before, &self.client())
+                    .execute()
+                    .await?;
+                deleting += expired;
+            }
+        }
+        Ok(deleting)
+    }
+
+    /// Drops each table's day partitions wholly older than `days`.
+    async fn drop_expired_partitions(
+        &self,
+        now: DateTime<Utc>,
+        days: u32,
+    ) -> Result<Vec<(&'static str, u32)>, StorageError> {
+        let last_expired = last_expired_partition(now, days);
         let mut dropped = Vec::new();
         for table in EXPIRING_TABLES {
             let partitions: Vec<String> = partitions_query(&self.database, table, &self.client)
@@ -101,7 +248,7 @@ impl Storage {
                 }
             }
         }
-        Ok(Retention::DroppedPartitions(dropped))
+        Ok(dropped)
     }
 }
 
@@ -117,21 +264,69 @@ mod tests {
         assert_eq!(last_expired_partition(now, 1), 20261122);
     }
 
+    fn policy() -> RetentionPolicy {
+        RetentionPolicy {
+            days: 30,
+            tenants: vec![("acme".into(), 7), ("archive".into(), 90)],
+        }
+    }
+
     #[test]
-    fn statements_bind_their_values() {
+    fn the_ttl_gives_each_tenant_its_limit() {
         let client = Client::default();
         assert_eq!(
-            set_ttl_statement("logs", 30, &client)
+            set_ttl_statement("logs", &RetentionPolicy::uniform(30), &client)
                 .sql_display()
                 .to_string(),
             "ALTER TABLE logs MODIFY TTL timestamp + toIntervalDay(30)"
         );
+        assert_eq!(
+            ttl_clause(&policy(), &client),
+            "TTL multiIf(tenant = 'acme', timestamp + toIntervalDay(7), tenant = 'archive', \
+             timestamp + toIntervalDay(90), timestamp + toIntervalDay(30))"
+        );
+    }
+
+    #[test]
+    fn without_ttl_the_tenants_kept_for_less_than_the_longest_are_deleted_from() {
+        let client = Client::default();
+        let policy = policy();
+        assert_eq!(policy.longest(), 90);
+        let statements: Vec<String> = policy
+            .shorter_than_longest()
+            .iter()
+            .map(|(tenants, days)| {
+                delete_expired_statement(tenants, i64::from(*days), &client)
+                    .sql_display()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            statements,
+            [
+                "ALTER TABLE logs DELETE WHERE tenant = 'acme' AND timestamp < 7",
+                "ALTER TABLE logs DELETE WHERE tenant NOT IN ('acme', 'archive') AND timestamp < 30",
+            ]
+        );
+        assert!(
+            RetentionPolicy::uniform(30)
+                .shorter_than_longest()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn statements_bind_their_values() {
+        let client = Client::default();
         assert_eq!(
             drop_partition_statement("logs_by_trace", 20261024, &client)
                 .sql_display()
                 .to_string(),
             "ALTER TABLE logs_by_trace DROP PARTITION 20261024"
         );
-        assert_eq!(ttl_clause(7), "TTL timestamp + toIntervalDay(7)");
+        assert_eq!(
+            ttl_clause(&RetentionPolicy::uniform(7), &client),
+            "TTL timestamp + toIntervalDay(7)"
+        );
     }
 }

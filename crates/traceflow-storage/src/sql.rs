@@ -51,7 +51,7 @@ impl From<u16> for Param {
 }
 
 /// SQL text and its values, in placeholder order.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Sql {
     text: String,
     params: Vec<Param>,

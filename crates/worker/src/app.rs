@@ -17,7 +17,7 @@ use traceflow_http::{DependencyDown, health_response, with_metrics};
 use traceflow_proto::log_service_server::LogServiceServer;
 use traceflow_queue::{Consumer, Queue, QueueKeys};
 use traceflow_runtime::{Backoff, bind};
-use traceflow_storage::Storage;
+use traceflow_storage::{RetentionPolicy, Storage};
 
 /// The worker, connected, migrated and bound to its ports.
 pub struct Application {
@@ -46,7 +46,15 @@ impl Application {
         let applied = storage.migrate().await?;
         tracing::info!(?applied, version = %storage.version(), "schema up to date");
         // Before any consumer inserts (see `retention`).
-        let retention_due = retention::apply_at_start(&storage, config.retention_days).await;
+        let retention = RetentionPolicy {
+            days: config.retention_days,
+            tenants: config
+                .tenant_retention_days
+                .iter()
+                .map(|(tenant, days)| (tenant.to_string(), *days))
+                .collect(),
+        };
+        let retention_due = retention::apply_at_start(&storage, &retention).await;
 
         let keys = QueueKeys::new(config.redis.queue_key.as_str());
         let process_id = format!(
@@ -84,7 +92,7 @@ impl Application {
             orphans,
             wake: wake.clone(),
             storage: storage.clone(),
-            retention_days: config.retention_days,
+            retention,
             retention_due,
         };
 

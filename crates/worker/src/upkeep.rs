@@ -11,7 +11,7 @@ use std::{
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use traceflow_queue::{Consumer, Queue};
-use traceflow_storage::Storage;
+use traceflow_storage::{RetentionPolicy, Storage};
 
 /// Dead workers whose batches wait to be taken over, found by [`Upkeep`] and taken one at a
 /// time by this process's consumer loops between batches, so that under load too an
@@ -49,7 +49,7 @@ pub struct Upkeep {
     /// Wakes a consumer loop when there is a batch to take over.
     pub wake: Arc<Notify>,
     pub storage: Storage,
-    pub retention_days: u32,
+    pub retention: RetentionPolicy,
     /// When retention is next due, after its application at start.
     pub retention_due: Option<Duration>,
 }
@@ -71,7 +71,7 @@ impl Upkeep {
         tokio::join!(
             retention::enforce(
                 self.storage.clone(),
-                self.retention_days,
+                self.retention.clone(),
                 self.retention_due,
                 stop.clone()
             ),

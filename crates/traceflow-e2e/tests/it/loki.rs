@@ -537,9 +537,9 @@ async fn refused_entries_are_named_by_stream_and_entry_and_the_others_stored() {
     // Counted per protocol and reason.
     let metrics = metrics(&stack, &stack.ingestion_url).await;
     for wanted in [
-        r#"traceflow_ingest_events_accepted_total{protocol="loki"}"#,
-        r#"traceflow_ingest_events_rejected_total{protocol="loki",reason="invalid"}"#,
-        r#"traceflow_ingest_events_rejected_total{protocol="loki",reason="too_old"}"#,
+        r#"traceflow_ingest_events_accepted_total{protocol="loki",tenant="default"}"#,
+        r#"traceflow_ingest_events_rejected_total{protocol="loki",reason="invalid",tenant="default"}"#,
+        r#"traceflow_ingest_events_rejected_total{protocol="loki",reason="too_old",tenant="default"}"#,
     ] {
         assert!(
             metrics.lines().any(|line| line.starts_with(wanted)),

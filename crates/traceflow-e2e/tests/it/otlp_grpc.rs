@@ -335,8 +335,8 @@ async fn partial_success_the_trace_id_and_the_metrics() {
     // /metrics tells OTLP/gRPC from OTLP/HTTP.
     let metrics = metrics(&stack, &stack.ingestion_url).await;
     for sample in [
-        r#"traceflow_ingest_events_accepted_total{protocol="otlp_grpc"}"#,
-        r#"traceflow_ingest_events_rejected_total{protocol="otlp_grpc",reason="invalid"}"#,
+        r#"traceflow_ingest_events_accepted_total{protocol="otlp_grpc",tenant="default"}"#,
+        r#"traceflow_ingest_events_rejected_total{protocol="otlp_grpc",reason="invalid",tenant="default"}"#,
     ] {
         assert!(metrics.contains(sample), "{sample} in:\n{metrics}");
     }

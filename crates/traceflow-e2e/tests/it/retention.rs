@@ -88,3 +88,67 @@ async fn the_worker_drops_expired_days_at_start_and_a_new_limit_applies_at_the_n
     assert_eq!(until_count(&stack, 1).await, ["an hour old"]);
     until_indexed(&stack, 1).await;
 }
+
+#[tokio::test]
+async fn each_tenant_keeps_its_events_for_its_own_retention_days() {
+    let directory = tempfile::tempdir().unwrap();
+    let keys = directory.path().join("keys.toml");
+    std::fs::write(
+        &keys,
+        "[[keys]]\nkey = \"k\"\ntenants = [\"short\", \"long\"]\nscopes = [\"query\"]\n\n\
+         [tenants.short]\nretention_days = 7\n\n[tenants.long]\nretention_days = 60\n",
+    )
+    .unwrap();
+    let mut stack = TestStack::spawn_with(StackOptions {
+        worker: false,
+        extra_env: vec![
+            ("RETENTION_DAYS", "30".into()),
+            ("KEYS_FILE", keys.to_str().unwrap().to_owned()),
+        ],
+        ..StackOptions::default()
+    })
+    .await;
+    let storage = storage(&stack).await;
+    storage.migrate().await.unwrap();
+    let now = Utc::now();
+    let events: Vec<LogEvent> = [
+        ("short", 10),
+        ("short", 3),
+        ("long", 40),
+        ("default", 40),
+        ("default", 10),
+    ]
+    .into_iter()
+    .map(|(tenant, days)| {
+        let mut event = event(
+            "kept",
+            Level::Info,
+            now - TimeDelta::days(days) - TimeDelta::hours(1),
+            &format!("{tenant} {days} days old"),
+        );
+        event.tenant = tenant.into();
+        event
+    })
+    .collect();
+    storage.insert(&events).await.unwrap();
+
+    stack.start_worker().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = stack
+            .clickhouse("SELECT message FROM logs ORDER BY message FORMAT TSV")
+            .await;
+        let left: Vec<&str> = left.lines().collect();
+        if left
+            == [
+                "default 10 days old",
+                "long 40 days old",
+                "short 3 days old",
+            ]
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still stored: {left:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
