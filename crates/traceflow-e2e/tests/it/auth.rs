@@ -284,3 +284,108 @@ async fn sighup_rereads_the_keys_file_a_removed_key_stops_and_a_new_one_starts()
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(ingest("new-key").await.0, 202);
 }
+
+/// Every `(method, path)` a service's OpenAPI document lists, path parameters filled in.
+async fn documented_routes(stack: &TestStack, base: &str) -> Vec<(reqwest::Method, String)> {
+    let document: Value = stack
+        .http
+        .get(format!("{base}/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut routes = Vec::new();
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        let filled: String = path
+            .split('/')
+            .map(|part| if part.starts_with('{') { "x" } else { part })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in operations.as_object().unwrap().keys() {
+            routes.push((method.to_uppercase().parse().unwrap(), filled.clone()));
+        }
+    }
+    assert!(routes.len() > 5, "{document}");
+    routes
+}
+
+#[tokio::test]
+async fn every_documented_route_refuses_no_key_with_401_and_a_key_without_its_scope_with_403() {
+    let (stack, _directory) = keys_file_stack(KEYS_FILE).await;
+    // Probes, scrapers and the explorer's page and files need no key (the page asks the user
+    // for one).
+    let open = ["/health", "/metrics", "/openapi.json", "/", "/ui/assets/x"];
+    // Every ingest route needs ingest, whatever its method; the query service's DELETE needs
+    // admin, its other routes query.
+    let services = [
+        (&stack.ingestion_url, "reader", "ingest", "ingest"),
+        (&stack.query_url, "ingest-acme", "query", "admin"),
+    ];
+    for (base, wrong_scope, scope, delete_scope) in services {
+        for (method, path) in documented_routes(&stack, base).await {
+            if open.contains(&path.as_str()) {
+                continue;
+            }
+            let request = || stack.http.request(method.clone(), format!("{base}{path}"));
+            // A HEAD answer has no body to say why.
+            let says = |body: &Value, text: &str| {
+                method == reqwest::Method::HEAD || body["error"].as_str() == Some(text)
+            };
+            let (status, body) = send_as(request(), &[]).await;
+            assert_eq!(status, 401, "{method} {path}");
+            assert!(says(&body, REFUSED), "{method} {path}: {body}");
+            let (status, body) = send_as(request(), &[bearer(wrong_scope)]).await;
+            let needed = if method == reqwest::Method::DELETE {
+                delete_scope
+            } else {
+                scope
+            };
+            assert_eq!(status, 403, "{method} {path}: {body}");
+            let missing = format!(
+                "API key {} does not have the {needed} scope",
+                key_id(wrong_scope)
+            );
+            assert!(says(&body, &missing), "{method} {path}: {body}");
+        }
+    }
+    // The protocols' own ports refuse alike.
+    let addresses = &stack.protocol_addresses;
+    for url in [
+        format!("http://{}/_bulk", addresses.elasticsearch),
+        format!("http://{}/loki/api/v1/push", addresses.loki),
+        format!("{}/v1/logs", stack.otlp_url),
+    ] {
+        let request = || stack.http.post(&url).body("{}");
+        assert_eq!(send_as(request(), &[]).await.0, 401, "{url}");
+        assert_eq!(
+            send_as(request(), &[bearer("reader")]).await.0,
+            403,
+            "{url}"
+        );
+    }
+    // OTLP/gRPC, in its codes.
+    let mut grpc = crate::otlp_grpc::client(&stack).await;
+    let export = |metadata: &'static [(&'static str, &'static str)]| {
+        let records = vec![crate::otlp::record("m")];
+        crate::otlp_grpc::call(crate::otlp::request("grpc", records), metadata)
+    };
+    let refused = grpc.export(export(&[])).await.unwrap_err();
+    assert_eq!(
+        (refused.code(), refused.message()),
+        (tonic::Code::Unauthenticated, REFUSED)
+    );
+    let refused = grpc
+        .export(export(&[("authorization", "Bearer reader")]))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    assert_eq!(
+        refused.message(),
+        format!(
+            "API key {} does not have the ingest scope",
+            key_id("reader")
+        )
+    );
+}
