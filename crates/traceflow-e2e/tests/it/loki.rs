@@ -66,12 +66,13 @@ async fn push_text(
 
 // --- pino-loki ------------------------------------------------------------------------
 
-#[tokio::test]
-async fn pino_loki_pushes_through_its_worker_transport() {
-    let stack = TestStack::spawn().await;
+/// Runs `pino_loki.mjs` against `stack` for `service`, with `env`; checks it pushed
+/// everything without a refusal.
+async fn run_pino_loki(stack: &TestStack, service: &str, env: &[(&str, &str)]) {
     let output = tokio::process::Command::new("node")
         .arg(clients_dir().join("pino_loki.mjs"))
-        .args([&loki_base(&stack), "pino-svc"])
+        .args([&loki_base(stack), service])
+        .envs(env.iter().copied())
         .output()
         .await
         .expect("node runs (scripts/test.sh installs what the Loki tests need)");
@@ -87,6 +88,12 @@ async fn pino_loki_pushes_through_its_worker_transport() {
         !stderr.contains("Got error"),
         "a push was refused:\n{stderr}"
     );
+}
+
+#[tokio::test]
+async fn pino_loki_pushes_through_its_worker_transport() {
+    let stack = TestStack::spawn().await;
+    run_pino_loki(&stack, "pino-svc", &[]).await;
 
     let logs = stored(&stack, "pino-svc", 6).await;
     for log in &logs {
@@ -794,4 +801,47 @@ async fn the_loki_port_serves_the_push_and_ready_behind_the_ingest_keys() {
     assert_eq!(off.protocol_addresses.loki, "");
     let (status, _) = push_text(&off, JSON, &[], r#"{"streams":[]}"#).await;
     assert_eq!(status, 204, "the main port still takes pushes");
+}
+
+#[tokio::test]
+async fn pino_lokis_x_scope_orgid_picks_the_tenant_its_key_acts_for() {
+    let directory = tempfile::tempdir().unwrap();
+    let keys = directory.path().join("keys.toml");
+    std::fs::write(
+        &keys,
+        "[[keys]]\nkey = \"loki-key\"\ntenants = [\"other\", \"acme\"]\nscopes = [\"ingest\", \"query\"]\n",
+    )
+    .unwrap();
+    let stack = TestStack::spawn_with(StackOptions::env(
+        "KEYS_FILE",
+        keys.to_str().unwrap().to_owned(),
+    ))
+    .await;
+    run_pino_loki(&stack, "pino-tenant", &[("LOKI_PASSWORD", "loki-key")]).await;
+
+    let logs = |org_id: &'static str| {
+        stack
+            .http
+            .get(format!("{}/logs?service=pino-tenant", stack.query_url))
+            .bearer_auth("loki-key")
+            .header("X-Scope-OrgID", org_id)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let body: Value = logs("acme").send().await.unwrap().json().await.unwrap();
+        if body["count"] == 6 {
+            assert!(
+                body["logs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|log| log["tenant"] == "acme")
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{body}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let other: Value = logs("other").send().await.unwrap().json().await.unwrap();
+    assert_eq!(other["count"], 0, "{other}");
 }

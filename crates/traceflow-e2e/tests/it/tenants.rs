@@ -148,8 +148,8 @@ async fn every_protocol_stores_events_as_the_tenant_its_key_acts_for() {
                     }]})
                     .to_string(),
                 ),
-            "beta-key",
-            None,
+            "both-key",
+            Some("beta"),
         )
         .await,
         send(
@@ -165,8 +165,8 @@ async fn every_protocol_stores_events_as_the_tenant_its_key_acts_for() {
                 "stream": {"service_name": "loki"},
                 "values": [[(Utc::now().timestamp_nanos_opt().unwrap()).to_string(), "m"]]
             }]})),
-            "acme-key",
-            None,
+            "both-key",
+            Some("acme"),
         )
         .await,
     ];

@@ -3,8 +3,9 @@
 //
 //     node pino_loki.mjs HOST SERVICE
 //
-// HOST is the base URL (pino-loki appends /loki/api/v1/push). Exits once the transport has
-// pushed its last batch; pino-loki reports a failed push on stderr.
+// HOST is the base URL (pino-loki appends /loki/api/v1/push). With LOKI_PASSWORD set, the
+// pushes carry it as basic auth's password, as a shipper sends an API key. Exits once the
+// transport has pushed its last batch; pino-loki reports a failed push on stderr.
 import { once } from 'node:events';
 import pino from 'pino';
 
@@ -21,6 +22,9 @@ const transport = pino.transport({
     labels: { service_name: service, env: 'test' },
     propsToLabels: ['component'],
     headers: { 'X-Scope-OrgID': 'acme' },
+    ...(process.env.LOKI_PASSWORD && {
+      basicAuth: { username: 'pino', password: process.env.LOKI_PASSWORD },
+    }),
     // Every log in one or two pushes rather than one each.
     batching: { interval: 0.5 },
   },
