@@ -86,8 +86,9 @@ pub(crate) async fn accept(
     events: &[Event<'_>],
 ) -> Result<(), Rejection> {
     let tenant = events.first().map_or(DEFAULT_TENANT, |event| &event.tenant);
-    state.tenants.take(tenant, events.len())?;
-    let share = state.tenants.limits(tenant).max_queued_events;
+    let limits = state.tenants.limits(tenant);
+    state.tenants.take(tenant, &limits, events.len())?;
+    let share = limits.max_queued_events;
     match state.queue.push(events, share).await? {
         Pushed::Queued { depth } => {
             protocol.count_accepted(events.len());

@@ -60,10 +60,15 @@ impl Tenants {
         self.access.limits(tenant)
     }
 
-    /// Takes `events` from `tenant`'s ingest rate, or refuses them all when the tenant is
-    /// over its `max_events_per_second`; other tenants' buckets are not touched.
-    pub(crate) fn take(&self, tenant: &str, events: usize) -> Result<(), Rejection> {
-        let Some(rate) = self.limits(tenant).max_events_per_second else {
+    /// Takes `events` from `tenant`'s ingest rate (`limits`' `max_events_per_second`), or
+    /// refuses them all when the tenant is over it; other tenants' buckets are not touched.
+    pub(crate) fn take(
+        &self,
+        tenant: &str,
+        limits: &TenantLimits,
+        events: usize,
+    ) -> Result<(), Rejection> {
+        let Some(rate) = limits.max_events_per_second else {
             return Ok(());
         };
         let mut buckets = self

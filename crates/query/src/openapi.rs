@@ -118,6 +118,8 @@ pub(crate) struct MetadataFacet {
 #[derive(ToSchema)]
 pub(crate) struct StoredEvent {
     id: String,
+    /// The tenant whose event it is; left out for the default tenant.
+    tenant: Option<String>,
     /// UTC, millisecond precision, e.g. 2026-05-05T10:00:00.000Z.
     timestamp: String,
     service: String,
@@ -136,6 +138,9 @@ pub(crate) enum QueryErrors {
     /// Missing or invalid API key (when keys are configured)
     #[response(status = 401)]
     Unauthorized(ErrorBody),
+    /// A known key without the scope, or naming a tenant it may not act for
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
     /// ClickHouse unreachable (or not answering within 30 seconds)
     #[response(status = 503)]
     Unavailable(ErrorBody),

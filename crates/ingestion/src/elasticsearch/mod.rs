@@ -344,10 +344,14 @@ enum BulkAnswers {
     /// Missing or invalid API key (when keys are configured).
     #[response(status = 401)]
     Unauthorized,
+    /// A key without the ingest scope, or naming a tenant it may not act for.
+    #[response(status = 403)]
+    Forbidden,
     /// Over MAX_BODY_BYTES (after decompression) or MAX_BATCH_EVENTS operations.
     #[response(status = 413)]
     TooLarge,
-    /// The queue is full (backpressure); retry after `Retry-After` seconds.
+    /// The queue is full (backpressure), or the tenant over its rate or queue share; retry
+    /// after `Retry-After` seconds.
     #[response(status = 429)]
     Backpressure,
     /// Redis unavailable; retry after `Retry-After` seconds.
@@ -368,7 +372,11 @@ enum DocumentAnswers {
     /// Missing or invalid API key (when keys are configured).
     #[response(status = 401)]
     Unauthorized,
-    /// The queue is full (backpressure); retry after `Retry-After` seconds.
+    /// A key without the ingest scope, or naming a tenant it may not act for.
+    #[response(status = 403)]
+    Forbidden,
+    /// The queue is full (backpressure), or the tenant over its rate or queue share; retry
+    /// after `Retry-After` seconds.
     #[response(status = 429)]
     Backpressure,
     /// Redis unavailable; retry after `Retry-After` seconds.
