@@ -600,6 +600,49 @@ mod tests {
     }
 
     #[test]
+    fn the_worker_reads_the_tenants_retention_from_the_keys_file_and_syslog_its_tenant() {
+        let directory = std::env::temp_dir().join(format!("tenants-{}", std::process::id()));
+        std::fs::create_dir_all(&directory).unwrap();
+        let file = directory.join("keys.toml");
+        std::fs::write(
+            &file,
+            "[[keys]]\nkey = \"k\"\ntenant = \"t\"\nscopes = [\"query\"]\n\n\
+             [tenants.b]\nretention_days = 90\n\n[tenants.a]\nretention_days = 7\n\n\
+             [tenants.c]\nmax_events_per_second = 10\n",
+        )
+        .unwrap();
+        let worker = WorkerConfig::from(&env(&[("KEYS_FILE", file.to_str().unwrap())])).unwrap();
+        let retention: Vec<(&str, u32)> = worker
+            .tenant_retention_days
+            .iter()
+            .map(|(tenant, days)| (tenant.as_str(), *days))
+            .collect();
+        assert_eq!(retention, [("a", 7), ("b", 90)]);
+        assert!(
+            WorkerConfig::from(&env(&[]))
+                .unwrap()
+                .tenant_retention_days
+                .is_empty()
+        );
+
+        let syslog = |value| {
+            IngestionConfig::from(&env(&[("SYSLOG_TENANT", value)]))
+                .map(|config| config.syslog_tenant.to_string())
+                .map_err(|err| err.to_string())
+        };
+        assert_eq!(syslog("edge"), Ok("edge".to_owned()));
+        assert_eq!(
+            syslog("two words"),
+            Err(
+                "SYSLOG_TENANT: a tenant is 1 to 64 ASCII letters, digits, '-', '_' or '.', \
+                 got \"two words\""
+                    .to_owned()
+            )
+        );
+        std::fs::remove_dir_all(&directory).unwrap();
+    }
+
+    #[test]
     fn poll_interval_takes_units_or_plain_seconds() {
         let with = |v| {
             WorkerConfig::from(&env(&[("POLL_INTERVAL", v)]))
