@@ -1,6 +1,7 @@
 //! The searches use the indexes built for them, on servers that can say so (`EXPLAIN
 //! indexes = 1`, ClickHouse 20.6 and later): `q` the `message_ngrams` skip index
-//! (migration 004), `trace_id` the primary key through `logs_by_trace` (migration 003).
+//! (migration 004), `trace_id` the primary key through `logs_by_trace` (migration 003), and
+//! both the tenant at the front of the primary key (migration 005).
 //! The SQL explained is exactly what the query service sends for the search.
 
 use crate::stored::{at, event, storage};
@@ -73,14 +74,30 @@ async fn text_search_and_trace_lookup_use_their_indexes() {
     })
     .await;
     assert!(text.contains("Name: message_ngrams"), "{text}");
+    assert!(primary_key_condition(&text).contains("tenant in"), "{text}");
 
     let trace = plan(LogFilter {
         trace_id: Some(TRACE.to_owned()),
         ..LogFilter::default()
     })
     .await;
+    let condition = primary_key_condition(&trace);
     assert!(
-        trace.contains("Condition: ((timestamp, millisecond) in"),
+        condition.contains("((timestamp, millisecond) in") && condition.contains("tenant in"),
         "{trace}"
     );
+}
+
+/// The condition the plan reads `logs`' primary key with.
+fn primary_key_condition(plan: &str) -> &str {
+    let key = plan
+        .find("PrimaryKey")
+        .unwrap_or_else(|| panic!("no primary key use in {plan}"));
+    plan[key..]
+        .lines()
+        .find_map(|line| {
+            line.trim_start_matches([' ', '│'])
+                .strip_prefix("Condition: ")
+        })
+        .unwrap_or_else(|| panic!("no primary key condition in {plan}"))
 }
