@@ -5,14 +5,14 @@ use crate::{
     Rejection,
     app::AppState,
     rejection::{Protocol, Refusal},
+    tenants,
 };
 use axum::{
     body::Bytes,
     extract::{FromRequest, FromRequestParts, Request, rejection::BytesRejection},
     http::{HeaderMap, StatusCode},
 };
-use std::convert::Infallible;
-use traceflow_access::Grant;
+use std::{convert::Infallible, sync::Arc};
 use traceflow_event::{DEFAULT_TENANT, Defaults, Event};
 use traceflow_http::TraceId;
 use traceflow_queue::Pushed;
@@ -22,8 +22,8 @@ use traceflow_queue::Pushed;
 /// protocol's words.
 pub(crate) struct IngestRequest {
     pub(crate) trace_id: String,
-    /// The tenant its key acts for.
-    pub(crate) tenant: String,
+    /// The tenant its key acts for (which the route serves: `tenants::serve_as_granted`).
+    pub(crate) tenant: Arc<str>,
     /// The tenant's own retention, if it has one.
     retention_days: Option<u32>,
     pub(crate) headers: HeaderMap,
@@ -55,7 +55,7 @@ impl FromRequest<AppState> for IngestRequest {
         let (mut parts, body) = request.into_parts();
         let TraceId(trace_id) = TraceId::from_request_parts(&mut parts, state).await?;
         let headers = parts.headers.clone();
-        let tenant = Grant::tenant_of(parts.extensions.get()).to_owned();
+        let tenant = tenants::served();
         let retention_days = state.tenants.limits(&tenant).retention_days;
         let body = Bytes::from_request(Request::from_parts(parts, body), state)
             .await

@@ -164,7 +164,7 @@ impl Protocol {
         metrics::counter!(
             "traceflow_ingest_events_accepted_total",
             "protocol" => self.label(),
-            "tenant" => crate::tenants::metric_label()
+            "tenant" => crate::tenants::served()
         )
         .increment(events as u64);
     }
@@ -218,7 +218,7 @@ impl Reason {
             "traceflow_ingest_events_rejected_total",
             "protocol" => protocol.label(),
             "reason" => self.label(),
-            "tenant" => crate::tenants::metric_label()
+            "tenant" => crate::tenants::served()
         )
         .increment(events as u64);
     }

@@ -17,8 +17,8 @@ use traceflow_event::DEFAULT_TENANT;
 use traceflow_http::AccessCheck;
 
 tokio::task_local! {
-    /// The tenant the task serves (a request, a syslog listener): the `tenant` label of the
-    /// ingest metrics, counted deep inside each protocol.
+    /// The tenant the task serves (a request, a syslog listener): whose events it makes,
+    /// and the `tenant` label of the ingest metrics, counted deep inside each protocol.
     static SERVING: Arc<str>;
 }
 
@@ -28,8 +28,8 @@ pub(crate) fn serving<F: Future>(tenant: &str, work: F) -> TaskLocalFuture<Arc<s
     SERVING.scope(Arc::from(tenant), work)
 }
 
-/// The `tenant` label for what is counted now: the served tenant's, else the default's.
-pub(crate) fn metric_label() -> Arc<str> {
+/// The tenant served now, else the default one.
+pub(crate) fn served() -> Arc<str> {
     SERVING
         .try_with(Arc::clone)
         .unwrap_or_else(|_| Arc::from(DEFAULT_TENANT))

@@ -3,8 +3,8 @@
 //! after a copy cut short, or after a RENAME cut between its two moves; nothing is lost or
 //! stored twice, and the query service and a new worker work on the result.
 
-use crate::stored::storage;
-use serde_json::{Value, json};
+use crate::stored::{get, storage};
+use serde_json::json;
 use std::time::Duration;
 use traceflow_storage::{Migration, Step, Storage};
 use traceflow_testkit::{StackOptions, TestStack};
@@ -63,6 +63,19 @@ async fn start_of_005(stack: &TestStack, storage: &Storage) {
     }
 }
 
+/// Copies the rows of `logs` that `rest` (a WHERE and LIMIT, or nothing) picks into 005's new
+/// table, as an interrupted run would have.
+async fn copy_into_new_table(stack: &TestStack, rest: &str) {
+    stack
+        .clickhouse(&format!(
+            "INSERT INTO logs_tenant_first (tenant, timestamp, millisecond, event_id, service, \
+             level, message, trace_id, metadata, metadata_keys, metadata_values) \
+             SELECT 'default', timestamp, millisecond, event_id, service, level, message, \
+             trace_id, metadata, metadata_keys, metadata_values FROM logs {rest}"
+        ))
+        .await;
+}
+
 /// `SHOW CREATE TABLE`'s text.
 async fn definition(stack: &TestStack, table: &str) -> String {
     stack
@@ -102,16 +115,10 @@ async fn check_migrated(stack: &TestStack, storage: &Storage) {
     );
 
     // The query service reads them as the default tenant's, the trace lookup included.
-    let count: Value = stack
-        .http
-        .get(format!("{}/logs/count", stack.query_url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(count, json!({"count": ROWS}));
+    assert_eq!(
+        get(stack, "/logs/count").await,
+        (200, json!({"count": ROWS}))
+    );
     let trace = stack
         .wait_for_logs("trace_id=old-trace", 1, Duration::from_secs(5))
         .await;
@@ -141,15 +148,11 @@ async fn a_copy_cut_short_is_finished_without_storing_a_row_twice() {
     let (stack, storage) = database_before_tenants().await;
     start_of_005(&stack, &storage).await;
     // Part of the first day copied when the worker stopped.
-    stack
-        .clickhouse(
-            "INSERT INTO logs_tenant_first (tenant, timestamp, millisecond, event_id, service, \
-             level, message, trace_id, metadata, metadata_keys, metadata_values) \
-             SELECT 'default', timestamp, millisecond, event_id, service, level, message, \
-             trace_id, metadata, metadata_keys, metadata_values FROM logs \
-             WHERE toYYYYMMDD(timestamp) = (SELECT min(toYYYYMMDD(timestamp)) FROM logs) LIMIT 100",
-        )
-        .await;
+    copy_into_new_table(
+        &stack,
+        "WHERE toYYYYMMDD(timestamp) = (SELECT min(toYYYYMMDD(timestamp)) FROM logs) LIMIT 100",
+    )
+    .await;
     storage.migrate().await.unwrap();
     check_migrated(&stack, &storage).await;
 }
@@ -158,14 +161,7 @@ async fn a_copy_cut_short_is_finished_without_storing_a_row_twice() {
 async fn a_rename_cut_between_its_moves_is_finished() {
     let (stack, storage) = database_before_tenants().await;
     start_of_005(&stack, &storage).await;
-    stack
-        .clickhouse(
-            "INSERT INTO logs_tenant_first (tenant, timestamp, millisecond, event_id, service, \
-             level, message, trace_id, metadata, metadata_keys, metadata_values) \
-             SELECT 'default', timestamp, millisecond, event_id, service, level, message, \
-             trace_id, metadata, metadata_keys, metadata_values FROM logs",
-        )
-        .await;
+    copy_into_new_table(&stack, "").await;
     stack
         .clickhouse("RENAME TABLE logs TO logs_before_tenant")
         .await;
