@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Installs what the tests need (Redis, ClickHouse, logger, rsyslog and syslog-ng, chDB and the
+# Installs what the tests need (Redis, ClickHouse, ZooKeeper, logger, rsyslog and syslog-ng, chDB and the
 # current-ClickHouse adapter's packages, the OpenTelemetry Python SDK, the Elasticsearch and
 # Loki clients, Chromium and the explorer's npm packages) and runs the whole suite: the
 # explorer's bundle rebuilt from source and compared with the committed one, every crate's
-# tests against real servers (ClickHouse 18.16; the explorer's browser tests among them),
+# tests against real servers (ClickHouse 18.16, and a cluster of four 18.16 servers with ZooKeeper; the explorer's browser tests among them),
 # then the end-to-end suites again on current ClickHouse (chDB behind ClickHouse's HTTP
 # interface), the browser tests included.
 set -euo pipefail
@@ -14,6 +14,12 @@ install_missing redis-server:redis-server clickhouse-server:clickhouse-server \
   chromium:chromium chromedriver:chromium-driver
 # The syslog tests' real client besides rsyslog (below): util-linux logger.
 install_missing logger:bsdutils
+# The ClickHouse cluster tests' ZooKeeper: Debian's, which the test kit runs from its jar.
+if [ ! -f /usr/share/java/zookeeper.jar ]; then
+  echo "==> installing zookeeper (apt, for the ClickHouse cluster tests)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zookeeper >/dev/null
+fi
 if ! python3 -c 'import chdb, lz4.frame, clickhouse_cityhash.cityhash' 2>/dev/null; then
   echo "==> installing the current-ClickHouse adapter's packages (pip)"
   python3 -m pip install -q --root-user-action=ignore -r crates/traceflow-testkit/current-clickhouse/requirements.txt

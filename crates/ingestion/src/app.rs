@@ -275,10 +275,14 @@ fn router(state: AppState, access: &AccessCheck) -> Router {
         .route_layer(middleware::from_fn(tenants::serve_as_granted))
         .layer(DefaultBodyLimit::max(state.max_body_bytes));
     let health = HealthCheck::new(state.queue.clone(), |queue: Producer| async move {
-        queue.ping().await.map_err(|error| DependencyDown {
-            dependency: "redis",
-            error: error.to_string(),
-        })
+        queue
+            .ping()
+            .await
+            .map(|()| Vec::new())
+            .map_err(|error| DependencyDown {
+                dependency: "redis",
+                error: error.to_string(),
+            })
     });
     elasticsearch::conventions(
         elasticsearch::PREFIX,

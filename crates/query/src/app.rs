@@ -97,13 +97,15 @@ fn router(state: AppState, access: &AccessCheck) -> Router {
         .routes(routes!(explorer::asset));
     let health = HealthCheck::new(state.storage.clone(), |storage: LazyStorage| async move {
         let check = match storage.get().await {
-            Ok(storage) => storage.ping().await,
+            Ok(storage) => storage.health().await,
             Err(error) => Err(error),
         };
-        check.map_err(|error| DependencyDown {
-            dependency: "clickhouse",
-            error: error.to_string(),
-        })
+        check
+            .map(|down| down.iter().map(ToString::to_string).collect())
+            .map_err(|error| DependencyDown {
+                dependency: "clickhouse",
+                error: error.to_string(),
+            })
     });
     service_router_with_open(access, query_scope, routes, open, state, health)
 }

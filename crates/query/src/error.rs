@@ -26,22 +26,26 @@ impl ApiError {
         match self {
             ApiError::BadParameter(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Storage(StorageError::Unavailable(_)) | ApiError::Timeout(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::Storage(error) if error.is_outage() => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
 
 impl ApiError {
-    /// What a client may be told: this error's text, except for failures of ours, whose
-    /// detail (ClickHouse's text) stays in the log.
+    /// What a client may be told: this error's text, except where it carries ClickHouse's
+    /// (a failure of ours, or a cluster's node it could not reach), which stays in the log.
     pub(crate) fn client_message(&self) -> String {
-        if self.status() == StatusCode::INTERNAL_SERVER_ERROR {
-            "internal error; the service's log has the detail under the answer's X-Trace-ID".into()
-        } else {
-            self.to_string()
+        match self {
+            _ if self.status() == StatusCode::INTERNAL_SERVER_ERROR => {
+                "internal error; the service's log has the detail under the answer's X-Trace-ID"
+                    .into()
+            }
+            ApiError::Storage(StorageError::ClusterUnavailable { .. }) => {
+                "clickhouse cannot reach part of its cluster; retry later".into()
+            }
+            _ => self.to_string(),
         }
     }
 }
@@ -57,6 +61,6 @@ impl IntoResponse for ApiError {
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             return internal_error();
         }
-        json_error(status, self.to_string())
+        json_error(status, self.client_message())
     }
 }

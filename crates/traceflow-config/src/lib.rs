@@ -52,6 +52,9 @@ pub struct ClickHouseConfig {
     pub password: String,
     /// Whether request and response bodies travel LZ4-compressed (`CLICKHOUSE_COMPRESSION`).
     pub compression: Compression,
+    /// `CLICKHOUSE_CLUSTER`: the cluster (from the servers' `remote_servers`) whose shards and
+    /// replicas hold the tables; unset for one server.
+    pub cluster: Option<String>,
 }
 
 /// `CLICKHOUSE_COMPRESSION`: `lz4`, `none`, or `auto` (the default): LZ4 unless `CLICKHOUSE_URL`
@@ -89,6 +92,7 @@ impl fmt::Debug for ClickHouseConfig {
                 &if self.password.is_empty() { "" } else { "***" },
             )
             .field("compression", &self.compression)
+            .field("cluster", &self.cluster)
             .finish()
     }
 }
@@ -246,6 +250,7 @@ impl ClickHouseConfig {
             user: env.non_empty("CLICKHOUSE_USER", "default")?,
             password: env.string("CLICKHOUSE_PASSWORD", ""),
             compression,
+            cluster: env.optional_identifier("CLICKHOUSE_CLUSTER")?,
         })
     }
 }
@@ -421,6 +426,28 @@ mod tests {
         assert_eq!(
             QueryConfig::from(&env(&[])).unwrap().tail_heartbeat,
             Duration::from_secs(15)
+        );
+    }
+
+    #[test]
+    fn a_clickhouse_cluster_is_named_by_an_identifier() {
+        let with = |pairs: &[(&str, &str)]| {
+            WorkerConfig::from(&env(pairs))
+                .map(|config| config.clickhouse.cluster)
+                .map_err(|err| err.to_string())
+        };
+        assert_eq!(with(&[]), Ok(None));
+        assert_eq!(with(&[("CLICKHOUSE_CLUSTER", " ")]), Ok(None));
+        assert_eq!(
+            with(&[("CLICKHOUSE_CLUSTER", "logs_cluster")]),
+            Ok(Some("logs_cluster".to_owned()))
+        );
+        assert_eq!(
+            with(&[("CLICKHOUSE_CLUSTER", "two shards")]),
+            Err(
+                "CLICKHOUSE_CLUSTER: expected letters, digits and underscores, got \"two shards\""
+                    .to_owned()
+            )
         );
     }
 

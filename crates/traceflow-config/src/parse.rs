@@ -307,6 +307,16 @@ impl Env {
         })
     }
 
+    /// An identifier as [`Self::identifier`] checks it, or `None` when the variable is unset.
+    pub(crate) fn optional_identifier(
+        &self,
+        variable: &'static str,
+    ) -> Result<Option<String>, ConfigError> {
+        self.get(variable)
+            .map(|raw| self.identifier(variable, raw))
+            .transpose()
+    }
+
     /// A ClickHouse identifier that is safe to place in DDL unquoted.
     pub(crate) fn identifier(
         &self,

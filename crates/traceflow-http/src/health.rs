@@ -18,10 +18,23 @@ pub struct DependencyDown {
     pub error: String,
 }
 
-/// `200 {"status":"ok"}`, or `503` naming the dependency that is down.
-pub fn health_response(check: Result<(), DependencyDown>) -> Response {
+/// What a health check found: the parts of its dependencies that are down while the
+/// dependencies still answer (a replica of a cluster), each said in a sentence naming its
+/// dependency; or the dependency that does not answer.
+pub type Health = Result<Vec<String>, DependencyDown>;
+
+/// `200 {"status":"ok"}`; `200 {"status":"degraded","degraded":[...]}` naming the parts
+/// down; or `503` naming the dependency that is down.
+pub fn health_response(check: Health) -> Response {
     match check {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok" }))).into_response(),
+        Ok(degraded) if degraded.is_empty() => {
+            (StatusCode::OK, Json(json!({ "status": "ok" }))).into_response()
+        }
+        Ok(degraded) => {
+            tracing::warn!(?degraded, "a dependency is degraded");
+            let body = json!({ "status": "degraded", "degraded": degraded });
+            (StatusCode::OK, Json(body)).into_response()
+        }
         Err(down) => {
             tracing::warn!(dependency = down.dependency, error = %down.error, "health check failed");
             (
@@ -37,8 +50,7 @@ pub fn health_response(check: Result<(), DependencyDown>) -> Response {
     }
 }
 
-type Check =
-    dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), DependencyDown>> + Send>> + Send + Sync;
+type Check = dyn Fn() -> Pin<Box<dyn Future<Output = Health> + Send>> + Send + Sync;
 
 /// What a service's `/health` checks: its dependencies, the first one down named.
 #[derive(Clone)]
@@ -50,7 +62,7 @@ impl HealthCheck {
     where
         S: Clone + Send + Sync + 'static,
         F: Fn(S) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), DependencyDown>> + Send + 'static,
+        Fut: Future<Output = Health> + Send + 'static,
     {
         Self(Arc::new(move || Box::pin(check(state.clone()))))
     }
@@ -67,7 +79,7 @@ impl HealthCheck {
     path = "/health",
     tag = "operations",
     responses(
-        (status = 200, description = "Up", body = crate::HealthBody),
+        (status = 200, description = "Up; `degraded` names the parts of a dependency that are down while it answers (a ClickHouse replica)", body = crate::HealthBody),
         (status = 503, description = "A dependency is down: `down` names it", body = crate::HealthBody),
     )
 )]

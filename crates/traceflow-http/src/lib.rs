@@ -13,7 +13,7 @@ mod trace_id;
 pub use auth::{
     AccessCheck, ORG_ID_HEADER, RequestTenant, ScopeOf, denied_response, require_access,
 };
-pub use health::{DependencyDown, HealthCheck, health_response};
+pub use health::{DependencyDown, Health, HealthCheck, health_response};
 pub use metrics::{prometheus, with_metrics};
 pub use openapi::{ErrorBody, HealthBody, with_openapi};
 pub use router::{service_router, service_router_with_open};

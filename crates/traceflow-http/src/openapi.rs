@@ -13,13 +13,15 @@ pub struct ErrorBody {
     error: String,
 }
 
-/// `{"status": "ok"}` or `{"status": "unavailable", "error": ..., "down": [...]}`.
+/// `{"status": "ok"}`, `{"status": "degraded", "degraded": [...]}` or
+/// `{"status": "unavailable", "error": ..., "down": [...]}`.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)] // A schema only: built by `health_response`.
 pub struct HealthBody {
     status: String,
     error: Option<String>,
     down: Option<Vec<String>>,
+    degraded: Option<Vec<String>>,
 }
 
 #[derive(OpenApi)]

@@ -6,7 +6,7 @@
 //! until retention removes it.
 
 use crate::{
-    Storage, StorageError,
+    Layout, Storage, StorageError,
     filter::{LogFilter, TraceLookup},
     schema::LOGS,
     sql::Sql,
@@ -30,21 +30,29 @@ pub struct Deletion {
 /// The table a deletion changes.
 pub const DELETED_FROM: &str = LOGS;
 
-/// The mutation that deletes what `filter` matches.
-pub fn delete_statement(filter: &LogFilter, client: &Client) -> Query {
-    let mut sql = Sql::new(&format!("ALTER TABLE {DELETED_FROM} DELETE WHERE 1"));
+/// The mutation that deletes what `filter` matches (on a cluster, from every shard).
+pub fn delete_statement(filter: &LogFilter, layout: &Layout, client: &Client) -> Query {
+    let table = layout.altered(DELETED_FROM);
+    let mut sql = Sql::new(&format!("ALTER TABLE {table} DELETE WHERE 1"));
     sql.append(filter.conditions(TraceLookup::Scan));
     sql.into_query(client)
 }
 
-/// How many mutations of `database.table` are still running.
-pub fn pending_mutations_query(database: &str, table: &str, client: &Client) -> Query {
+/// How many mutations of `database.table` are still running (on a cluster, of its local
+/// twin on any shard).
+pub fn pending_mutations_query(
+    database: &str,
+    table: &str,
+    layout: &Layout,
+    client: &Client,
+) -> Query {
+    let mutations = layout.system("mutations");
     client
-        .query(
-            "SELECT count() FROM system.mutations WHERE database = ? AND table = ? AND NOT is_done",
-        )
+        .query(&format!(
+            "SELECT count() FROM {mutations} WHERE database = ? AND table = ? AND NOT is_done"
+        ))
         .bind(database)
-        .bind(table)
+        .bind(layout.local(table))
 }
 
 impl Storage {
@@ -63,8 +71,10 @@ impl Storage {
             });
         }
         let deadline = Instant::now() + wait;
-        delete_statement(filter, &self.client()).execute().await?;
-        let finished = self.mutations_done(DELETED_FROM, deadline).await?;
+        let everywhere = self
+            .alter(delete_statement(filter, &self.layout, &self.client()))
+            .await?;
+        let finished = everywhere && self.mutations_done(DELETED_FROM, deadline).await?;
         tracing::info!(matched, finished, "events deleted");
         Ok(Deletion { matched, finished })
     }
@@ -72,9 +82,10 @@ impl Storage {
     /// Waits until `table` has no running mutation, or `deadline`; says which came first.
     async fn mutations_done(&self, table: &str, deadline: Instant) -> Result<bool, StorageError> {
         loop {
-            let pending: u64 = pending_mutations_query(&self.database, table, &self.client)
-                .fetch_one()
-                .await?;
+            let pending: u64 =
+                pending_mutations_query(&self.database, table, &self.layout, &self.client)
+                    .fetch_one()
+                    .await?;
             if pending == 0 {
                 return Ok(true);
             }
@@ -98,11 +109,24 @@ mod tests {
             trace_id: Some("t".into()),
             ..LogFilter::default()
         };
+        let client = Client::default();
         assert_eq!(
-            delete_statement(&filter, &Client::default())
+            delete_statement(&filter, &Layout::Single, &client)
                 .sql_display()
                 .to_string(),
             "ALTER TABLE logs DELETE WHERE 1 AND tenant = 'default' AND level = 'DEBUG' AND trace_id = 't'"
+        );
+        assert_eq!(
+            delete_statement(&filter, &Layout::Cluster("c".into()), &client)
+                .sql_display()
+                .to_string(),
+            "ALTER TABLE logs_local ON CLUSTER c DELETE WHERE 1 AND tenant = 'default' AND level = 'DEBUG' AND trace_id = 't'"
+        );
+        assert_eq!(
+            pending_mutations_query("db", DELETED_FROM, &Layout::Cluster("c".into()), &client)
+                .sql_display()
+                .to_string(),
+            "SELECT count() FROM cluster('c', system, mutations) WHERE database = 'db' AND table = 'logs_local' AND NOT is_done"
         );
     }
 }

@@ -1,7 +1,7 @@
 //! Storing events: the `logs` row they become and the batch INSERT, deduplicated where the
 //! server can.
 
-use crate::{Requirement, Storage, StorageError, schema::LOGS};
+use crate::{Layout, Requirement, Storage, StorageError, schema::LOGS};
 use chrono::Timelike;
 use clickhouse::Row;
 use serde::Serialize;
@@ -75,6 +75,13 @@ impl Storage {
             && let Some(token) = deduplication_token(events)
         {
             insert = insert.with_setting("insert_deduplication_token", token);
+        }
+        if self.layout != Layout::Single {
+            // Answered once every shard has its rows (a replica of each), so the batch is
+            // only acknowledged in Redis when it is stored. The rows go to shards by a hash
+            // of their id: a re-sent batch splits the same way, so each shard's replicas
+            // recognise their block and store it once.
+            insert = insert.with_setting("insert_distributed_sync", "1");
         }
         for event in events {
             insert.write(&LogRow::from(event)).await?;

@@ -12,6 +12,7 @@
 //! `walk` (reading along the sort key a bounded page at a time), `sql` (statement text with
 //! its bound values) and `schema` (the table names).
 
+mod cluster;
 mod context;
 mod delete;
 mod export;
@@ -28,6 +29,7 @@ mod stats;
 mod version;
 mod walk;
 
+pub use cluster::{Layout, ReplicaDown};
 pub use context::{Context, ContextQuery, MAX_CONTEXT};
 pub use delete::Deletion;
 pub use export::{EXPORT_PAGE, Export};
@@ -57,6 +59,13 @@ pub enum StorageError {
     /// The server refused the statement; `code` is ClickHouse's error code when it gave one.
     #[error("clickhouse rejected the statement: {message}")]
     Rejected { code: Option<u32>, message: String },
+    /// ClickHouse answered, but could not reach a shard of its cluster or its keeper
+    /// (ZooKeeper): retry later, answer 503.
+    #[error("clickhouse cannot reach part of its cluster: {message}")]
+    ClusterUnavailable { code: u32, message: String },
+    /// Every replica of a shard is down: part of the events cannot be read or written.
+    #[error("clickhouse shard {shard} has no replica answering")]
+    ShardDown { shard: u32 },
     /// A stored row could not be decoded, or another client-side failure.
     #[error("unexpected answer from clickhouse: {0}")]
     Unexpected(String),
@@ -67,16 +76,34 @@ impl From<clickhouse::error::Error> for StorageError {
         use clickhouse::error::Error;
         match error {
             Error::Network(_) | Error::TimedOut => StorageError::Unavailable(error),
-            Error::BadResponse(message) => StorageError::Rejected {
-                code: error_code(&message),
-                message,
+            Error::BadResponse(message) => match error_code(&message) {
+                Some(code) if CLUSTER_UNAVAILABLE.contains(&code) => {
+                    StorageError::ClusterUnavailable { code, message }
+                }
+                code => StorageError::Rejected { code, message },
             },
             other => StorageError::Unexpected(other.to_string()),
         }
     }
 }
 
+/// The codes of a server that could not reach another one: SOCKET_TIMEOUT, NETWORK_ERROR,
+/// NO_ZOOKEEPER, TABLE_IS_READ_ONLY (a replica without its keeper), ALL_CONNECTION_TRIES_FAILED,
+/// UNKNOWN_STATUS_OF_INSERT, KEEPER_EXCEPTION.
+const CLUSTER_UNAVAILABLE: [u32; 7] = [209, 210, 225, 242, 279, 319, 999];
+
 impl StorageError {
+    /// Whether the cause is an outage (of ClickHouse, or of part of its cluster), which
+    /// passes, rather than a statement or data it will never take.
+    pub fn is_outage(&self) -> bool {
+        matches!(
+            self,
+            StorageError::Unavailable(_)
+                | StorageError::ClusterUnavailable { .. }
+                | StorageError::ShardDown { .. }
+        )
+    }
+
     /// The server refused the data itself (a value it cannot parse or store): retrying the
     /// same rows cannot succeed, unlike an outage or an overloaded server.
     pub fn is_data_error(&self) -> bool {
@@ -122,6 +149,9 @@ pub struct Storage {
     client: Client,
     database: String,
     version: ServerVersion,
+    layout: Layout,
+    /// The user and password, which a cluster's health check hands to `remote()`.
+    credentials: (String, String),
 }
 
 impl Storage {
@@ -149,11 +179,19 @@ impl Storage {
             // Current releases reject this setting as unknown, so only old servers get it.
             client = client.with_setting("allow_experimental_low_cardinality_type", "1");
         }
-        tracing::info!(%version, url = %config.url, database = %config.database, "connected to clickhouse");
+        let layout = Layout::from_config(config.cluster.as_deref());
+        if layout != Layout::Single {
+            // The trace lookup's subquery reads `logs_by_trace` inside a read of `logs`: each
+            // shard answers it from its own twin, which indexes exactly that shard's events.
+            client = client.with_setting("distributed_product_mode", "local");
+        }
+        tracing::info!(%version, url = %config.url, database = %config.database, cluster = layout.cluster(), "connected to clickhouse");
         Ok(Self {
             client,
             database: config.database.clone(),
             version,
+            layout,
+            credentials: (config.user.clone(), config.password.clone()),
         })
     }
 
@@ -163,6 +201,10 @@ impl Storage {
 
     pub fn database(&self) -> &str {
         &self.database
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
     }
 
     /// The client, bound to the configured database (which must exist: see [`Self::migrate`]).

@@ -4,7 +4,7 @@
 //! the events of tenants with a shorter one are deleted by a mutation when there are any.
 
 use crate::{
-    Requirement, Storage, StorageError,
+    Layout, Requirement, Storage, StorageError,
     delete::pending_mutations_query,
     schema::{LOGS, LOGS_BY_TRACE},
     sql::{Param, Sql},
@@ -133,19 +133,28 @@ pub fn expired_count_query(tenants: &Sql, before: i64, client: &Client) -> Query
 }
 
 /// The mutation deleting what [`expired_count_query`] counts.
-pub fn delete_expired_statement(tenants: &Sql, before: i64, client: &Client) -> Query {
-    let mut sql = Sql::new(&format!("ALTER TABLE {LOGS} DELETE WHERE "));
+pub fn delete_expired_statement(
+    tenants: &Sql,
+    before: i64,
+    layout: &Layout,
+    client: &Client,
+) -> Query {
+    let table = layout.altered(LOGS);
+    let mut sql = Sql::new(&format!("ALTER TABLE {table} DELETE WHERE "));
     sql.append(tenants.clone());
     sql.push(" AND timestamp < ?", [before.into()]);
     sql.into_query(client)
 }
 
-/// The table's day partitions that hold data.
-pub fn partitions_query(database: &str, table: &str, client: &Client) -> Query {
+/// The table's day partitions that hold data (on a cluster, on any shard).
+pub fn partitions_query(database: &str, table: &str, layout: &Layout, client: &Client) -> Query {
+    let parts = layout.system("parts");
     client
-        .query("SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active")
+        .query(&format!(
+            "SELECT DISTINCT partition FROM {parts} WHERE database = ? AND table = ? AND active"
+        ))
         .bind(database)
-        .bind(table)
+        .bind(layout.local(table))
 }
 
 pub fn drop_partition_statement(table: &str, partition: u32, client: &Client) -> Query {
@@ -175,12 +184,13 @@ impl Storage {
         if Requirement::Ttl.met_by(self.version) {
             let mut changed = Vec::new();
             for table in EXPIRING_TABLES {
-                let engine: String = engine_query(&self.database, table, &self.client)
+                let local = self.layout.local(table);
+                let engine: String = engine_query(&self.database, &local, &self.client)
                     .fetch_one()
                     .await?;
                 if !engine.contains(&ttl_clause(policy, &self.client)) {
-                    set_ttl_statement(table, policy, &self.client())
-                        .execute()
+                    let altered = self.layout.altered(table);
+                    self.alter(set_ttl_statement(&altered, policy, &self.client()))
                         .await?;
                     changed.push(table);
                 }
@@ -205,9 +215,10 @@ impl Storage {
         if shorter.is_empty() {
             return Ok(0);
         }
-        let pending: u64 = pending_mutations_query(&self.database, LOGS, &self.client)
-            .fetch_one()
-            .await?;
+        let pending: u64 =
+            pending_mutations_query(&self.database, LOGS, &self.layout, &self.client)
+                .fetch_one()
+                .await?;
         if pending > 0 {
             return Ok(0);
         }
@@ -218,9 +229,13 @@ impl Storage {
                 .fetch_one()
                 .await?;
             if expired > 0 {
-                delete_expired_statement(&tenants, before, &self.client())
-                    .execute()
-                    .await?;
+                self.alter(delete_expired_statement(
+                    &tenants,
+                    before,
+                    &self.layout,
+                    &self.client(),
+                ))
+                .await?;
                 deleting += expired;
             }
         }
@@ -236,14 +251,19 @@ impl Storage {
         let last_expired = last_expired_partition(now, days);
         let mut dropped = Vec::new();
         for table in EXPIRING_TABLES {
-            let partitions: Vec<String> = partitions_query(&self.database, table, &self.client)
-                .fetch_all()
-                .await?;
+            let partitions: Vec<String> =
+                partitions_query(&self.database, table, &self.layout, &self.client)
+                    .fetch_all()
+                    .await?;
+            let altered = self.layout.altered(table);
             for partition in partitions.iter().filter_map(|raw| raw.parse::<u32>().ok()) {
                 if partition <= last_expired {
-                    drop_partition_statement(table, partition, &self.client())
-                        .execute()
-                        .await?;
+                    self.alter(drop_partition_statement(
+                        &altered,
+                        partition,
+                        &self.client(),
+                    ))
+                    .await?;
                     dropped.push((table, partition));
                 }
             }
@@ -296,7 +316,7 @@ mod tests {
             .shorter_than_longest()
             .iter()
             .map(|(tenants, days)| {
-                delete_expired_statement(tenants, i64::from(*days), &client)
+                delete_expired_statement(tenants, i64::from(*days), &Layout::Single, &client)
                     .sql_display()
                     .to_string()
             })
@@ -323,6 +343,19 @@ mod tests {
                 .sql_display()
                 .to_string(),
             "ALTER TABLE logs_by_trace DROP PARTITION 20261024"
+        );
+        let cluster = Layout::Cluster("c".into());
+        assert_eq!(
+            drop_partition_statement(&cluster.altered("logs"), 20261024, &client)
+                .sql_display()
+                .to_string(),
+            "ALTER TABLE logs_local ON CLUSTER c DROP PARTITION 20261024"
+        );
+        assert_eq!(
+            partitions_query("db", "logs_by_trace", &cluster, &client)
+                .sql_display()
+                .to_string(),
+            "SELECT DISTINCT partition FROM cluster('c', system, parts) WHERE database = 'db' AND table = 'logs_by_trace_local' AND active"
         );
         assert_eq!(
             ttl_clause(&RetentionPolicy::uniform(7), &client),

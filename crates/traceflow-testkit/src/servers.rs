@@ -315,7 +315,7 @@ fn env_url(name: &str) -> Option<String> {
 
 /// The installed binary; Debian puts `clickhouse-server` in /usr/sbin, which is not on every
 /// user's PATH.
-fn binary(name: &str) -> PathBuf {
+pub(crate) fn binary(name: &str) -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin", "/usr/bin"].map(PathBuf::from))
@@ -491,7 +491,7 @@ fn redis_ready(port: u16, dir: &str) -> bool {
 
 /// Whether the server on `port` answers with `data_path`, the `default` database's directory,
 /// which lies in this server's own directory.
-fn clickhouse_ready(port: u16, data_path: &str) -> bool {
+pub(crate) fn clickhouse_ready(port: u16, data_path: &str) -> bool {
     const REQUEST: &[u8] = b"GET /?query=SELECT%20data_path%20FROM%20system.databases\
         %20WHERE%20name%20%3D%20%27default%27 HTTP/1.0\r\n\r\n";
     exchange(port, REQUEST).is_some_and(|answer| {

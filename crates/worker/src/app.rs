@@ -193,10 +193,14 @@ async fn health(State((queue, storage)): State<(Queue, Storage)>) -> Response {
             dependency: "redis",
             error: error.to_string(),
         }),
-        Ok(()) => storage.ping().await.map_err(|error| DependencyDown {
-            dependency: "clickhouse",
-            error: error.to_string(),
-        }),
+        Ok(()) => storage
+            .health()
+            .await
+            .map(|down| down.iter().map(ToString::to_string).collect())
+            .map_err(|error| DependencyDown {
+                dependency: "clickhouse",
+                error: error.to_string(),
+            }),
     };
     health_response(check)
 }

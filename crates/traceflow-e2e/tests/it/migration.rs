@@ -6,7 +6,7 @@
 use crate::stored::{get, storage};
 use serde_json::json;
 use std::time::Duration;
-use traceflow_storage::{Migration, Step, Storage};
+use traceflow_storage::{Layout, Migration, Step, Storage};
 use traceflow_testkit::{StackOptions, TestStack};
 
 /// Rows as the previous release's worker wrote them (no tenant), over three days.
@@ -37,7 +37,7 @@ async fn database_before_tenants() -> (TestStack, Storage) {
 /// Runs migration 005's statements before its program, as an interrupted run would have
 /// (with the setting 18.16 needs for `LowCardinality`, as the storage crate sends it).
 async fn start_of_005(stack: &TestStack, storage: &Storage) {
-    let tenant_first = Migration::all()
+    let tenant_first = Migration::all(&Layout::Single)
         .into_iter()
         .find(|migration| migration.version == 5)
         .unwrap();
@@ -45,7 +45,7 @@ async fn start_of_005(stack: &TestStack, storage: &Storage) {
     if storage.version().needs_low_cardinality_setting() {
         settings.push(("allow_experimental_low_cardinality_type", "1"));
     }
-    for step in tenant_first.steps(&stack.database) {
+    for step in tenant_first.steps(&stack.database, &Layout::Single) {
         let Step::Sql(statement) = step else { return };
         let answer = stack
             .http

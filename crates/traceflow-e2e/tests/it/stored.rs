@@ -65,6 +65,7 @@ pub async fn storage_at(stack: &TestStack, url: &str) -> Storage {
         user: "default".into(),
         password: String::new(),
         compression: Compression::Lz4,
+        cluster: None,
     })
     .await
     .unwrap()

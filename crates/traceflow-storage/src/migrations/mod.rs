@@ -1,16 +1,19 @@
 //! The SQL files in `migrations/`, embedded at build time and applied in order.
 //!
 //! A file is `NNN_description.sql`: statements separated by `;` at the end of a line, with
-//! `{database}` standing for CLICKHOUSE_DB. A line `-- requires: <feature>` limits it to
+//! `{database}` standing for CLICKHOUSE_DB. A cluster (CLICKHOUSE_CLUSTER) has migrations of
+//! its own, in `migrations/cluster/`, with `{cluster}` standing for its name: it starts from
+//! the schema one server's migrations end at, in replicated and distributed tables. A line `-- requires: <feature>` limits it to
 //! servers that have the feature; on others it is left unapplied (and so applies after an
 //! upgrade). A line `-- program: <name>` runs a step SQL cannot say (a [`Program`]) between
 //! the statements before and after it. Applied versions are recorded in
-//! `{database}.schema_migrations`; a migration interrupted before that is run again whole,
+//! `{database}.schema_migrations` (on a cluster, a table replicated to every node, so that
+//! every worker sees the same record); a migration interrupted before that is run again whole,
 //! so each of its steps must be safe to repeat.
 
 mod tenant_first;
 
-use crate::{ServerVersion, Storage, StorageError, schema::SCHEMA_MIGRATIONS};
+use crate::{Layout, ServerVersion, Storage, StorageError, schema::SCHEMA_MIGRATIONS};
 use include_dir::{Dir, include_dir};
 
 static MIGRATIONS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../migrations");
@@ -110,14 +113,14 @@ impl Migration {
         })
     }
 
-    /// The steps: statements (comments removed, for the given database) and programs, in
-    /// the file's order.
-    pub fn steps(&self, database: &str) -> Vec<Step> {
+    /// The steps: statements (comments removed, for the given database and layout) and
+    /// programs, in the file's order.
+    pub fn steps(&self, database: &str, layout: &Layout) -> Vec<Step> {
         let mut steps = Vec::new();
         let mut statements = String::new();
         for line in self.sql.lines() {
             if let Some(program) = program_name(line).and_then(Program::parse) {
-                steps.extend(split_statements(&statements, database));
+                steps.extend(split_statements(&statements, database, layout));
                 statements.clear();
                 steps.push(Step::Program(program));
             } else if !line.trim_start().starts_with("--") {
@@ -125,7 +128,7 @@ impl Migration {
                 statements.push('\n');
             }
         }
-        steps.extend(split_statements(&statements, database));
+        steps.extend(split_statements(&statements, database, layout));
         steps
     }
 
@@ -135,9 +138,15 @@ impl Migration {
             .all(|requirement| requirement.met_by(version))
     }
 
-    /// Every migration in the repository, in version order.
-    pub fn all() -> Vec<Migration> {
-        let mut migrations: Vec<Migration> = MIGRATIONS
+    /// Every migration in the repository for `layout`, in version order.
+    pub fn all(layout: &Layout) -> Vec<Migration> {
+        let directory = match layout {
+            Layout::Single => &MIGRATIONS,
+            Layout::Cluster(_) => MIGRATIONS
+                .get_dir("cluster")
+                .expect("migrations/cluster is embedded"),
+        };
+        let mut migrations: Vec<Migration> = directory
             .files()
             .filter(|file| file.path().extension().is_some_and(|ext| ext == "sql"))
             .map(|file| {
@@ -160,12 +169,43 @@ fn program_name(line: &str) -> Option<&str> {
 }
 
 /// Statements separated by `;` at the end of a line.
-fn split_statements(sql: &str, database: &str) -> Vec<Step> {
+fn split_statements(sql: &str, database: &str, layout: &Layout) -> Vec<Step> {
     sql.split(";\n")
         .map(|statement| statement.trim().trim_end_matches(';').trim())
         .filter(|statement| !statement.is_empty())
-        .map(|statement| Step::Sql(statement.replace("{database}", database)))
+        .map(|statement| {
+            let statement = statement.replace("{database}", database);
+            Step::Sql(match layout.cluster() {
+                Some(cluster) => statement.replace("{cluster}", cluster),
+                None => statement,
+            })
+        })
         .collect()
+}
+
+/// The statements that create the database and the table recording applied migrations.
+fn bookkeeping(database: &str, layout: &Layout) -> [String; 2] {
+    match layout {
+        Layout::Single => [
+            format!("CREATE DATABASE IF NOT EXISTS {database}"),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {database}.{SCHEMA_MIGRATIONS} \
+                 (version UInt32, name String, applied_at DateTime DEFAULT now()) \
+                 ENGINE = MergeTree ORDER BY version"
+            ),
+        ],
+        // One replicated table with every node as a replica (`{shard}-{replica}` names each
+        // node, whatever its macros' scheme).
+        Layout::Cluster(cluster) => [
+            format!("CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER {cluster}"),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {database}.{SCHEMA_MIGRATIONS} ON CLUSTER {cluster} \
+                 (version UInt32, name String, applied_at DateTime DEFAULT now()) \
+                 ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/{database}/{SCHEMA_MIGRATIONS}', \
+                 '{{shard}}-{{replica}}') ORDER BY version"
+            ),
+        ],
+    }
 }
 
 impl Storage {
@@ -179,18 +219,9 @@ impl Storage {
     pub async fn migrate_to(&self, last: u32) -> Result<Vec<u32>, StorageError> {
         // Not bound to the database, which may not exist yet: each statement names it.
         let (client, database, version) = (&self.client, &self.database, self.version);
-        client
-            .query(&format!("CREATE DATABASE IF NOT EXISTS {database}"))
-            .execute()
-            .await?;
-        client
-            .query(&format!(
-                "CREATE TABLE IF NOT EXISTS {database}.{SCHEMA_MIGRATIONS} \
-                 (version UInt32, name String, applied_at DateTime DEFAULT now()) \
-                 ENGINE = MergeTree ORDER BY version"
-            ))
-            .execute()
-            .await?;
+        for statement in bookkeeping(database, &self.layout) {
+            self.alter(client.query(&statement)).await?;
+        }
         let recorded: Vec<u32> = client
             .query(&format!(
                 "SELECT DISTINCT version FROM {database}.{SCHEMA_MIGRATIONS}"
@@ -199,7 +230,7 @@ impl Storage {
             .await?;
 
         let mut applied = Vec::new();
-        for migration in Migration::all() {
+        for migration in Migration::all(&self.layout) {
             if migration.version > last {
                 break;
             }
@@ -210,13 +241,9 @@ impl Storage {
                 tracing::info!(migration = %migration.name, %version, "migration skipped: the server lacks what it requires");
                 continue;
             }
-            for step in migration.steps(database) {
+            for step in migration.steps(database, &self.layout) {
                 let done = match step {
-                    Step::Sql(statement) => client
-                        .query(&statement)
-                        .execute()
-                        .await
-                        .map_err(StorageError::from),
+                    Step::Sql(statement) => self.alter(client.query(&statement)).await.map(drop),
                     Step::Program(Program::TenantFirst) => tenant_first::run(self).await,
                 };
                 done.map_err(|error| {
@@ -247,13 +274,15 @@ mod tests {
 
     #[test]
     fn repository_migrations_parse_in_order() {
-        let all = Migration::all();
-        assert_eq!(all[0].version, 1);
-        assert_eq!(all[0].name, "001_create_logs");
-        let versions: Vec<u32> = all.iter().map(|m| m.version).collect();
-        let mut sorted = versions.clone();
-        sorted.dedup();
-        assert_eq!(versions, sorted, "migration versions must be unique");
+        for layout in [Layout::Single, Layout::Cluster("c".into())] {
+            let all = Migration::all(&layout);
+            assert_eq!(all[0].version, 1);
+            assert_eq!(all[0].name, "001_create_logs");
+            let versions: Vec<u32> = all.iter().map(|m| m.version).collect();
+            let mut sorted = versions.clone();
+            sorted.dedup();
+            assert_eq!(versions, sorted, "migration versions must be unique");
+        }
     }
 
     #[test]
@@ -266,7 +295,7 @@ mod tests {
         assert_eq!(migration.version, 7);
         assert_eq!(migration.requires, vec![Requirement::Ttl]);
         assert_eq!(
-            migration.steps("tf"),
+            migration.steps("tf", &Layout::Single),
             vec![
                 Step::Sql("CREATE DATABASE tf".to_owned()),
                 Step::Sql(
@@ -286,7 +315,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            migration.steps("tf"),
+            migration.steps("tf", &Layout::Single),
             vec![
                 Step::Sql("CREATE TABLE tf.a (x UInt8) ENGINE = Memory".to_owned()),
                 Step::Program(Program::TenantFirst),
@@ -295,6 +324,24 @@ mod tests {
         );
         let err = Migration::parse("005_z.sql", "-- program: teleport\n").unwrap_err();
         assert!(err.contains("unknown program"), "{err}");
+    }
+
+    #[test]
+    fn every_cluster_statement_runs_on_every_node_of_the_named_cluster() {
+        let cluster = Layout::Cluster("logs_cluster".into());
+        for migration in Migration::all(&cluster) {
+            for step in migration.steps("tf", &cluster) {
+                let Step::Sql(statement) = step else {
+                    panic!("{}: a cluster migration has no programs", migration.name)
+                };
+                assert!(
+                    statement.contains(" ON CLUSTER logs_cluster"),
+                    "{}: {statement}",
+                    migration.name
+                );
+                assert!(!statement.contains("{cluster}") && !statement.contains("{database}"));
+            }
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! create and fill again.
 
 use crate::{
-    Storage, StorageError,
+    Layout, Storage, StorageError,
     retention::{drop_partition_statement, partitions_query},
     schema::{LOGS, LOGS_BY_TRACE},
 };
@@ -59,9 +59,10 @@ pub(super) async fn run(storage: &Storage) -> Result<(), StorageError> {
 /// `default`'s events.
 async fn copy_partitions(storage: &Storage) -> Result<(), StorageError> {
     let client = storage.client();
-    let partitions: Vec<String> = partitions_query(storage.database(), LOGS, &client)
-        .fetch_all()
-        .await?;
+    let partitions: Vec<String> =
+        partitions_query(storage.database(), LOGS, &Layout::Single, &client)
+            .fetch_all()
+            .await?;
     let mut partitions: Vec<u32> = partitions
         .iter()
         .filter_map(|raw| raw.parse().ok())
