@@ -95,8 +95,17 @@ impl ClusterNode {
         self.supervisor.kill();
     }
 
+    /// Starts the server (again). After a crash a replica may hold a part it wrote but never
+    /// registered in ZooKeeper, and 18.16 then refuses to load the table: as its operators
+    /// do, the restart sets `flags/force_restore_data`, which has it set such parts aside
+    /// and fetch what it lacks from its twin.
     pub fn start_again(&mut self) {
         let dir = self.supervisor.dir().to_owned();
+        let flags = Path::new(&dir).join("flags");
+        if Path::new(&dir).join("metadata").exists() {
+            std::fs::create_dir_all(&flags).expect("cannot create the flags directory");
+            std::fs::write(flags.join("force_restore_data"), "").expect("cannot set the flag");
+        }
         let mut command = Command::new(binary("clickhouse-server"));
         command.arg(format!("--config-file={dir}/config.xml"));
         let output = Path::new(&dir).join("stdout.log");
