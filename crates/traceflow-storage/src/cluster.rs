@@ -115,8 +115,11 @@ impl Storage {
                 "the server defines no cluster {cluster:?} (CLICKHOUSE_CLUSTER)"
             )));
         }
-        let answers = join_all(replicas.iter().map(|replica| {
-            let address = format!("{}:{}", replica.host_name, replica.port);
+        let addresses: Vec<String> = replicas
+            .iter()
+            .map(|replica| format!("{}:{}", replica.host_name, replica.port))
+            .collect();
+        let answers = join_all(addresses.iter().map(|address| {
             self.client
                 .query("SELECT 1 FROM remote(?, system, one, ?, ?)")
                 .bind(address)
@@ -128,11 +131,12 @@ impl Storage {
         .await;
         let down: Vec<ReplicaDown> = replicas
             .iter()
+            .zip(addresses)
             .zip(answers)
-            .filter_map(|(replica, answer)| {
+            .filter_map(|((replica, address), answer)| {
                 answer.err().map(|error| ReplicaDown {
                     shard: replica.shard_num,
-                    address: format!("{}:{}", replica.host_name, replica.port),
+                    address,
                     error: error.to_string(),
                 })
             })

@@ -18,14 +18,21 @@ use uuid::Uuid;
 /// free is less likely taken again meanwhile.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// A stack whose services use `cluster`.
-async fn stack_on(cluster: &ClickHouseCluster) -> TestStack {
-    TestStack::spawn_with(StackOptions {
+/// This test's turn, a fresh cluster and a stack whose services use it.
+async fn cluster_and_stack() -> (
+    tokio::sync::MutexGuard<'static, ()>,
+    ClickHouseCluster,
+    TestStack,
+) {
+    let turn = ONE_AT_A_TIME.lock().await;
+    let cluster = ClickHouseCluster::start();
+    let stack = TestStack::spawn_with(StackOptions {
         clickhouse_url: Some(cluster.url()),
         extra_env: vec![("CLICKHOUSE_CLUSTER", CLUSTER.to_owned())],
         ..StackOptions::default()
     })
-    .await
+    .await;
+    (turn, cluster, stack)
 }
 
 /// The stack's tables through the storage crate, as a worker on the cluster sees them.
@@ -148,9 +155,7 @@ async fn replicated(stack: &TestStack, cluster: &ClickHouseCluster) -> Vec<u64> 
 
 #[tokio::test]
 async fn events_are_spread_over_both_shards_and_held_by_both_replicas_of_each() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let cluster = ClickHouseCluster::start();
-    let stack = stack_on(&cluster).await;
+    let (_turn, cluster, stack) = cluster_and_stack().await;
     ingest_stored(&stack, "spread", 2_000).await;
 
     let counts = replicated(&stack, &cluster).await;
@@ -207,22 +212,23 @@ fn event(service: &str, timestamp: &str, message: &str) -> LogEvent {
     }
 }
 
+/// `count` events of `service` at `timestamp`, their messages `<service> <n>`.
+fn numbered(service: &str, timestamp: &str, count: usize) -> Vec<LogEvent> {
+    (0..count)
+        .map(|n| event(service, timestamp, &format!("{service} {n}")))
+        .collect()
+}
+
 #[tokio::test]
 async fn a_batch_sent_again_is_stored_once() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let cluster = ClickHouseCluster::start();
-    let stack = stack_on(&cluster).await;
+    let (_turn, cluster, stack) = cluster_and_stack().await;
     let storage = storage(&stack).await;
-    let batch: Vec<LogEvent> = (0..200)
-        .map(|n| event("resent", "2026-05-05T10:00:00Z", &format!("resent {n}")))
-        .collect();
+    let batch = numbered("resent", "2026-05-05T10:00:00Z", 200);
     // As a worker does after a crash between ClickHouse's answer and the queue's: the same
     // batch again, and again after another batch went in between.
     storage.insert(&batch).await.unwrap();
     storage.insert(&batch).await.unwrap();
-    let other: Vec<LogEvent> = (0..10)
-        .map(|n| event("other", "2026-05-05T10:00:00Z", &format!("other {n}")))
-        .collect();
+    let other = numbered("other", "2026-05-05T10:00:00Z", 10);
     storage.insert(&other).await.unwrap();
     storage.insert(&batch).await.unwrap();
     until_count(&stack, "service=resent", 200, Duration::from_secs(10)).await;
@@ -232,18 +238,14 @@ async fn a_batch_sent_again_is_stored_once() {
 
 #[tokio::test]
 async fn delete_and_retention_act_on_every_shard() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let cluster = ClickHouseCluster::start();
-    let stack = stack_on(&cluster).await;
+    let (_turn, cluster, stack) = cluster_and_stack().await;
     let storage = storage(&stack).await;
     let hours_ago = |hours| (chrono::Utc::now() - chrono::TimeDelta::hours(hours)).to_rfc3339();
-    let mut events: Vec<LogEvent> = (0..100)
-        .map(|n| event("keep", &hours_ago(2), &format!("keep {n}")))
-        .collect();
-    events.extend((0..100).map(|n| event("drop", &hours_ago(2), &format!("drop {n}"))));
+    let mut events = numbered("keep", &hours_ago(2), 100);
+    events.extend(numbered("drop", &hours_ago(2), 100));
     // Forty days old: past a 30-day retention.
     let old = hours_ago(40 * 24);
-    events.extend((0..100).map(|n| event("old", &old, &format!("old {n}"))));
+    events.extend(numbered("old", &old, 100));
     storage.insert(&events).await.unwrap();
     let counts = replicated(&stack, &cluster).await;
     assert_eq!(counts[0] + counts[2], 300, "{counts:?}");
@@ -282,9 +284,7 @@ async fn delete_and_retention_act_on_every_shard() {
 
 #[tokio::test]
 async fn a_replica_down_degrades_the_health_while_reads_and_writes_go_on_and_it_catches_up() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let mut cluster = ClickHouseCluster::start();
-    let stack = stack_on(&cluster).await;
+    let (_turn, mut cluster, stack) = cluster_and_stack().await;
     ingest_stored(&stack, "before", 500).await;
 
     cluster.nodes[3].kill();
@@ -335,9 +335,7 @@ async fn a_replica_down_degrades_the_health_while_reads_and_writes_go_on_and_it_
 
 #[tokio::test]
 async fn with_zookeeper_stopped_inserts_wait_and_resume_and_nothing_is_lost() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let mut cluster = ClickHouseCluster::start();
-    let stack = stack_on(&cluster).await;
+    let (_turn, mut cluster, stack) = cluster_and_stack().await;
     ingest_stored(&stack, "before", 200).await;
 
     cluster.zookeeper.stop();
