@@ -28,7 +28,7 @@ use traceflow_http::{
     AccessCheck, DependencyDown, HealthCheck, propagate_trace_id, require_access, service_router,
     with_metrics,
 };
-use traceflow_queue::{Producer, QueueKeys};
+use traceflow_queue::{Producer, QueueLocation};
 use traceflow_runtime::bind;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -127,7 +127,9 @@ impl Application {
     /// Binds the ports (0 picks a free one) and prepares the Redis and worker clients.
     /// Neither Redis nor the worker has to be up yet.
     pub async fn build(config: IngestionConfig) -> anyhow::Result<Self> {
-        traceflow_runtime::resolves("REDIS_ADDR", &config.redis.url).await?;
+        for (variable, address) in config.redis.addresses() {
+            traceflow_runtime::resolves(variable, address).await?;
+        }
         let access = AccessCheck::new(
             "ingestion",
             config.keys_file.as_deref(),
@@ -136,11 +138,9 @@ impl Application {
         )?;
         let state = AppState {
             queue: Producer::connect(
-                &config.redis.url,
-                &QueueKeys::new(config.redis.queue_key.as_str()),
+                &QueueLocation::from_config(&config.redis),
                 config.max_queue_depth,
-            )
-            .await?,
+            )?,
             signal: WorkerSignal::spawn(&config.worker_addr)?,
             max_body_bytes: config.max_body_bytes,
             max_batch_events: config.max_batch_events,

@@ -41,6 +41,15 @@ pub struct RedisConfig {
     pub url: String,
     /// The Redis list that holds queued events.
     pub queue_key: String,
+    /// `REDIS_CLUSTER_NODES`: some nodes of a Redis Cluster (the client finds the rest), as
+    /// URLs; empty for the one server at `url`.
+    pub cluster_nodes: Vec<String>,
+    /// `REDIS_QUEUE_SHARDS`: how many lists the queue is split into, each under its own
+    /// hash tag on a cluster (default 1 on one server, 12 on a cluster).
+    pub queue_shards: usize,
+    /// `REDIS_MIN_REPLICAS`: how many replicas must have an entry before its push is
+    /// answered (`WAIT`); 0 answers once the primary has it.
+    pub min_replicas: u32,
 }
 
 /// How to reach ClickHouse over its HTTP interface.
@@ -77,6 +86,9 @@ impl fmt::Debug for RedisConfig {
         f.debug_struct("RedisConfig")
             .field("url", &shown.as_str())
             .field("queue_key", &self.queue_key)
+            .field("cluster_nodes", &self.cluster_nodes.len())
+            .field("queue_shards", &self.queue_shards)
+            .field("min_replicas", &self.min_replicas)
             .finish()
     }
 }
@@ -214,10 +226,28 @@ pub struct QueryConfig {
 }
 
 impl RedisConfig {
+    /// The addresses the services connect to, each with the variable that names it: the
+    /// cluster's nodes, or the one server.
+    pub fn addresses(&self) -> Vec<(&'static str, &str)> {
+        if self.cluster_nodes.is_empty() {
+            vec![("REDIS_ADDR", self.url.as_str())]
+        } else {
+            let nodes = self.cluster_nodes.iter();
+            nodes
+                .map(|node| ("REDIS_CLUSTER_NODES", node.as_str()))
+                .collect()
+        }
+    }
+
     fn from(env: &Env) -> Result<Self, ConfigError> {
+        let cluster_nodes = env.redis_urls("REDIS_CLUSTER_NODES")?;
+        let default_shards = if cluster_nodes.is_empty() { 1 } else { 12 };
         Ok(Self {
             url: env.redis_url("REDIS_ADDR", "localhost:6379")?,
             queue_key: env.non_empty("REDIS_QUEUE_KEY", "logs_queue")?,
+            queue_shards: env.number("REDIS_QUEUE_SHARDS", default_shards, 1..=1024)?,
+            min_replicas: env.number("REDIS_MIN_REPLICAS", 0, 0..=16)?,
+            cluster_nodes,
         })
     }
 }
@@ -492,6 +522,33 @@ mod tests {
             with(&[("CLICKHOUSE_COMPRESSION", "gzip")]),
             Err("CLICKHOUSE_COMPRESSION: expected one of auto, lz4, none, got \"gzip\"".to_owned())
         );
+    }
+
+    #[test]
+    fn a_redis_cluster_is_its_nodes_and_splits_the_queue() {
+        let redis = WorkerConfig::from(&env(&[(
+            "REDIS_CLUSTER_NODES",
+            "redis-1:7000, redis://redis-2:7001",
+        )]))
+        .unwrap()
+        .redis;
+        assert_eq!(
+            redis.cluster_nodes,
+            ["redis://redis-1:7000", "redis://redis-2:7001"]
+        );
+        assert_eq!(redis.queue_shards, 12);
+        assert_eq!(redis.min_replicas, 0);
+        let alone = WorkerConfig::from(&env(&[])).unwrap().redis;
+        assert!(alone.cluster_nodes.is_empty());
+        assert_eq!(alone.queue_shards, 1);
+        let error = WorkerConfig::from(&env(&[("REDIS_CLUSTER_NODES", "http://redis-1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("REDIS_CLUSTER_NODES"), "{error}");
+        let error = IngestionConfig::from(&env(&[("REDIS_MIN_REPLICAS", "many")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("REDIS_MIN_REPLICAS"), "{error}");
     }
 
     #[test]

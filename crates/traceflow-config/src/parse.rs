@@ -189,22 +189,19 @@ impl Env {
         variable: &'static str,
         default: &str,
     ) -> Result<String, ConfigError> {
-        let raw = self.get(variable).unwrap_or(default);
-        let candidate = if raw.contains("://") {
-            raw.to_owned()
-        } else {
-            format!("redis://{raw}")
+        redis_address(variable, self.get(variable).unwrap_or(default))
+    }
+
+    /// A comma-separated list of what [`Env::redis_url`] accepts; empty when unset.
+    pub(crate) fn redis_urls(&self, variable: &'static str) -> Result<Vec<String>, ConfigError> {
+        let Some(raw) = self.get(variable) else {
+            return Ok(Vec::new());
         };
-        let url = url::Url::parse(&candidate).map_err(|err| {
-            Self::error(variable, format!("not a valid address ({err}): {raw:?}"))
-        })?;
-        if !matches!(url.scheme(), "redis" | "rediss") || url.host_str().is_none() {
-            return Err(Self::error(
-                variable,
-                format!("expected host:port or a redis:// URL, got {raw:?}"),
-            ));
-        }
-        Ok(candidate)
+        raw.split(',')
+            .map(str::trim)
+            .filter(|address| !address.is_empty())
+            .map(|address| redis_address(variable, address))
+            .collect()
     }
 
     /// `KEYS_FILE`, which must load (see `traceflow_access`), and is not set together with
@@ -337,4 +334,21 @@ impl Env {
         }
         Ok(raw.to_owned())
     }
+}
+
+fn redis_address(variable: &'static str, raw: &str) -> Result<String, ConfigError> {
+    let candidate = if raw.contains("://") {
+        raw.to_owned()
+    } else {
+        format!("redis://{raw}")
+    };
+    let url = url::Url::parse(&candidate)
+        .map_err(|err| Env::error(variable, format!("not a valid address ({err}): {raw:?}")))?;
+    if !matches!(url.scheme(), "redis" | "rediss") || url.host_str().is_none() {
+        return Err(Env::error(
+            variable,
+            format!("expected host:port or a redis:// URL, got {raw:?}"),
+        ));
+    }
+    Ok(candidate)
 }

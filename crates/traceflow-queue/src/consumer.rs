@@ -8,12 +8,16 @@
 //! batch, which its next [`Consumer::claim`] returns.
 
 use crate::{
-    QueueError, QueueKeys, connect,
+    QueueError, QueueKeys, QueueLocation,
+    connection::Connection,
     scripts::{Claim, Script, TakeOver},
 };
-use redis::{AsyncCommands, aio::ConnectionManager};
+use redis::AsyncCommands;
 use serde::Serialize;
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 /// An entry that cannot be stored, and why.
 #[derive(Debug, Clone, Serialize)]
@@ -34,34 +38,69 @@ impl DeadLetter {
     }
 }
 
-/// What a consumer has to do, read in one round trip.
+/// What a consumer has to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backlog {
-    /// Events waiting in the queue (not counting batches held by workers).
+    /// Events waiting in the queue, all shards together (not counting batches held by
+    /// workers).
     pub queued: u64,
     /// Whether this worker holds a batch not yet acknowledged.
     pub held: bool,
 }
 
-/// One worker's view of the queue: its processing list and heartbeat.
+/// A dead worker's batch to take over: the worker, and the shard its batch is in.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Orphan {
+    pub worker: String,
+    pub shard: usize,
+}
+
+/// One worker's view of the queue: its processing list and heartbeat in every shard, the
+/// shard whose batch it holds, and what it last saw queued in each.
 #[derive(Clone)]
 pub struct Consumer {
-    connection: ConnectionManager,
-    keys: QueueKeys,
+    connection: Connection,
+    shards: Arc<[ConsumerShard]>,
     worker_id: String,
+    seen: Arc<Mutex<Seen>>,
+}
+
+/// A shard's keys, with this worker's in it.
+struct ConsumerShard {
+    keys: QueueKeys,
     processing: String,
     heartbeat: String,
 }
 
+/// What the last look at the shards found.
+#[derive(Default)]
+struct Seen {
+    /// The shard whose batch this worker holds.
+    held: Option<usize>,
+    /// Each shard's depth.
+    depths: Vec<u64>,
+    /// Where the next claim starts looking, so that every shard gets its turn.
+    next: usize,
+}
+
 impl Consumer {
-    /// `worker_id` must be unique among live workers of this queue.
-    pub async fn connect(url: &str, keys: &QueueKeys, worker_id: &str) -> Result<Self, QueueError> {
+    /// `worker_id` must be unique among live workers of this queue. Does not wait for
+    /// Redis: the first command connects.
+    pub fn connect(location: &QueueLocation, worker_id: &str) -> Result<Self, QueueError> {
+        let shards: Vec<ConsumerShard> = location
+            .shards
+            .iter()
+            .map(|keys| ConsumerShard {
+                processing: keys.processing(worker_id),
+                heartbeat: keys.heartbeat(worker_id),
+                keys: keys.clone(),
+            })
+            .collect();
         Ok(Self {
-            connection: connect(url).await?,
-            processing: keys.processing(worker_id),
-            heartbeat: keys.heartbeat(worker_id),
-            keys: keys.clone(),
+            connection: Connection::open(&location.target)?,
+            shards: shards.into(),
             worker_id: worker_id.to_owned(),
+            seen: Arc::default(),
         })
     }
 
@@ -69,83 +108,162 @@ impl Consumer {
         &self.worker_id
     }
 
-    /// The queue's depth and whether this worker holds a batch.
+    /// The queue's depth and whether this worker holds a batch: one round trip per shard,
+    /// all at once.
     pub async fn backlog(&self) -> Result<Backlog, QueueError> {
-        let (queued, held): (Option<u64>, bool) = redis::pipe()
-            .get(self.keys.depth())
-            .exists(&self.processing)
-            .query_async(&mut self.connection.clone())
-            .await?;
+        let looks = self.shards.iter().map(|shard| {
+            let mut connection = self.connection.clone();
+            async move {
+                redis::pipe()
+                    .get(shard.keys.depth())
+                    .exists(&shard.processing)
+                    .query_async::<(Option<u64>, bool)>(&mut connection)
+                    .await
+            }
+        });
+        let looks = futures::future::try_join_all(looks).await?;
+        let mut seen = self.seen();
+        seen.depths = looks
+            .iter()
+            .map(|(depth, _)| depth.unwrap_or_default())
+            .collect();
+        seen.held = looks.iter().position(|(_, held)| *held);
         Ok(Backlog {
-            queued: queued.unwrap_or_default(),
-            held,
+            queued: seen.depths.iter().sum(),
+            held: seen.held.is_some(),
         })
     }
 
     /// The batch to store next, as queue entries (see [`crate::entry_lines`]): what this
     /// worker holds, else entries holding up to `max` events (more only when the oldest
-    /// entry alone holds more). Empty when the queue is empty.
+    /// entry alone holds more) from the next shard with events queued. Empty when the
+    /// queue is empty.
     pub async fn claim(&self, max: usize) -> Result<Vec<Vec<u8>>, QueueError> {
+        for shard in self.claim_order() {
+            let batch = self.claim_in(shard, max).await?;
+            if !batch.is_empty() {
+                self.seen().held = Some(shard);
+                return Ok(batch);
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    /// The held batch's shard alone; else the shards last seen with events queued (all of
+    /// them when none was), starting after the one claimed from last.
+    fn claim_order(&self) -> Vec<usize> {
+        let mut seen = self.seen();
+        if let Some(held) = seen.held {
+            return vec![held];
+        }
+        let count = self.shards.len();
+        let start = seen.next % count;
+        seen.next = start + 1;
+        let order = (start..count).chain(0..start);
+        let queued: Vec<usize> = order
+            .clone()
+            .filter(|shard| seen.depths.get(*shard).is_some_and(|depth| *depth > 0))
+            .collect();
+        if queued.is_empty() {
+            order.collect()
+        } else {
+            queued
+        }
+    }
+
+    async fn claim_in(&self, shard: usize, max: usize) -> Result<Vec<Vec<u8>>, QueueError> {
+        let shard = &self.shards[shard];
         let claim = Claim {
-            keys: &self.keys,
-            processing: &self.processing,
+            keys: &shard.keys,
+            processing: &shard.processing,
             max_events: max as u64,
         };
         let (batch,): (Vec<Vec<u8>>,) = redis::pipe()
             .add_command(claim.eval())
             .ignore()
-            .lrange(&self.processing, 0, -1)
+            .lrange(&shard.processing, 0, -1)
             .query_async(&mut self.connection.clone())
             .await?;
         Ok(batch)
     }
 
-    /// Makes the batch of `dead_worker`, whose heartbeat expired, this worker's held batch,
-    /// as it stands; returns its number of events. 0 when there was nothing to take over:
-    /// the worker is alive after all, another worker took the batch first, or this worker
-    /// holds a batch of its own.
-    pub async fn take_over(&self, dead_worker: &str) -> Result<u64, QueueError> {
-        let take_over = TakeOver {
-            orphan: &self.keys.processing(dead_worker),
-            orphan_heartbeat: &self.keys.heartbeat(dead_worker),
-            heir: &self.processing,
+    /// Makes the batch of `orphan`, a worker whose heartbeat expired, this worker's held
+    /// batch, as it stands; returns its number of events. 0 when there was nothing to take
+    /// over: the worker is alive after all, another worker took the batch first, or this
+    /// worker holds a batch of its own.
+    pub async fn take_over(&self, orphan: &Orphan) -> Result<u64, QueueError> {
+        if self.seen().held.is_some() {
+            return Ok(0);
+        }
+        let Some(shard) = self.shards.get(orphan.shard) else {
+            return Ok(0);
         };
-        Ok(take_over
+        let take_over = TakeOver {
+            keys: &shard.keys,
+            orphan: &shard.keys.processing(&orphan.worker),
+            orphan_heartbeat: &shard.keys.heartbeat(&orphan.worker),
+            heir: &shard.processing,
+        };
+        let events = take_over
             .eval()
             .query_async(&mut self.connection.clone())
-            .await?)
+            .await?;
+        if events > 0 {
+            self.seen().held = Some(orphan.shard);
+        }
+        Ok(events)
     }
 
-    /// The held batch is stored: drop it, recording `dead` entries in the dead-letter list in
-    /// the same transaction.
+    /// The held batch is stored: drop it, recording `dead` entries in its shard's
+    /// dead-letter list in the same transaction.
     pub async fn ack(&self, dead: &[DeadLetter]) -> Result<(), QueueError> {
+        let Some(held) = self.seen().held else {
+            return Ok(());
+        };
+        let shard = &self.shards[held];
         let mut pipe = redis::pipe();
         pipe.atomic();
         for letter in dead {
             let json = serde_json::to_string(letter).expect("a DeadLetter always serializes");
-            pipe.lpush(self.keys.dead(), json).ignore();
+            pipe.lpush(shard.keys.dead(), json).ignore();
         }
-        pipe.del(&self.processing).ignore();
+        pipe.del(&shard.processing).ignore();
+        pipe.srem(shard.keys.holders(), &shard.processing).ignore();
         pipe.query_async::<()>(&mut self.connection.clone()).await?;
+        self.seen().held = None;
         Ok(())
     }
 
-    /// Announces this worker alive for `ttl`; call well within `ttl`, repeatedly.
+    /// Announces this worker alive for `ttl`, in every shard; call well within `ttl`,
+    /// repeatedly.
     pub async fn heartbeat(&self, ttl: Duration) -> Result<(), QueueError> {
         let seconds = ttl.as_secs().max(1);
-        self.connection
-            .clone()
-            .set_ex::<_, _, ()>(&self.heartbeat, 1, seconds)
-            .await?;
+        let beats = self.shards.iter().map(|shard| {
+            let mut connection = self.connection.clone();
+            async move {
+                connection
+                    .set_ex::<_, _, ()>(&shard.heartbeat, 1, seconds)
+                    .await
+            }
+        });
+        futures::future::try_join_all(beats).await?;
         Ok(())
     }
 
-    /// Removes this worker's heartbeat at a clean exit, so nobody waits for it to expire.
+    /// Removes this worker's heartbeats at a clean exit, so nobody waits for them to expire.
     pub async fn retire(&self) -> Result<(), QueueError> {
-        self.connection
-            .clone()
-            .del::<_, ()>(&self.heartbeat)
-            .await?;
+        let removals = self.shards.iter().map(|shard| {
+            let mut connection = self.connection.clone();
+            async move { connection.del::<_, ()>(&shard.heartbeat).await }
+        });
+        futures::future::try_join_all(removals).await?;
         Ok(())
+    }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+        // What was seen stays valid whatever a panicking holder did.
+        self.seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -9,6 +9,7 @@ pub struct QueueKeys {
     depth: String,
     tenant_depth: String,
     dead: String,
+    holders: String,
 }
 
 impl QueueKeys {
@@ -18,6 +19,7 @@ impl QueueKeys {
             depth: format!("{queue}:depth"),
             tenant_depth: format!("{queue}:tenant_depth"),
             dead: format!("{queue}:dead"),
+            holders: format!("{queue}:holders"),
             queue,
         }
     }
@@ -40,6 +42,12 @@ impl QueueKeys {
     /// `Q:dead`: the dead letters, newest first.
     pub fn dead(&self) -> &str {
         &self.dead
+    }
+
+    /// `Q:holders`: the set of the processing lists that hold a batch, so that a dead
+    /// worker's is found without scanning the keys (which a cluster spreads over its nodes).
+    pub fn holders(&self) -> &str {
+        &self.holders
     }
 
     /// `Q:processing:<worker>`: the batch `worker` holds.
@@ -100,6 +108,7 @@ mod tests {
         assert_eq!(keys.queue(), "logs_queue");
         assert_eq!(keys.depth(), "logs_queue:depth");
         assert_eq!(keys.dead(), "logs_queue:dead");
+        assert_eq!(keys.holders(), "logs_queue:holders");
         assert_eq!(keys.processing("w-1"), "logs_queue:processing:w-1");
         assert_eq!(keys.heartbeat("w-1"), "logs_queue:worker:w-1");
         assert_eq!(keys.processing_pattern(), "logs_queue:processing:*");

@@ -8,13 +8,19 @@
 //! Each tenant's events in the queue are counted too (`Q:tenant_depth`), so that a tenant
 //! with a share (`max_queued_events`) is refused once it holds that many, while the others
 //! still get in.
+//!
+//! A queue in shards (on a Redis Cluster) gets each transaction in the next shard in turn,
+//! and each shard an equal part of the queue's limit and of every tenant's share. A shard
+//! that refuses a group, or whose node fails, passes it to the next one; a group is refused
+//! only when every shard refused it.
 
 use crate::{
-    ENTRY_MAX_EVENTS, QueueError, QueueKeys, encode_entry, entry_tenant,
+    ENTRY_MAX_EVENTS, QueueError, QueueKeys, QueueLocation,
+    connection::Connection,
+    encode_entry, entry_tenant,
     scripts::{Admit, Script, TenantPush},
 };
-use redis::aio::ConnectionManager;
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::Duration};
 use tokio::sync::{mpsc, oneshot};
 use traceflow_event::{DEFAULT_TENANT, Event};
 
@@ -25,11 +31,17 @@ const WAITING_MAX_PUSHES: usize = 4096;
 /// Largest entry the commit task makes by joining smaller ones (an entry that is larger by
 /// itself stays as it is), so a worker's batch stays close to its size in events.
 const JOINED_ENTRY_MAX_BYTES: usize = 1 << 20;
+/// How long a push waits for `REDIS_MIN_REPLICAS` replicas to confirm it (`WAIT`).
+const REPLICA_WAIT: Duration = Duration::from_secs(1);
+/// Shards a group is offered to after a failure (not a refusal) before its pushes get the
+/// error: a node that is down costs a timeout per shard it holds.
+const FAILED_SHARDS_MAX: usize = 2;
 
 /// What became of a push.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pushed {
-    /// Queued; the queue's depth afterwards.
+    /// Queued; the queue's depth afterwards (in shards: the sum of each shard's depth as
+    /// this producer last saw it).
     Queued { depth: u64 },
     /// Refused whole because the queue would exceed its limit; nothing was queued.
     Full { depth: u64 },
@@ -42,7 +54,7 @@ pub enum Pushed {
 #[derive(Clone)]
 pub struct Producer {
     commits: mpsc::Sender<Push>,
-    connection: ConnectionManager,
+    connection: Connection,
 }
 
 /// One push waiting for its transaction: one tenant's entries.
@@ -69,13 +81,17 @@ impl Producer {
     /// Does not wait for Redis: the first command connects. Pushes that would take the
     /// queue beyond `max_depth` events are refused, so a stalled worker cannot make Redis
     /// run out of memory. Starts the commit task, which ends with the last clone.
-    pub async fn connect(url: &str, keys: &QueueKeys, max_depth: u64) -> Result<Self, QueueError> {
-        let connection = crate::connect(url).await?;
+    pub fn connect(location: &QueueLocation, max_depth: u64) -> Result<Self, QueueError> {
+        let connection = Connection::open(&location.target)?;
         let (commits, waiting) = mpsc::channel(WAITING_MAX_PUSHES);
+        let shards = location.shards.len() as u64;
         let committer = Committer {
             connection: connection.clone(),
-            keys: keys.clone(),
-            max_depth,
+            depths: vec![0; location.shards.len()],
+            shards: location.shards.clone(),
+            next: 0,
+            shard_max_depth: max_depth.div_ceil(shards),
+            min_replicas: location.min_replicas,
         };
         tokio::spawn(committer.run(waiting));
         Ok(Self {
@@ -134,7 +150,7 @@ impl Producer {
 
     /// Whether Redis answers.
     pub async fn ping(&self) -> Result<(), QueueError> {
-        crate::ping(&self.connection).await
+        self.connection.ping().await
     }
 }
 
@@ -145,19 +161,33 @@ fn committer_stopped() -> QueueError {
     )))
 }
 
+fn too_few_replicas(confirmed: u32, wanted: u32) -> QueueError {
+    QueueError::from(redis::RedisError::from((
+        redis::ErrorKind::Client,
+        "too few replicas confirmed the push (REDIS_MIN_REPLICAS)",
+        format!("{confirmed} of {wanted}"),
+    )))
+}
+
 fn lines_in(entry: &[u8]) -> usize {
     entry.iter().filter(|byte| **byte == b'\n').count() + 1
 }
 
 /// The commit task's half of the producer.
 struct Committer {
-    connection: ConnectionManager,
-    keys: QueueKeys,
-    max_depth: u64,
+    connection: Connection,
+    shards: Vec<QueueKeys>,
+    /// Each shard's depth as its last transaction here found it.
+    depths: Vec<u64>,
+    /// The shard the next transaction goes to first.
+    next: usize,
+    /// The queue's limit, divided among its shards.
+    shard_max_depth: u64,
+    min_replicas: u32,
 }
 
 impl Committer {
-    async fn run(self, mut waiting: mpsc::Receiver<Push>) {
+    async fn run(mut self, mut waiting: mpsc::Receiver<Push>) {
         let mut group = Vec::with_capacity(GROUP_MAX_PUSHES);
         while waiting.recv_many(&mut group, GROUP_MAX_PUSHES).await > 0 {
             self.commit(&mut group).await;
@@ -167,20 +197,23 @@ impl Committer {
     /// Queues the group with one transaction. When the queue cannot take the whole group
     /// (full, or a tenant over its share), its pushes are tried one by one, so each is
     /// refused or queued on its own, as if it had come alone.
-    async fn commit(&self, group: &mut Vec<Push>) {
+    async fn commit(&mut self, group: &mut Vec<Push>) {
         if let [push] = group.as_slice() {
             let pushed = self
-                .admit(&push.entries, push.events, &[push.tenant()])
+                .admit_anywhere(&push.entries, push.events, &[push.tenant()])
                 .await;
             answer(group, &pushed);
             return;
         }
         let events = group.iter().map(|push| push.events).sum();
-        match self.admit(&joined(group), events, &tenants(group)).await {
+        match self
+            .admit_anywhere(&joined(group), events, &tenants(group))
+            .await
+        {
             Ok(Pushed::Full { .. } | Pushed::TenantFull { .. }) => {
                 for push in group.drain(..) {
                     let pushed = self
-                        .admit(&push.entries, push.events, &[push.tenant()])
+                        .admit_anywhere(&push.entries, push.events, &[push.tenant()])
                         .await;
                     let _ = push.answer.send(pushed);
                 }
@@ -189,32 +222,114 @@ impl Committer {
         }
     }
 
-    /// `MULTI; LPUSH entries; EVAL admit; EXEC`: the entries never pass through Lua.
-    async fn admit(
-        &self,
+    /// Offers the entries to each shard in turn, starting with the next one, until one
+    /// keeps them; refused when all refused them (the depth then is the sum of theirs, the
+    /// tenant's count the sum of its counts), failed after [`FAILED_SHARDS_MAX`] failures.
+    async fn admit_anywhere(
+        &mut self,
         entries: &[Vec<u8>],
         events: usize,
         tenants: &[TenantPush<'_>],
     ) -> Result<Pushed, QueueError> {
+        let count = self.shards.len();
+        let start = self.next % count;
+        self.next = start + 1;
+        let (mut full, mut tenant_full, mut failures) = (None, None, 0);
+        for shard in (start..count).chain(0..start) {
+            match self.admit(shard, entries, events, tenants).await {
+                // Queued, so not to be offered to another shard whatever the replicas say.
+                Ok((Pushed::Queued { .. }, confirmed)) if confirmed < self.min_replicas => {
+                    return Err(too_few_replicas(confirmed, self.min_replicas));
+                }
+                Ok((Pushed::Queued { .. }, _)) => {
+                    return Ok(Pushed::Queued {
+                        depth: self.depths.iter().sum(),
+                    });
+                }
+                Ok((Pushed::Full { depth }, _)) => *full.get_or_insert(0) += depth,
+                Ok((Pushed::TenantFull { queued }, _)) => {
+                    *tenant_full.get_or_insert(0) += queued;
+                }
+                Err(error) => {
+                    failures += 1;
+                    if failures >= FAILED_SHARDS_MAX.min(count) {
+                        return Err(error);
+                    }
+                }
+            }
+        }
+        Ok(match (tenant_full, full) {
+            (Some(queued), _) => Pushed::TenantFull { queued },
+            (None, depth) => Pushed::Full {
+                depth: depth.unwrap_or_default(),
+            },
+        })
+    }
+
+    /// `MULTI; LPUSH entries; EVAL admit; EXEC` in one shard: the entries never pass
+    /// through Lua. With `min_replicas`, a `WAIT` follows the `EXEC` (in a transaction it
+    /// would not wait); the verdict comes with the replicas that confirmed it.
+    async fn admit(
+        &mut self,
+        shard: usize,
+        entries: &[Vec<u8>],
+        events: usize,
+        tenants: &[TenantPush<'_>],
+    ) -> Result<(Pushed, u32), QueueError> {
+        let shards = self.shards.len() as u64;
+        let tenants: Vec<TenantPush<'_>> = tenants
+            .iter()
+            .map(|part| TenantPush {
+                max_queued: part.max_queued.map(|share| share.div_ceil(shards)),
+                ..*part
+            })
+            .collect();
+        let keys = &self.shards[shard];
         let admit = Admit {
-            keys: &self.keys,
-            max_depth: self.max_depth,
+            keys,
+            max_depth: self.shard_max_depth,
             events: events as u64,
             entries: entries.len() as u64,
-            tenants,
+            tenants: &tenants,
         };
-        let ((verdict, count),): ((u8, u64),) = redis::pipe()
-            .atomic()
-            .lpush(self.keys.queue(), entries)
-            .ignore()
-            .add_command(admit.eval())
-            .query_async(&mut self.connection.clone())
-            .await?;
-        Ok(match verdict {
-            1 => Pushed::Queued { depth: count },
+        let mut connection = self.connection.clone();
+        let ((verdict, count), confirmed): ((u8, u64), u32) = if self.min_replicas == 0 {
+            let (verdict,): ((u8, u64),) = redis::pipe()
+                .atomic()
+                .lpush(keys.queue(), entries)
+                .ignore()
+                .add_command(admit.eval())
+                .query_async(&mut connection)
+                .await?;
+            (verdict, 0)
+        } else {
+            let ((_, verdict), confirmed): ((u64, (u8, u64)), u32) = redis::pipe()
+                .cmd("MULTI")
+                .ignore()
+                .lpush(keys.queue(), entries)
+                .ignore()
+                .add_command(admit.eval())
+                .ignore()
+                .cmd("EXEC")
+                .cmd("WAIT")
+                .arg(self.min_replicas)
+                .arg(REPLICA_WAIT.as_millis() as u64)
+                .query_async(&mut connection)
+                .await?;
+            (verdict, confirmed)
+        };
+        let pushed = match verdict {
+            1 => {
+                self.depths[shard] = count;
+                Pushed::Queued { depth: count }
+            }
             2 => Pushed::TenantFull { queued: count },
-            _ => Pushed::Full { depth: count },
-        })
+            _ => {
+                self.depths[shard] = count;
+                Pushed::Full { depth: count }
+            }
+        };
+        Ok((pushed, confirmed))
     }
 }
 

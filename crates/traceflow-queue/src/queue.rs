@@ -1,73 +1,112 @@
 //! The queue as a whole, for work that is no one consumer's: the depth, and finding the
 //! batches of workers that died.
 
-use crate::{QueueError, QueueKeys, connect};
-use redis::{AsyncCommands, aio::ConnectionManager};
+use crate::{Orphan, QueueError, QueueKeys, QueueLocation, RedisTarget, connection::Connection};
+use redis::AsyncCommands;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Cheap to clone: all clones share one multiplexed connection.
 #[derive(Clone)]
 pub struct Queue {
-    connection: ConnectionManager,
-    keys: QueueKeys,
+    connection: Connection,
+    shards: Vec<QueueKeys>,
+    /// One server: its keys can be scanned (for processing lists older than the holders set).
+    scannable: bool,
 }
 
 impl Queue {
     /// Does not wait for Redis: the first command connects.
-    pub async fn connect(url: &str, keys: &QueueKeys) -> Result<Self, QueueError> {
+    pub fn connect(location: &QueueLocation) -> Result<Self, QueueError> {
         Ok(Self {
-            connection: connect(url).await?,
-            keys: keys.clone(),
+            connection: Connection::open(&location.target)?,
+            shards: location.shards.clone(),
+            scannable: matches!(location.target, RedisTarget::Server(_)),
         })
     }
 
-    /// Events waiting in the queue (not counting batches held by workers).
+    /// Events waiting in the queue (not counting batches held by workers), all shards
+    /// together.
     pub async fn depth(&self) -> Result<u64, QueueError> {
-        let depth: Option<u64> = self.connection.clone().get(self.keys.depth()).await?;
-        Ok(depth.unwrap_or_default())
+        Ok(self.shard_depths().await?.iter().sum())
     }
 
-    /// Each tenant's events waiting in the queue (tenants with none left out).
+    /// Each shard's events waiting, in shard order.
+    pub async fn shard_depths(&self) -> Result<Vec<u64>, QueueError> {
+        let depths = self.shards.iter().map(|keys| {
+            let mut connection = self.connection.clone();
+            async move {
+                let depth: Option<u64> = connection.get(keys.depth()).await?;
+                Ok::<_, QueueError>(depth.unwrap_or_default())
+            }
+        });
+        futures::future::try_join_all(depths).await
+    }
+
+    /// Each tenant's events waiting in the queue, all shards together (tenants with none
+    /// left out).
     pub async fn tenant_depths(&self) -> Result<Vec<(String, u64)>, QueueError> {
-        let depths: Vec<(String, u64)> = self
-            .connection
-            .clone()
-            .hgetall(self.keys.tenant_depth())
-            .await?;
-        Ok(depths)
+        let shards = self.shards.iter().map(|keys| {
+            let mut connection = self.connection.clone();
+            async move {
+                connection
+                    .hgetall::<_, Vec<(String, u64)>>(keys.tenant_depth())
+                    .await
+            }
+        });
+        let mut total: BTreeMap<String, u64> = BTreeMap::new();
+        for (tenant, queued) in futures::future::try_join_all(shards)
+            .await?
+            .into_iter()
+            .flatten()
+        {
+            *total.entry(tenant).or_default() += queued;
+        }
+        Ok(total.into_iter().collect())
     }
 
     /// The workers that hold a batch but whose heartbeat expired: theirs are the batches to
     /// take over ([`crate::Consumer::take_over`], which checks the heartbeat again).
-    pub async fn orphans(&self) -> Result<Vec<String>, QueueError> {
+    pub async fn orphans(&self) -> Result<Vec<Orphan>, QueueError> {
+        let mut orphans = Vec::new();
+        for (shard, keys) in self.shards.iter().enumerate() {
+            let mut holders = self.holders(keys).await?;
+            if holders.is_empty() {
+                continue;
+            }
+            let mut alive = redis::pipe();
+            for worker in &holders {
+                alive.exists(keys.heartbeat(worker));
+            }
+            let alive: Vec<bool> = alive.query_async(&mut self.connection.clone()).await?;
+            let mut alive = alive.into_iter();
+            holders.retain(|_| !alive.next().unwrap_or(true));
+            orphans.extend(holders.into_iter().map(|worker| Orphan { worker, shard }));
+        }
+        Ok(orphans)
+    }
+
+    /// The workers holding a batch in the shard of `keys`: the holders set, and on one
+    /// server the processing lists a scan finds (ones claimed before the set existed).
+    async fn holders(&self, keys: &QueueKeys) -> Result<BTreeSet<String>, QueueError> {
         let mut connection = self.connection.clone();
-        let mut holders = Vec::new();
-        {
-            let mut keys = connection
-                .scan_match::<_, String>(self.keys.processing_pattern())
+        let mut lists: Vec<String> = connection.smembers(keys.holders()).await?;
+        if self.scannable {
+            let mut scanned = connection
+                .scan_match::<_, String>(keys.processing_pattern())
                 .await?;
-            while let Some(key) = keys.next_item().await {
-                if let Some(worker) = self.keys.processing_worker(&key?) {
-                    holders.push(worker.to_owned());
-                }
+            while let Some(key) = scanned.next_item().await {
+                lists.push(key?);
             }
         }
-        if holders.is_empty() {
-            return Ok(holders);
-        }
-        let mut alive = redis::pipe();
-        for worker in &holders {
-            alive.exists(self.keys.heartbeat(worker));
-        }
-        let alive: Vec<bool> = alive.query_async(&mut connection).await?;
-        Ok(holders
-            .into_iter()
-            .zip(alive)
-            .filter_map(|(worker, alive)| (!alive).then_some(worker))
+        Ok(lists
+            .iter()
+            .filter_map(|list| keys.processing_worker(list))
+            .map(str::to_owned)
             .collect())
     }
 
     /// Whether Redis answers.
     pub async fn ping(&self) -> Result<(), QueueError> {
-        crate::ping(&self.connection).await
+        self.connection.ping().await
     }
 }

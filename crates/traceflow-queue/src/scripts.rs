@@ -143,6 +143,7 @@ impl Script for Claim<'_> {
             ("processing", self.processing),
             ("depth_key", self.keys.depth()),
             ("tenant_depth_key", self.keys.tenant_depth()),
+            ("holders", self.keys.holders()),
         ]
     }
 
@@ -153,6 +154,7 @@ impl Script for Claim<'_> {
 
 /// `take_over.lua`: hands a dead worker's processing list, whole, to a worker holding none.
 pub(crate) struct TakeOver<'a> {
+    pub keys: &'a QueueKeys,
     /// The dead worker's processing list.
     pub orphan: &'a str,
     /// The dead worker's heartbeat.
@@ -173,6 +175,7 @@ impl Script for TakeOver<'_> {
             ("orphan", self.orphan),
             ("orphan_heartbeat", self.orphan_heartbeat),
             ("heir", self.heir),
+            ("holders", self.keys.holders()),
         ]
     }
 
@@ -236,6 +239,7 @@ mod tests {
             max_events: 10,
         });
         assert_bound_by_name(&TakeOver {
+            keys: &keys,
             orphan: "q:processing:dead",
             orphan_heartbeat: "q:worker:dead",
             heir: "q:processing:w",
@@ -278,11 +282,12 @@ mod tests {
             [
                 b"EVAL".as_slice(),
                 Claim::source().as_bytes(),
-                b"4",
+                b"5",
                 b"q",
                 b"q:processing:w",
                 b"q:depth",
                 b"q:tenant_depth",
+                b"q:holders",
                 b"7"
             ]
         );

@@ -3,11 +3,13 @@
 
 use redis::AsyncCommands;
 use std::time::Duration;
-use traceflow_queue::{Backlog, Consumer, Producer, Pushed, Queue, QueueKeys};
+use traceflow_queue::{
+    Backlog, Consumer, Orphan, Producer, Pushed, Queue, QueueKeys, QueueLocation,
+};
 
 /// One queue of its own on the shared Redis.
 struct Fixture {
-    url: String,
+    location: QueueLocation,
     keys: QueueKeys,
     redis: redis::aio::MultiplexedConnection,
 }
@@ -24,23 +26,24 @@ impl Fixture {
             "scripts_test_{}",
             &traceflow_traceid::generate()[..12]
         ));
-        Self { url, keys, redis }
+        let location = QueueLocation::server(&url, keys.queue());
+        Self {
+            location,
+            keys,
+            redis,
+        }
     }
 
     async fn producer(&self, max_depth: u64) -> Producer {
-        Producer::connect(&self.url, &self.keys, max_depth)
-            .await
-            .unwrap()
+        Producer::connect(&self.location, max_depth).unwrap()
     }
 
     async fn consumer(&self, worker: &str) -> Consumer {
-        Consumer::connect(&self.url, &self.keys, worker)
-            .await
-            .unwrap()
+        Consumer::connect(&self.location, worker).unwrap()
     }
 
     async fn queue(&self) -> Queue {
-        Queue::connect(&self.url, &self.keys).await.unwrap()
+        Queue::connect(&self.location).unwrap()
     }
 
     /// Pushes one entry per element, each through its own push, oldest first.
@@ -260,11 +263,11 @@ async fn a_dead_workers_batch_is_taken_over_whole_and_in_order_never_merged() {
 
     // The worker dies: its heartbeat is gone.
     dead.retire().await.unwrap();
-    assert_eq!(watcher.orphans().await.unwrap(), ["dead"]);
+    assert_eq!(watcher.orphans().await.unwrap(), [orphan("dead")]);
     let depth = queue.depth().await;
     let heir = queue.consumer("heir").await;
     heir.heartbeat(Duration::from_secs(60)).await.unwrap();
-    assert_eq!(heir.take_over("dead").await.unwrap(), 4);
+    assert_eq!(heir.take_over(&orphan("dead")).await.unwrap(), 4);
     assert_eq!(queue.processing("heir").await, ["a1\na2", "b1\nb2"]);
     assert!(queue.processing("dead").await.is_empty());
     assert!(watcher.orphans().await.unwrap().is_empty());
@@ -279,7 +282,7 @@ async fn a_dead_workers_batch_is_taken_over_whole_and_in_order_never_merged() {
 
     // Nothing is left to take over, for this heir or another.
     let second = queue.consumer("second").await;
-    assert_eq!(second.take_over("dead").await.unwrap(), 0);
+    assert_eq!(second.take_over(&orphan("dead")).await.unwrap(), 0);
     assert!(queue.processing("second").await.is_empty());
 }
 
@@ -292,7 +295,7 @@ async fn a_batch_whose_worker_is_alive_is_not_taken_over() {
     alive.claim(10).await.unwrap();
 
     let heir = queue.consumer("heir").await;
-    assert_eq!(heir.take_over("alive").await.unwrap(), 0);
+    assert_eq!(heir.take_over(&orphan("alive")).await.unwrap(), 0);
     assert_eq!(queue.processing("alive").await, ["a"]);
     assert!(queue.processing("heir").await.is_empty());
 }
@@ -306,12 +309,12 @@ async fn a_worker_holding_a_batch_of_its_own_takes_nothing_over() {
     let heir = queue.consumer("heir").await;
     heir.claim(1).await.unwrap();
 
-    assert_eq!(heir.take_over("dead").await.unwrap(), 0);
+    assert_eq!(heir.take_over(&orphan("dead")).await.unwrap(), 0);
     assert_eq!(queue.processing("dead").await, ["a"]);
     assert_eq!(queue.processing("heir").await, ["b"]);
 
     heir.ack(&[]).await.unwrap();
-    assert_eq!(heir.take_over("dead").await.unwrap(), 1);
+    assert_eq!(heir.take_over(&orphan("dead")).await.unwrap(), 1);
     assert_eq!(queue.processing("heir").await, ["a"]);
 }
 
@@ -334,8 +337,16 @@ async fn every_script_runs_on_a_redis_that_forgot_its_scripts() {
         .await
         .unwrap();
     let heir = queue.consumer("heir").await;
-    assert_eq!(heir.take_over("dead").await.unwrap(), 1);
+    assert_eq!(heir.take_over(&orphan("dead")).await.unwrap(), 1);
     assert_eq!(queue.depth().await, 1);
+}
+
+/// `worker`'s batch in the one shard of a queue on one server.
+fn orphan(worker: &str) -> Orphan {
+    Orphan {
+        worker: worker.to_owned(),
+        shard: 0,
+    }
 }
 
 /// An event of `tenant`, as ingestion queues it.

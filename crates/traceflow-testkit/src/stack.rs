@@ -13,7 +13,7 @@ use std::{
 };
 use tokio::{sync::oneshot, task::JoinHandle};
 use traceflow_config::{Env, IngestionConfig, QueryConfig, WorkerConfig};
-use traceflow_queue::{Producer, QueueKeys};
+use traceflow_queue::{Producer, QueueKeys, QueueLocation};
 
 /// What a test may change about a stack; the rest comes from the defaults.
 #[derive(Debug, Clone)]
@@ -487,9 +487,11 @@ impl TestStack {
     /// queue directly (malformed ones, or many at once) with the depth kept as ingestion
     /// keeps it.
     pub async fn producer(&self) -> Producer {
-        Producer::connect(&self.redis_url, &self.queue_keys, u64::MAX)
-            .await
-            .expect("valid redis url")
+        Producer::connect(
+            &QueueLocation::server(&self.redis_url, self.queue_keys.queue()),
+            u64::MAX,
+        )
+        .expect("valid redis url")
     }
 
     /// The events waiting in this stack's queue, oldest first (the order the worker takes

@@ -15,7 +15,7 @@ use tonic::transport::{Server, server::TcpIncoming};
 use traceflow_config::WorkerConfig;
 use traceflow_http::{DependencyDown, health_response, with_metrics};
 use traceflow_proto::log_service_server::LogServiceServer;
-use traceflow_queue::{Consumer, Queue, QueueKeys};
+use traceflow_queue::{Consumer, Queue, QueueLocation};
 use traceflow_runtime::{Backoff, bind};
 use traceflow_storage::{RetentionPolicy, Storage};
 
@@ -36,7 +36,9 @@ impl Application {
     /// Waits for ClickHouse (retrying with backoff), applies pending migrations, binds the
     /// gRPC and HTTP ports. Redis need not be up yet: the loop waits for it.
     pub async fn build(config: WorkerConfig) -> anyhow::Result<Self> {
-        traceflow_runtime::resolves("REDIS_ADDR", &config.redis.url).await?;
+        for (variable, address) in config.redis.addresses() {
+            traceflow_runtime::resolves(variable, address).await?;
+        }
         traceflow_runtime::resolves("CLICKHOUSE_URL", &config.clickhouse.url).await?;
         // Bound first, so a port in use is said at once, not after ClickHouse is up.
         let grpc_listener = bind("BIND_HOST, GRPC_PORT", config.host, config.grpc_port).await?;
@@ -56,7 +58,7 @@ impl Application {
         };
         let retention_due = retention::apply_at_start(&storage, &retention).await;
 
-        let keys = QueueKeys::new(config.redis.queue_key.as_str());
+        let location = QueueLocation::from_config(&config.redis);
         let process_id = format!(
             "{}-{}",
             std::process::id(),
@@ -74,8 +76,8 @@ impl Application {
         let mut consumers = Vec::with_capacity(config.concurrency);
         for index in 0..config.concurrency {
             let worker_id = format!("{process_id}-{index}");
-            let queue = Consumer::connect(&config.redis.url, &keys, &worker_id).await?;
-            tracing::info!(%worker_id, queue = keys.queue(), "consumer ready");
+            let queue = Consumer::connect(&location, &worker_id)?;
+            tracing::info!(%worker_id, queue = location.name(), "consumer ready");
             consumers.push(ConsumerLoop {
                 queue,
                 storage: storage.clone(),
@@ -84,7 +86,7 @@ impl Application {
                 orphans: orphans.clone(),
             });
         }
-        let queue = Queue::connect(&config.redis.url, &keys).await?;
+        let queue = Queue::connect(&location)?;
         let upkeep = Upkeep {
             queue: queue.clone(),
             consumers: consumers.iter().map(|c| c.queue.clone()).collect(),

@@ -223,14 +223,15 @@ impl ConsumerLoop {
     /// Makes one dead worker's batch this consumer's held batch, if it is still there. An
     /// orphan lost to a Redis failure here is found again by the upkeep's next look.
     async fn take_over(&self) -> Result<(), QueueError> {
-        let Some(dead_worker) = self.orphans.take() else {
+        let Some(orphan) = self.orphans.take() else {
             return Ok(());
         };
-        let events = self.queue.take_over(&dead_worker).await?;
+        let events = self.queue.take_over(&orphan).await?;
         if events > 0 {
             metrics::counter!("traceflow_worker_reclaimed_events_total").increment(events);
             tracing::warn!(
-                dead_worker,
+                dead_worker = orphan.worker,
+                shard = orphan.shard,
                 worker_id = self.queue.worker_id(),
                 events,
                 "took over a dead worker's batch"

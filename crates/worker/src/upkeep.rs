@@ -10,17 +10,17 @@ use std::{
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use traceflow_queue::{Consumer, Queue};
+use traceflow_queue::{Consumer, Orphan, Queue};
 use traceflow_storage::{RetentionPolicy, Storage};
 
 /// Dead workers whose batches wait to be taken over, found by [`Upkeep`] and taken one at a
 /// time by this process's consumer loops between batches, so that under load too an
 /// orphaned batch is stored next by whichever loop finishes first.
 #[derive(Debug, Default)]
-pub struct Orphans(Mutex<BTreeSet<String>>);
+pub struct Orphans(Mutex<BTreeSet<Orphan>>);
 
 impl Orphans {
-    fn offer(&self, dead_workers: impl IntoIterator<Item = String>) {
+    fn offer(&self, dead_workers: impl IntoIterator<Item = Orphan>) {
         self.lock().extend(dead_workers);
     }
 
@@ -28,11 +28,11 @@ impl Orphans {
         !self.lock().is_empty()
     }
 
-    pub fn take(&self) -> Option<String> {
+    pub fn take(&self) -> Option<Orphan> {
         self.lock().pop_first()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<Orphan>> {
         // The set stays valid whatever a panicking holder did.
         self.0
             .lock()
@@ -98,10 +98,23 @@ impl Upkeep {
             if tick.is_multiple_of(3) {
                 self.find_orphans().await;
             }
-            if let Ok(depth) = self.queue.depth().await {
-                metrics::gauge!("traceflow_queue_depth").set(depth as f64);
-            }
+            self.publish_depths().await;
             self.publish_tenant_depths(&mut tenants_seen).await;
+        }
+    }
+
+    /// `traceflow_queue_depth`, the events waiting in all shards, and on a queue in shards
+    /// `traceflow_queue_shard_depth{shard}`, each shard's.
+    async fn publish_depths(&self) {
+        let Ok(depths) = self.queue.shard_depths().await else {
+            return;
+        };
+        metrics::gauge!("traceflow_queue_depth").set(depths.iter().sum::<u64>() as f64);
+        if depths.len() > 1 {
+            for (shard, depth) in depths.iter().enumerate() {
+                metrics::gauge!("traceflow_queue_shard_depth", "shard" => shard.to_string())
+                    .set(*depth as f64);
+            }
         }
     }
 
@@ -132,8 +145,12 @@ impl Upkeep {
                 return;
             }
         };
-        let ours = |worker: &String| self.consumers.iter().any(|c| c.worker_id() == worker);
-        let dead_workers: Vec<String> = dead_workers.into_iter().filter(|w| !ours(w)).collect();
+        let ours = |orphan: &Orphan| {
+            self.consumers
+                .iter()
+                .any(|consumer| consumer.worker_id() == orphan.worker)
+        };
+        let dead_workers: Vec<Orphan> = dead_workers.into_iter().filter(|o| !ours(o)).collect();
         if dead_workers.is_empty() {
             return;
         }

@@ -5,8 +5,11 @@
 -- depth and off their tenants' counts. The batch is read back with LRANGE in the same pipeline rather than returned:
 -- handing each value back out of Lua costs as much as the move itself.
 --
+-- The processing list joins the holders set, where the upkeep looks for dead workers' batches.
+--
 -- KEYS: queue (the list of entries), processing (this worker's batch), depth_key (the
---       queue's event count), tenant_depth_key (each tenant's event count in the queue)
+--       queue's event count), tenant_depth_key (each tenant's event count in the queue),
+--       holders (the set of processing lists holding a batch)
 -- ARGV: max_events (most events to move, unless the first entry alone holds more)
 -- Returns the number of events moved (0 when a batch was held or the queue is empty). The
 -- counts are set to 0 whenever the queue is left empty, so a count left stale by a queue
@@ -15,6 +18,7 @@ local queue = KEYS[1]
 local processing = KEYS[2]
 local depth_key = KEYS[3]
 local tenant_depth_key = KEYS[4]
+local holders = KEYS[5]
 local max_events = tonumber(ARGV[1])
 
 if redis.call('EXISTS', processing) == 1 then return 0 end
@@ -32,6 +36,7 @@ while events < max_events do
   local tenant = tenant_of(entry)
   taken[tenant] = (taken[tenant] or 0) + count
 end
+if events > 0 then redis.call('SADD', holders, processing) end
 local left = 0
 if redis.call('LLEN', queue) > 0 then
   left = math.max(tonumber(redis.call('GET', depth_key) or '0') - events, 0)
