@@ -7,7 +7,7 @@ use redis::{
     aio::{ConnectionLike, ConnectionManager},
     cluster_async::ClusterConnection,
 };
-use std::time::Duration;
+use std::{future::Future, time::Duration};
 use traceflow_config::RedisConfig;
 
 /// The Redis a queue lives on.
@@ -168,6 +168,21 @@ impl ConnectionLike for Connection {
             Self::Cluster(connection) => connection.get_db(),
         }
     }
+}
+
+/// Awaits every shard's `look` at once. A cluster node that is down fails only its shards'
+/// looks, which are `None`, so that the others' work goes on; an error when all failed.
+pub(crate) async fn on_every_shard<T>(
+    looks: impl IntoIterator<Item = impl Future<Output = redis::RedisResult<T>>>,
+) -> Result<Vec<Option<T>>, QueueError> {
+    let results = futures::future::join_all(looks).await;
+    if let Some(Err(_)) = results.first()
+        && results.iter().all(Result::is_err)
+    {
+        let error = results.into_iter().find_map(Result::err);
+        return Err(error.expect("all failed").into());
+    }
+    Ok(results.into_iter().map(Result::ok).collect())
 }
 
 #[cfg(test)]

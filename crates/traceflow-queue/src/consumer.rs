@@ -9,7 +9,7 @@
 
 use crate::{
     QueueError, QueueKeys, QueueLocation,
-    connection::Connection,
+    connection::{Connection, on_every_shard},
     scripts::{Claim, Script, TakeOver},
 };
 use redis::AsyncCommands;
@@ -109,7 +109,8 @@ impl Consumer {
     }
 
     /// The queue's depth and whether this worker holds a batch: one round trip per shard,
-    /// all at once.
+    /// all at once. A shard that does not answer counts as empty (its held batch, if it is
+    /// the one, as still held), so the others are served meanwhile.
     pub async fn backlog(&self) -> Result<Backlog, QueueError> {
         let looks = self.shards.iter().map(|shard| {
             let mut connection = self.connection.clone();
@@ -121,13 +122,18 @@ impl Consumer {
                     .await
             }
         });
-        let looks = futures::future::try_join_all(looks).await?;
+        let looks = on_every_shard(looks).await?;
         let mut seen = self.seen();
+        let unanswered_held = seen.held.filter(|held| looks[*held].is_none());
         seen.depths = looks
             .iter()
-            .map(|(depth, _)| depth.unwrap_or_default())
+            .map(|look| look.and_then(|(depth, _)| depth).unwrap_or_default())
             .collect();
-        seen.held = looks.iter().position(|(_, held)| *held);
+        seen.held = unanswered_held.or_else(|| {
+            looks
+                .iter()
+                .position(|look| look.is_some_and(|(_, held)| held))
+        });
         Ok(Backlog {
             queued: seen.depths.iter().sum(),
             held: seen.held.is_some(),
@@ -138,15 +144,23 @@ impl Consumer {
     /// worker holds, else entries holding up to `max` events (more only when the oldest
     /// entry alone holds more) from the next shard with events queued. Empty when the
     /// queue is empty.
+    /// A shard that fails is passed over, unless all do.
     pub async fn claim(&self, max: usize) -> Result<Vec<Vec<u8>>, QueueError> {
+        let (mut answered, mut failure) = (false, None);
         for shard in self.claim_order() {
-            let batch = self.claim_in(shard, max).await?;
-            if !batch.is_empty() {
-                self.seen().held = Some(shard);
-                return Ok(batch);
+            match self.claim_in(shard, max).await {
+                Ok(batch) if batch.is_empty() => answered = true,
+                Ok(batch) => {
+                    self.seen().held = Some(shard);
+                    return Ok(batch);
+                }
+                Err(error) => failure = failure.or(Some(error)),
             }
         }
-        Ok(Vec::new())
+        match failure {
+            Some(error) if !answered => Err(error),
+            _ => Ok(Vec::new()),
+        }
     }
 
     /// The held batch's shard alone; else the shards last seen with events queued (all of
@@ -234,8 +248,8 @@ impl Consumer {
         Ok(())
     }
 
-    /// Announces this worker alive for `ttl`, in every shard; call well within `ttl`,
-    /// repeatedly.
+    /// Announces this worker alive for `ttl`, in every shard that answers; call well
+    /// within `ttl`, repeatedly.
     pub async fn heartbeat(&self, ttl: Duration) -> Result<(), QueueError> {
         let seconds = ttl.as_secs().max(1);
         let beats = self.shards.iter().map(|shard| {
@@ -246,7 +260,7 @@ impl Consumer {
                     .await
             }
         });
-        futures::future::try_join_all(beats).await?;
+        on_every_shard(beats).await?;
         Ok(())
     }
 
@@ -256,7 +270,7 @@ impl Consumer {
             let mut connection = self.connection.clone();
             async move { connection.del::<_, ()>(&shard.heartbeat).await }
         });
-        futures::future::try_join_all(removals).await?;
+        on_every_shard(removals).await?;
         Ok(())
     }
 

@@ -1,7 +1,10 @@
 //! The queue as a whole, for work that is no one consumer's: the depth, and finding the
 //! batches of workers that died.
 
-use crate::{Orphan, QueueError, QueueKeys, QueueLocation, RedisTarget, connection::Connection};
+use crate::{
+    Orphan, QueueError, QueueKeys, QueueLocation, RedisTarget,
+    connection::{Connection, on_every_shard},
+};
 use redis::AsyncCommands;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -65,29 +68,41 @@ impl Queue {
     }
 
     /// The workers that hold a batch but whose heartbeat expired: theirs are the batches to
-    /// take over ([`crate::Consumer::take_over`], which checks the heartbeat again).
+    /// take over ([`crate::Consumer::take_over`], which checks the heartbeat again). In
+    /// the shards that answer.
     pub async fn orphans(&self) -> Result<Vec<Orphan>, QueueError> {
-        let mut orphans = Vec::new();
-        for (shard, keys) in self.shards.iter().enumerate() {
-            let mut holders = self.holders(keys).await?;
-            if holders.is_empty() {
-                continue;
-            }
-            let mut alive = redis::pipe();
-            for worker in &holders {
-                alive.exists(keys.heartbeat(worker));
-            }
-            let alive: Vec<bool> = alive.query_async(&mut self.connection.clone()).await?;
-            let mut alive = alive.into_iter();
-            holders.retain(|_| !alive.next().unwrap_or(true));
-            orphans.extend(holders.into_iter().map(|worker| Orphan { worker, shard }));
+        let looks = self.shards.iter().map(|keys| self.orphans_in(keys));
+        let shards = on_every_shard(looks).await?;
+        Ok(shards
+            .into_iter()
+            .enumerate()
+            .flat_map(|(shard, workers)| {
+                let workers = workers.unwrap_or_default().into_iter();
+                workers.map(move |worker| Orphan { worker, shard })
+            })
+            .collect())
+    }
+
+    async fn orphans_in(&self, keys: &QueueKeys) -> redis::RedisResult<Vec<String>> {
+        let holders: Vec<String> = self.holders(keys).await?.into_iter().collect();
+        if holders.is_empty() {
+            return Ok(holders);
         }
-        Ok(orphans)
+        let mut alive = redis::pipe();
+        for worker in &holders {
+            alive.exists(keys.heartbeat(worker));
+        }
+        let alive: Vec<bool> = alive.query_async(&mut self.connection.clone()).await?;
+        Ok(holders
+            .into_iter()
+            .zip(alive)
+            .filter_map(|(worker, alive)| (!alive).then_some(worker))
+            .collect())
     }
 
     /// The workers holding a batch in the shard of `keys`: the holders set, and on one
     /// server the processing lists a scan finds (ones claimed before the set existed).
-    async fn holders(&self, keys: &QueueKeys) -> Result<BTreeSet<String>, QueueError> {
+    async fn holders(&self, keys: &QueueKeys) -> redis::RedisResult<BTreeSet<String>> {
         let mut connection = self.connection.clone();
         let mut lists: Vec<String> = connection.smembers(keys.holders()).await?;
         if self.scannable {

@@ -449,3 +449,24 @@ async fn a_tenant_over_its_share_is_refused_while_others_get_in_and_a_claim_free
     assert_eq!(queue.tenant_depths().await, []);
     assert_eq!(queue.depth().await, 0);
 }
+
+#[tokio::test]
+async fn a_batch_claimed_before_the_holders_set_existed_is_still_found_on_one_server() {
+    let mut queue = Fixture::new().await;
+    // A processing list as an earlier version left it: no entry in the holders set.
+    let _: () = queue
+        .redis
+        .lpush(queue.keys.processing("old"), "a")
+        .await
+        .unwrap();
+    let holders: Vec<String> = queue.redis.smembers(queue.keys.holders()).await.unwrap();
+    assert!(holders.is_empty());
+
+    let watcher = queue.queue().await;
+    assert_eq!(watcher.orphans().await.unwrap(), [orphan("old")]);
+    let heir = queue.consumer("heir").await;
+    assert_eq!(heir.take_over(&orphan("old")).await.unwrap(), 1);
+    assert_eq!(queue.processing("heir").await, ["a"]);
+    let holders: Vec<String> = queue.redis.smembers(queue.keys.holders()).await.unwrap();
+    assert_eq!(holders, [queue.keys.processing("heir")]);
+}

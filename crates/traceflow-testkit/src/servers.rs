@@ -47,6 +47,8 @@ pub struct RedisServer {
     port: u16,
     /// Append-only file on, as the README tells production to run it.
     persistent: bool,
+    /// What else the server is started with (a cluster node's settings, a replica's primary).
+    extra_args: Vec<String>,
 }
 
 impl RedisServer {
@@ -61,11 +63,22 @@ impl RedisServer {
         Self::start_with(true)
     }
 
+    /// Starts a replica of the server on `primary_port`, without persistence.
+    pub fn start_replica_of(primary_port: u16) -> Self {
+        let primary = ["--replicaof", "127.0.0.1", &primary_port.to_string()].map(String::from);
+        Self::start_on(free_port(), false, primary.to_vec())
+    }
+
     fn start_with(persistent: bool) -> Self {
+        Self::start_on(free_port(), persistent, Vec::new())
+    }
+
+    pub(crate) fn start_on(port: u16, persistent: bool, extra_args: Vec<String>) -> Self {
         let mut server = Self {
             supervisor: Supervisor::new("redis-server"),
-            port: free_port(),
+            port,
             persistent,
+            extra_args,
         };
         server.start_again();
         server
@@ -105,7 +118,8 @@ impl RedisServer {
             .arg("--port")
             .arg(self.port.to_string())
             .arg("--dir")
-            .arg(&dir);
+            .arg(&dir)
+            .args(&self.extra_args);
         let log = Path::new(&dir).join("redis.log");
         let port = self.port;
         self.supervisor
