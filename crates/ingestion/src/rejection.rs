@@ -78,7 +78,8 @@ pub enum Rejection {
     },
     #[error("the request holds {count} events, more than the limit of {limit}")]
     TooManyEvents { count: usize, limit: usize },
-    #[error("queue unavailable, the event was not accepted: {0}")]
+    /// Redis's own words are logged ([`Rejection::record`]), not sent: they name its nodes.
+    #[error("queue unavailable, {}", queue_unavailable(.0))]
     QueueUnavailable(#[from] QueueError),
     /// Backpressure: the worker is behind; the client should retry later.
     #[error("queue is full ({depth} events waiting), the event was not accepted; retry later")]
@@ -272,11 +273,24 @@ impl Rejection {
         let reason = self.reason();
         reason.count(protocol, events);
         let (protocol, reason) = (protocol.label(), reason.label());
-        if self.reason().status().is_server_error() {
+        if let Rejection::QueueUnavailable(cause) = self {
+            tracing::warn!(protocol, reason, error = %self, %cause, "ingest refused");
+        } else if self.reason().status().is_server_error() {
             tracing::warn!(protocol, reason, error = %self, "ingest refused");
         } else {
             tracing::debug!(protocol, reason, error = %self, "ingest refused");
         }
+    }
+}
+
+/// What a client is told of the queue's failure.
+fn queue_unavailable(error: &QueueError) -> String {
+    match error {
+        QueueError::Redis(_) => "the event was not accepted: redis does not answer".to_owned(),
+        QueueError::Unreplicated { confirmed, wanted } => format!(
+            "the event is queued but only {confirmed} of {wanted} redis replicas confirmed it \
+             (REDIS_MIN_REPLICAS): it may be stored, and stored again if sent again"
+        ),
     }
 }
 

@@ -41,7 +41,14 @@ pub use producer::{Producer, Pushed};
 pub use queue::Queue;
 pub use wire::{ENTRY_MAX_EVENTS, WireError, decode_line, encode_entry, entry_lines, entry_tenant};
 
-/// A Redis failure, always meaning "the queue is unavailable right now".
+/// The queue is unavailable right now.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("redis: {0}")]
-pub struct QueueError(#[from] redis::RedisError);
+pub enum QueueError {
+    /// Redis failed or did not answer.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// Fewer replicas than `REDIS_MIN_REPLICAS` confirmed a push in time. Its entries are
+    /// queued all the same, on the primary.
+    #[error("too few redis replicas confirmed the push ({confirmed} of {wanted})")]
+    Unreplicated { confirmed: u32, wanted: u32 },
+}

@@ -20,7 +20,10 @@ use crate::{
     encode_entry, entry_tenant,
     scripts::{Admit, Script, TenantPush},
 };
-use std::{collections::BTreeMap, time::Duration};
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
 use tokio::sync::{mpsc, oneshot};
 use traceflow_event::{DEFAULT_TENANT, Event};
 
@@ -33,9 +36,9 @@ const WAITING_MAX_PUSHES: usize = 4096;
 const JOINED_ENTRY_MAX_BYTES: usize = 1 << 20;
 /// How long a push waits for `REDIS_MIN_REPLICAS` replicas to confirm it (`WAIT`).
 const REPLICA_WAIT: Duration = Duration::from_secs(1);
-/// Shards a group is offered to after a failure (not a refusal) before its pushes get the
-/// error: a node that is down costs a timeout per shard it holds.
-const FAILED_SHARDS_MAX: usize = 2;
+/// How long a shard whose node failed is offered groups only after the others, so that a
+/// node that is down (or slow to refuse) delays few pushes.
+const FAILED_SHARD_PAUSE: Duration = Duration::from_secs(1);
 
 /// What became of a push.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +91,7 @@ impl Producer {
         let committer = Committer {
             connection: connection.clone(),
             depths: vec![0; location.shards.len()],
+            failed_at: vec![None; location.shards.len()],
             shards: location.shards.clone(),
             next: 0,
             shard_max_depth: max_depth.div_ceil(shards),
@@ -161,14 +165,6 @@ fn committer_stopped() -> QueueError {
     )))
 }
 
-fn too_few_replicas(confirmed: u32, wanted: u32) -> QueueError {
-    QueueError::from(redis::RedisError::from((
-        redis::ErrorKind::Client,
-        "too few replicas confirmed the push (REDIS_MIN_REPLICAS)",
-        format!("{confirmed} of {wanted}"),
-    )))
-}
-
 fn lines_in(entry: &[u8]) -> usize {
     entry.iter().filter(|byte| **byte == b'\n').count() + 1
 }
@@ -179,6 +175,8 @@ struct Committer {
     shards: Vec<QueueKeys>,
     /// Each shard's depth as its last transaction here found it.
     depths: Vec<u64>,
+    /// When each shard last failed here, if it has.
+    failed_at: Vec<Option<Instant>>,
     /// The shard the next transaction goes to first.
     next: usize,
     /// The queue's limit, divided among its shards.
@@ -222,24 +220,25 @@ impl Committer {
         }
     }
 
-    /// Offers the entries to each shard in turn, starting with the next one, until one
-    /// keeps them; refused when all refused them (the depth then is the sum of theirs, the
-    /// tenant's count the sum of its counts), failed after [`FAILED_SHARDS_MAX`] failures.
+    /// Offers the entries to each shard in turn, starting with the next one (a shard that
+    /// failed within [`FAILED_SHARD_PAUSE`] last), until one keeps them. Refused when all
+    /// refused them (the depth then is the sum of theirs, the tenant's count the sum of its
+    /// counts); failed when none kept them and one failed.
     async fn admit_anywhere(
         &mut self,
         entries: &[Vec<u8>],
         events: usize,
         tenants: &[TenantPush<'_>],
     ) -> Result<Pushed, QueueError> {
-        let count = self.shards.len();
-        let start = self.next % count;
-        self.next = start + 1;
-        let (mut full, mut tenant_full, mut failures) = (None, None, 0);
-        for shard in (start..count).chain(0..start) {
+        let (mut full, mut tenant_full, mut failure) = (None, None, None);
+        for shard in self.offer_order() {
             match self.admit(shard, entries, events, tenants).await {
                 // Queued, so not to be offered to another shard whatever the replicas say.
                 Ok((Pushed::Queued { .. }, confirmed)) if confirmed < self.min_replicas => {
-                    return Err(too_few_replicas(confirmed, self.min_replicas));
+                    return Err(QueueError::Unreplicated {
+                        confirmed,
+                        wanted: self.min_replicas,
+                    });
                 }
                 Ok((Pushed::Queued { .. }, _)) => {
                     return Ok(Pushed::Queued {
@@ -251,12 +250,13 @@ impl Committer {
                     *tenant_full.get_or_insert(0) += queued;
                 }
                 Err(error) => {
-                    failures += 1;
-                    if failures >= FAILED_SHARDS_MAX.min(count) {
-                        return Err(error);
-                    }
+                    self.failed_at[shard] = Some(Instant::now());
+                    failure.get_or_insert(error);
                 }
             }
+        }
+        if let Some(error) = failure {
+            return Err(error);
         }
         Ok(match (tenant_full, full) {
             (Some(queued), _) => Pushed::TenantFull { queued },
@@ -264,6 +264,21 @@ impl Committer {
                 depth: depth.unwrap_or_default(),
             },
         })
+    }
+
+    /// Every shard once, in turn from the next one, those that failed lately last.
+    fn offer_order(&mut self) -> Vec<usize> {
+        let count = self.shards.len();
+        let start = self.next % count;
+        self.next = start + 1;
+        let failed_lately = |shard: &usize| {
+            self.failed_at[*shard].is_some_and(|at| at.elapsed() < FAILED_SHARD_PAUSE)
+        };
+        let (mut order, failed): (Vec<usize>, Vec<usize>) = (start..count)
+            .chain(0..start)
+            .partition(|shard| !failed_lately(shard));
+        order.extend(failed);
+        order
     }
 
     /// `MULTI; LPUSH entries; EVAL admit; EXEC` in one shard: the entries never pass

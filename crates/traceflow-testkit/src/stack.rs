@@ -429,6 +429,47 @@ impl TestStack {
         }
     }
 
+    /// Another process of `service` on this stack's Redis, ClickHouse, database and queue,
+    /// with ports of its own (ingestion: its main and OTLP/HTTP ports, the others off), as
+    /// a deployment runs several
+    /// behind a load balancer; with its URL (the worker's: its HTTP port's).
+    pub async fn start_another(&self, service: Service) -> (ServiceProcess, String) {
+        let port = free_port();
+        let own: Vec<(&str, String)> = match service {
+            Service::Ingestion => {
+                let off = [
+                    "OTLP_GRPC_PORT",
+                    "ES_PORT",
+                    "LOKI_PORT",
+                    "SYSLOG_TCP_PORT",
+                    "SYSLOG_UDP_PORT",
+                ];
+                let off = off.into_iter().map(|variable| (variable, "off".to_owned()));
+                let ports = [
+                    ("INGESTION_PORT", port.to_string()),
+                    ("OTLP_PORT", free_port().to_string()),
+                ];
+                ports.into_iter().chain(off).collect()
+            }
+            Service::Worker => vec![
+                ("WORKER_HTTP_PORT", port.to_string()),
+                ("GRPC_PORT", free_port().to_string()),
+            ],
+            Service::Query => vec![("QUERY_PORT", port.to_string())],
+        };
+        let mut env = self.env();
+        env.retain(|(name, _)| !own.iter().any(|(variable, _)| variable == name));
+        env.extend(
+            own.into_iter()
+                .map(|(name, value)| (name.to_owned(), value)),
+        );
+        let process =
+            tokio::task::spawn_blocking(move || ServiceProcess::start(service, env, port))
+                .await
+                .expect("the service process starts");
+        (process, format!("http://127.0.0.1:{port}"))
+    }
+
     /// Sets an environment variable for the services started from now on (a restarted
     /// worker, say), replacing an earlier value.
     pub fn set_env(&mut self, name: &'static str, value: impl Into<String>) {

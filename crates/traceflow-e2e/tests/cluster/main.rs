@@ -3,6 +3,8 @@
 //! test (Debian's packages, whatever `TEST_CLICKHOUSE` says: no current ClickHouse here can
 //! form a cluster). The cluster's DDL is also checked against current ClickHouse's SQL.
 
+mod faults;
+
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use traceflow_config::{ClickHouseConfig, Compression};

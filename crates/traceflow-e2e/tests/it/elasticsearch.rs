@@ -847,7 +847,7 @@ async fn backpressure_is_429_and_redis_down_503_both_with_retry_after() {
         body["error"]["reason"]
             .as_str()
             .unwrap()
-            .starts_with("queue unavailable, the event was not accepted: redis: "),
+            .starts_with("queue unavailable, the event was not accepted: redis does not answer"),
         "{body}"
     );
     let health = down

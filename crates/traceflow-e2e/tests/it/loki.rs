@@ -726,7 +726,7 @@ async fn backpressure_is_429_and_a_queue_down_503_both_with_retry_after() {
     let (status, _, text) = answer_of(refused).await;
     assert_eq!(status, 503);
     assert!(
-        text.starts_with("queue unavailable, the event was not accepted: redis: "),
+        text.starts_with("queue unavailable, the event was not accepted: redis does not answer"),
         "{text}"
     );
     let (status, _, text) = answer_of(

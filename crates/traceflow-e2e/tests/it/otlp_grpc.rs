@@ -455,7 +455,7 @@ async fn backpressure_and_a_queue_down_are_unavailable_with_retry_info() {
     assert!(
         status
             .message()
-            .starts_with("queue unavailable, the event was not accepted: redis: "),
+            .starts_with("queue unavailable, the event was not accepted: redis does not answer"),
         "{}",
         status.message()
     );
