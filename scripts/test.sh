@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the tests need (Redis, ClickHouse, ZooKeeper, logger, rsyslog and syslog-ng, chDB and the
+# Installs what the tests need (Redis, ClickHouse, ZooKeeper, docker-compose, logger, rsyslog and syslog-ng, chDB and the
 # current-ClickHouse adapter's packages, the OpenTelemetry Python SDK, the Elasticsearch and
 # Loki clients, Chromium and the explorer's npm packages) and runs the whole suite: the
 # explorer's bundle rebuilt from source and compared with the committed one, every crate's
@@ -19,6 +19,12 @@ if [ ! -f /usr/share/java/zookeeper.jar ]; then
   echo "==> installing zookeeper (apt, for the ClickHouse cluster tests)"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zookeeper >/dev/null
+fi
+# The compose files' check: Debian's docker-compose (its `config`; no Docker engine needed).
+if ! command -v docker-compose >/dev/null; then
+  echo "==> installing docker-compose (apt, without the Docker engine, for the compose files' check)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
 fi
 if ! python3 -c 'import chdb, lz4.frame, clickhouse_cityhash.cityhash' 2>/dev/null; then
   echo "==> installing the current-ClickHouse adapter's packages (pip)"

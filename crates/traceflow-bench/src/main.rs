@@ -66,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
             Scenario::Single => scenarios::single::run(&mut bench, &mut report).await,
             Scenario::Batch => scenarios::batch::run(&mut bench, &mut report).await,
             Scenario::Lag => scenarios::lag::run(&mut bench, &mut report).await,
+            Scenario::Scale => scenarios::scale::run(&mut bench, &mut report).await,
             Scenario::Queued => scenarios::queued::run(&mut bench, &mut report).await,
             Scenario::Query => scenarios::query::run(&mut bench, &mut report).await,
         };

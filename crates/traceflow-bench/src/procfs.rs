@@ -11,16 +11,26 @@ use std::{collections::BTreeMap, fs, sync::OnceLock};
 /// The pid of this process's child named `name` (`ingestion`, `worker`, `query`), if one
 /// runs.
 pub fn child_pid(name: &str) -> Option<u32> {
+    child_pids(name).into_iter().next()
+}
+
+/// Every child of this process named `name` (a scaled-out stack runs two workers).
+fn child_pids(name: &str) -> Vec<u32> {
     let me = std::process::id();
-    fs::read_dir("/proc")
-        .ok()?
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut pids: Vec<u32> = entries
         .filter_map(Result::ok)
         .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .find(|&pid| {
+        .filter(|&pid| {
             fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
                 parse_stat(&stat).is_some_and(|(comm, parent)| parent == me && comm == name)
             })
         })
+        .collect();
+    pids.sort_unstable();
+    pids
 }
 
 /// `(comm, ppid)` from `/proc/<pid>/stat`: `pid (comm) state ppid ...`. The command name
@@ -88,7 +98,8 @@ const ACCOUNTED: [(&str, &str); 7] = [
     ("nginx", "nginx"),
 ];
 
-/// CPU time (user + system) each accounted process has used so far, in seconds.
+/// CPU time (user + system) each accounted process has used so far, in seconds; of all
+/// the processes of a name together.
 #[derive(Debug, Clone, Default)]
 pub struct CpuTimes(Vec<(&'static str, f64)>);
 
@@ -99,12 +110,13 @@ impl CpuTimes {
             ACCOUNTED
                 .iter()
                 .filter_map(|&(label, name)| {
-                    let pid = if name.is_empty() {
-                        std::process::id()
+                    let pids = if name.is_empty() {
+                        vec![std::process::id()]
                     } else {
-                        child_pid(name)?
+                        child_pids(name)
                     };
-                    Some((label, cpu_ticks(pid)? as f64 / ticks))
+                    let used: u64 = pids.into_iter().filter_map(cpu_ticks).sum();
+                    (used > 0).then(|| (label, used as f64 / ticks))
                 })
                 .collect(),
         )

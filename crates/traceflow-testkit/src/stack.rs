@@ -432,8 +432,13 @@ impl TestStack {
     /// Another process of `service` on this stack's Redis, ClickHouse, database and queue,
     /// with ports of its own (ingestion: its main and OTLP/HTTP ports, the others off), as
     /// a deployment runs several
-    /// behind a load balancer; with its URL (the worker's: its HTTP port's).
-    pub async fn start_another(&self, service: Service) -> (ServiceProcess, String) {
+    /// behind a load balancer, with `extra_env` on top; with its URL (the worker's: its
+    /// HTTP port's).
+    pub async fn start_another(
+        &self,
+        service: Service,
+        extra_env: &[(&str, &str)],
+    ) -> (ServiceProcess, String) {
         let port = free_port();
         let own: Vec<(&str, String)> = match service {
             Service::Ingestion => {
@@ -457,6 +462,14 @@ impl TestStack {
             ],
             Service::Query => vec![("QUERY_PORT", port.to_string())],
         };
+        let own: Vec<(&str, String)> = own
+            .into_iter()
+            .chain(
+                extra_env
+                    .iter()
+                    .map(|(name, value)| (*name, (*value).to_owned())),
+            )
+            .collect();
         let mut env = self.env();
         env.retain(|(name, _)| !own.iter().any(|(variable, _)| variable == name));
         env.extend(

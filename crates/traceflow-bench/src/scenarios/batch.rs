@@ -38,7 +38,7 @@ pub const RATIO: &str = "batch end to end / direct INSERT anchor";
 /// A way to post a batch: the route, its body and what its success looks like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-enum Form {
+pub(super) enum Form {
     Ingest,
     ElasticsearchBulk,
     LokiPush,
@@ -63,7 +63,7 @@ impl Form {
         }
     }
 
-    fn body(self, events: &[LogEvent]) -> Bytes {
+    pub(super) fn body(self, events: &[LogEvent]) -> Bytes {
         match self {
             Form::Ingest => events::ingest_array(events),
             Form::ElasticsearchBulk => events::bulk(events),
@@ -113,7 +113,7 @@ impl Form {
 }
 
 #[derive(Debug, Serialize)]
-struct Run {
+pub(super) struct Run {
     form: Form,
     /// How long the run waited for earlier merges to finish before it started.
     waited_for_merges_seconds: f64,
@@ -123,7 +123,7 @@ struct Run {
     accepted_seconds: f64,
     /// First POST to the poll that counted the last row.
     end_to_end_seconds: f64,
-    end_to_end_per_second: f64,
+    pub(super) end_to_end_per_second: f64,
     accepted_per_second: f64,
     /// Cores each process kept busy and INSERTs per second, first POST to last row.
     usage: Usage,
@@ -183,7 +183,16 @@ pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
         // The anchor right before the run it anchors.
         anchor_runs.push(anchor.run(bench).await?);
         for (form, bodies) in &bodies {
-            results.push(timed_run(bench, *form, bodies.clone(), per_request, timeout).await?);
+            let ingestion = [bench.ingestion.clone()];
+            let run = timed_run(
+                bench,
+                *form,
+                bodies.clone(),
+                per_request,
+                timeout,
+                &ingestion,
+            );
+            results.push(run.await?);
         }
     }
 
@@ -259,13 +268,15 @@ pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
 }
 
 /// One run of `form`: every body posted by the scenario's clients, timed until the last row
-/// is counted.
-async fn timed_run(
+/// is counted. The clients are spread over `targets` (ingestion processes), as a load
+/// balancer spreads connections.
+pub(super) async fn timed_run(
     bench: &mut Bench,
     form: Form,
     bodies: Arc<[Bytes]>,
     per_request: usize,
     timeout: Duration,
+    targets: &[crate::load::Target],
 ) -> anyhow::Result<Run> {
     let table = bench.logs_table();
     let total = (bodies.len() * per_request) as u64;
@@ -278,8 +289,9 @@ async fn timed_run(
     let activity = bench.activity().await?;
     let start = Instant::now();
     let mut senders = JoinSet::new();
-    for _ in 0..bench.settings.batch_connections {
-        let (target, bodies, next) = (bench.ingestion.clone(), bodies.clone(), next.clone());
+    for client in 0..bench.settings.batch_connections {
+        let target = targets[client % targets.len()].clone();
+        let (bodies, next) = (bodies.clone(), next.clone());
         senders.spawn(async move {
             let mut connection = Connection::open(&target).await?;
             loop {

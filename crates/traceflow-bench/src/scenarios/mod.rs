@@ -10,6 +10,7 @@ pub mod explorer;
 pub mod lag;
 pub mod query;
 pub mod queued;
+pub mod scale;
 pub mod single;
 
 use crate::{clickhouse::ClickHouse, load::Target, procfs::CpuTimes, settings::Settings};
@@ -33,6 +34,9 @@ pub enum Scenario {
     Batch,
     /// 202 -> visible lag at a fixed rate.
     Lag,
+    /// Batch ingest end to end with one process of each against two workers and two
+    /// ingestion processes, and with REDIS_MIN_REPLICAS=1.
+    Scale,
     /// Worker memory while it drains a deep queue.
     Queued,
     /// GET /logs on a large table, and the same SQL sent directly; the explorer's page load.
@@ -40,10 +44,11 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::Single,
         Scenario::Batch,
         Scenario::Lag,
+        Scenario::Scale,
         Scenario::Queued,
         Scenario::Query,
     ];
@@ -53,6 +58,7 @@ impl Scenario {
             Scenario::Single => "single",
             Scenario::Batch => "batch",
             Scenario::Lag => "lag",
+            Scenario::Scale => "scale",
             Scenario::Queued => "queued",
             Scenario::Query => "query",
         }

@@ -123,8 +123,9 @@ async fn twenty_thousand_events_through_both_clusters_and_their_faults_each_stor
         ..StackOptions::default()
     })
     .await;
-    let (_second_ingestion, second_ingestion_url) = stack.start_another(Service::Ingestion).await;
-    let (mut second_worker, _) = stack.start_another(Service::Worker).await;
+    let (_second_ingestion, second_ingestion_url) =
+        stack.start_another(Service::Ingestion, &[]).await;
+    let (mut second_worker, _) = stack.start_another(Service::Worker, &[]).await;
 
     let sent = Arc::new(Sent::default());
     let sending = tokio::spawn(send_all(
