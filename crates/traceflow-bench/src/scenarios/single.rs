@@ -138,7 +138,7 @@ pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
 }
 
 /// `POST /ingest` of `bodies` by the scenario's connections to `target` for `duration`.
-async fn post(
+pub(super) async fn post(
     bench: &Bench,
     target: &load::Target,
     bodies: &Arc<[Bytes]>,
