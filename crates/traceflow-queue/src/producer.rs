@@ -87,16 +87,7 @@ impl Producer {
     pub fn connect(location: &QueueLocation, max_depth: u64) -> Result<Self, QueueError> {
         let connection = Connection::open(&location.target)?;
         let (commits, waiting) = mpsc::channel(WAITING_MAX_PUSHES);
-        let shards = location.shards.len() as u64;
-        let committer = Committer {
-            connection: connection.clone(),
-            depths: vec![0; location.shards.len()],
-            failed_at: vec![None; location.shards.len()],
-            shards: location.shards.clone(),
-            next: 0,
-            shard_max_depth: max_depth.div_ceil(shards),
-            min_replicas: location.min_replicas,
-        };
+        let committer = Committer::new(connection.clone(), location, max_depth);
         tokio::spawn(committer.run(waiting));
         Ok(Self {
             commits,
@@ -185,6 +176,19 @@ struct Committer {
 }
 
 impl Committer {
+    fn new(connection: Connection, location: &QueueLocation, max_depth: u64) -> Self {
+        let shards = location.shards.len();
+        Self {
+            connection,
+            depths: vec![0; shards],
+            failed_at: vec![None; shards],
+            shards: location.shards.clone(),
+            next: 0,
+            shard_max_depth: max_depth.div_ceil(shards as u64),
+            min_replicas: location.min_replicas,
+        }
+    }
+
     async fn run(mut self, mut waiting: mpsc::Receiver<Push>) {
         let mut group = Vec::with_capacity(GROUP_MAX_PUSHES);
         while waiting.recv_many(&mut group, GROUP_MAX_PUSHES).await > 0 {
@@ -433,6 +437,26 @@ mod tests {
             .into_iter()
             .map(|entry| String::from_utf8(entry).unwrap())
             .collect()
+    }
+
+    #[tokio::test]
+    async fn every_shard_is_offered_a_group_once_in_turn_those_failed_lately_last() {
+        let mut location = QueueLocation::server("redis://127.0.0.1:1", "q");
+        location.shards = (0..4)
+            .map(|i| QueueKeys::new(format!("{{q:{i}}}")))
+            .collect();
+        let connection = Connection::open(&location.target).unwrap();
+        let mut committer = Committer::new(connection, &location, 10);
+        assert_eq!(
+            committer.shard_max_depth, 3,
+            "each shard its part, rounded up"
+        );
+        assert_eq!(committer.offer_order(), [0, 1, 2, 3]);
+        assert_eq!(committer.offer_order(), [1, 2, 3, 0]);
+        committer.failed_at[3] = Some(Instant::now());
+        committer.failed_at[0] = Some(Instant::now() - FAILED_SHARD_PAUSE);
+        assert_eq!(committer.offer_order(), [2, 0, 1, 3]);
+        assert_eq!(committer.offer_order(), [0, 1, 2, 3]);
     }
 
     #[test]
