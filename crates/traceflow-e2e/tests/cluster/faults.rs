@@ -85,8 +85,8 @@ async fn stored(stack: &TestStack) -> (u64, u64, u64) {
     (numbers[0], numbers[1], numbers[2])
 }
 
-/// The value of a counter in a service's `/metrics`, 0 when not there yet.
-async fn counter(stack: &TestStack, url: &str, name: &str) -> f64 {
+/// A service's `/metrics`: each sample's name (with its labels) and value.
+async fn metrics(stack: &TestStack, url: &str) -> Vec<(String, f64)> {
     let text = stack
         .http
         .get(format!("{url}/metrics"))
@@ -97,7 +97,19 @@ async fn counter(stack: &TestStack, url: &str, name: &str) -> f64 {
         .await
         .unwrap();
     text.lines()
-        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (name, value) = line.rsplit_once(' ')?;
+            Some((name.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The value of the sample `name` in `samples`, 0 when it is not there (yet).
+fn sample(samples: &[(String, f64)], name: &str) -> f64 {
+    samples
+        .iter()
+        .find_map(|(sample, value)| (sample == name).then_some(*value))
         .unwrap_or_default()
 }
 
@@ -157,6 +169,27 @@ async fn twenty_thousand_events_through_both_clusters_and_their_faults_each_stor
     let stopped = Instant::now();
     blocking(|| clickhouse.zookeeper.stop());
     tokio::time::sleep(Duration::from_secs(8)).await;
+    // Events wait in the queue meanwhile: the worker's depth gauges, each shard's and the
+    // total, from one look at every shard.
+    let samples = metrics(&stack, &stack.worker_http_url).await;
+    let shards: Vec<f64> = (0..SHARDS)
+        .map(|shard| {
+            sample(
+                &samples,
+                &format!("traceflow_queue_shard_depth{{shard=\"{shard}\"}}"),
+            )
+        })
+        .collect();
+    let total = sample(&samples, "traceflow_queue_depth");
+    assert!(
+        total > 0.0,
+        "nothing queued while ZooKeeper is down: {samples:?}"
+    );
+    assert_eq!(shards.iter().sum::<f64>(), total, "{shards:?}");
+    assert!(
+        shards.iter().filter(|depth| **depth > 0.0).count() > 1,
+        "{shards:?}"
+    );
     blocking(|| second_worker.kill());
     tokio::time::sleep(Duration::from_secs(20).saturating_sub(stopped.elapsed())).await;
     blocking(|| clickhouse.zookeeper.start_again());
@@ -214,12 +247,8 @@ async fn twenty_thousand_events_through_both_clusters_and_their_faults_each_stor
     }
 
     // The killed worker's batches were taken over by the other; the queue is empty.
-    let reclaimed = counter(
-        &stack,
-        &stack.worker_http_url,
-        "traceflow_worker_reclaimed_events_total",
-    )
-    .await;
+    let samples = metrics(&stack, &stack.worker_http_url).await;
+    let reclaimed = sample(&samples, "traceflow_worker_reclaimed_events_total");
     assert!(
         reclaimed > 0.0,
         "no batch of the killed worker was taken over"
