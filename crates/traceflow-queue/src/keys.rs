@@ -24,6 +24,27 @@ impl QueueKeys {
         }
     }
 
+    /// The keys of `count` shards of the queue `queue` on a Redis Cluster, each a hash tag
+    /// (so that all of a shard's keys share a slot) chosen so that the shards' slots are
+    /// spread evenly over the slot space: shard `i` is `{queue:i}`, or `{queue:i.k}` with
+    /// the first `k` that puts its slot in the `i`-th `count`-th of the 16,384 slots. A
+    /// cluster whose primaries hold equal ranges of slots (as `redis-cli --cluster create`
+    /// gives them) then holds equal numbers of shards on each when `count` is a multiple of
+    /// the primaries, where names left to the hash could put half the shards on one.
+    pub fn shards(queue: &str, count: usize) -> Vec<Self> {
+        (0..count)
+            .map(|shard| {
+                let wanted = shard * SLOTS / count..(shard + 1) * SLOTS / count;
+                let fits = |tag: &String| wanted.contains(&usize::from(slot(tag)));
+                let tag = std::iter::once(format!("{queue}:{shard}"))
+                    .chain((0..).map(|k| format!("{queue}:{shard}.{k}")))
+                    .find(fits)
+                    .expect("some suffix lands in every range of slots");
+                Self::new(format!("{{{tag}}}"))
+            })
+            .collect()
+    }
+
     /// `Q`: the list of entries, pushed on the left, claimed from the right.
     pub fn queue(&self) -> &str {
         &self.queue
@@ -85,6 +106,32 @@ impl QueueKeys {
     }
 }
 
+/// The slots of a Redis Cluster.
+const SLOTS: usize = 16_384;
+
+/// The slot of `key` in a Redis Cluster: CRC16 (XMODEM) of its hash tag (the text between
+/// the first `{` and the next `}`, if not empty) or of the whole key, modulo 16,384.
+fn slot(key: &str) -> u16 {
+    let hashed = key
+        .split_once('{')
+        .and_then(|(_, rest)| rest.split_once('}'))
+        .map(|(tag, _)| tag)
+        .filter(|tag| !tag.is_empty())
+        .unwrap_or(key);
+    let mut crc: u16 = 0;
+    for byte in hashed.bytes() {
+        crc ^= u16::from(byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc % SLOTS as u16
+}
+
 /// `text` matching itself literally in a Redis glob pattern, so a queue name holding `*`,
 /// `?` or `[` does not match other queues' keys.
 fn glob_escape(text: &str) -> String {
@@ -122,6 +169,44 @@ mod tests {
         assert_eq!(keys.processing_worker(&keys.processing("w-1")), Some("w-1"));
         assert_eq!(keys.processing_worker(&keys.heartbeat("w-1")), None);
         assert_eq!(keys.processing_worker("other:processing:w-1"), None);
+    }
+
+    #[test]
+    fn slots_are_redis_clusters() {
+        // The Redis Cluster specification's example, and its hash tag rules.
+        assert_eq!(slot("123456789"), 0x31C3);
+        assert_eq!(slot("{123456789}.depth"), 0x31C3);
+        assert_ne!(
+            slot("{}123456789"),
+            0x31C3,
+            "an empty tag hashes the whole key"
+        );
+        assert_eq!(slot("foo{123456789}{bar}"), 0x31C3);
+    }
+
+    #[test]
+    fn shards_spread_evenly_over_the_slots_and_keep_their_index() {
+        let shards = QueueKeys::shards("logs_queue", 12);
+        for (index, shard) in shards.iter().enumerate() {
+            let name = shard.queue();
+            let slot = usize::from(slot(name));
+            assert!(
+                (index * SLOTS / 12..(index + 1) * SLOTS / 12).contains(&slot),
+                "{name}: slot {slot}"
+            );
+            let tag = name
+                .strip_prefix('{')
+                .and_then(|n| n.strip_suffix('}'))
+                .unwrap();
+            let index_part = tag.strip_prefix("logs_queue:").unwrap();
+            let shard_index = index_part.split('.').next().unwrap();
+            assert_eq!(shard_index, index.to_string(), "{name}");
+        }
+        assert_eq!(
+            QueueKeys::shards("logs_queue", 12),
+            shards,
+            "the same names every time"
+        );
     }
 
     #[test]

@@ -12,9 +12,10 @@
 //! - `Q:dead`: dead-lettered entries with the reason, newest first.
 //!
 //! On a Redis Cluster the queue is split into shards, each a whole set of these keys named
-//! `{Q:i}` (a hash tag: one slot, so every script and transaction of a shard runs on one
-//! node); the producer spreads its transactions over them and every consumer claims from
-//! each in turn ([`QueueLocation`]). What follows holds in each shard.
+//! by a hash tag, `{Q:i}` or `{Q:i.k}` ([`QueueKeys::shards`]: one slot, so every script
+//! and transaction of a shard runs on one node); the producer spreads its transactions over
+//! them and every consumer claims from each in turn ([`QueueLocation`]). What follows holds
+//! in each shard.
 //!
 //! The depth counter counts the events of the entries in `Q`, and only two scripts change
 //! it: `admit` (every push: adds the pushed events) and `claim` (takes the claimed events

@@ -59,6 +59,10 @@ impl Application {
         let retention_due = retention::apply_at_start(&storage, &retention).await;
 
         let location = QueueLocation::from_config(&config.redis);
+        if location.shards.len() > 1 {
+            let shards: Vec<&str> = location.shards.iter().map(|keys| keys.queue()).collect();
+            tracing::info!(?shards, "the queue's shards");
+        }
         let process_id = format!(
             "{}-{}",
             std::process::id(),
