@@ -276,9 +276,9 @@ fn router(state: AppState, access: &AccessCheck) -> Router {
         .layer(DefaultBodyLimit::max(state.max_body_bytes));
     let health = HealthCheck::new(state.queue.clone(), |queue: Producer| async move {
         queue
-            .ping()
+            .health()
             .await
-            .map(|()| Vec::new())
+            .map(|down| down.iter().map(ToString::to_string).collect())
             .map_err(|error| DependencyDown {
                 dependency: "redis",
                 error: error.to_string(),

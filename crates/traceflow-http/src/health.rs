@@ -79,7 +79,7 @@ impl HealthCheck {
     path = "/health",
     tag = "operations",
     responses(
-        (status = 200, description = "Up; `degraded` names the parts of a dependency that are down while it answers (a ClickHouse replica)", body = crate::HealthBody),
+        (status = 200, description = "Up; `degraded` names the parts of a dependency that are down while it answers (a ClickHouse replica, shards of a Redis Cluster)", body = crate::HealthBody),
         (status = 503, description = "A dependency is down: `down` names it", body = crate::HealthBody),
     )
 )]

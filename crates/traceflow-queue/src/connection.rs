@@ -78,6 +78,34 @@ impl QueueLocation {
     }
 }
 
+/// The shards of a queue on a Redis Cluster whose node does not answer, while the others'
+/// do: the queue still takes pushes (into the others) and serves their events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardsDown {
+    /// Their indexes, in order.
+    pub shards: Vec<usize>,
+    /// How many shards the queue has.
+    pub of: usize,
+}
+
+impl std::fmt::Display for ShardsDown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (of, shards) = (self.of, &self.shards);
+        match shards.as_slice() {
+            [one] => write!(f, "redis shard {one} of {of} does not answer"),
+            [first @ .., last] => {
+                let first: Vec<String> = first.iter().map(ToString::to_string).collect();
+                write!(
+                    f,
+                    "redis shards {} and {last} of {of} do not answer",
+                    first.join(", ")
+                )
+            }
+            [] => write!(f, "every redis shard of {of} answers"),
+        }
+    }
+}
+
 /// A connection to a server or a cluster; cheap to clone (multiplexed), reconnecting by
 /// itself, and failing fast while Redis is down instead of hanging, so callers can answer
 /// 503 and retry later. A cluster's connection routes each command or single-slot pipeline
@@ -127,12 +155,36 @@ impl Connection {
         }
     }
 
-    /// Whether Redis answers (on a cluster: every primary).
-    pub(crate) async fn ping(&self) -> Result<(), QueueError> {
-        redis::cmd("PING")
-            .query_async::<()>(&mut self.clone())
-            .await?;
-        Ok(())
+    /// Whether Redis answers for the queue's `shards`: on a cluster, the shards whose node
+    /// does not answer while others do; an error when none answers.
+    pub(crate) async fn health(
+        &self,
+        shards: &[QueueKeys],
+    ) -> Result<Option<ShardsDown>, QueueError> {
+        if let Self::Server(_) = self {
+            redis::cmd("PING")
+                .query_async::<()>(&mut self.clone())
+                .await?;
+            return Ok(None);
+        }
+        let looks = shards.iter().map(|keys| {
+            let mut connection = self.clone();
+            async move {
+                redis::cmd("EXISTS")
+                    .arg(keys.depth())
+                    .query_async::<bool>(&mut connection)
+                    .await
+            }
+        });
+        let answers = on_every_shard(looks).await?;
+        let down: Vec<usize> = (0..answers.len())
+            .filter(|shard| answers[*shard].is_none())
+            .collect();
+        let any = !down.is_empty();
+        Ok(any.then_some(ShardsDown {
+            shards: down,
+            of: shards.len(),
+        }))
     }
 }
 
@@ -202,6 +254,22 @@ mod tests {
         }
         let first = location.shards[0].queue();
         assert_eq!(location.name(), format!("{first} (+2 shards)"));
+    }
+
+    #[test]
+    fn shards_down_are_named_in_one_sentence() {
+        let down = |shards: &[usize]| {
+            ShardsDown {
+                shards: shards.to_vec(),
+                of: 12,
+            }
+            .to_string()
+        };
+        assert_eq!(down(&[3]), "redis shard 3 of 12 does not answer");
+        assert_eq!(
+            down(&[0, 3, 6, 9]),
+            "redis shards 0, 3, 6 and 9 of 12 do not answer"
+        );
     }
 
     #[test]

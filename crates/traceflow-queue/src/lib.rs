@@ -35,7 +35,7 @@ mod queue;
 mod scripts;
 mod wire;
 
-pub use connection::{QueueLocation, RedisTarget};
+pub use connection::{QueueLocation, RedisTarget, ShardsDown};
 pub use consumer::{Backlog, Consumer, DeadLetter, Orphan};
 pub use keys::QueueKeys;
 pub use producer::{Producer, Pushed};

@@ -16,12 +16,13 @@
 
 use crate::{
     ENTRY_MAX_EVENTS, QueueError, QueueKeys, QueueLocation,
-    connection::Connection,
+    connection::{Connection, ShardsDown},
     encode_entry, entry_tenant,
     scripts::{Admit, Script, TenantPush},
 };
 use std::{
     collections::BTreeMap,
+    sync::Arc,
     time::{Duration, Instant},
 };
 use tokio::sync::{mpsc, oneshot};
@@ -58,6 +59,7 @@ pub enum Pushed {
 pub struct Producer {
     commits: mpsc::Sender<Push>,
     connection: Connection,
+    shards: Arc<[QueueKeys]>,
 }
 
 /// One push waiting for its transaction: one tenant's entries.
@@ -92,6 +94,7 @@ impl Producer {
         Ok(Self {
             commits,
             connection,
+            shards: location.shards.clone().into(),
         })
     }
 
@@ -143,9 +146,10 @@ impl Producer {
         answered.await.unwrap_or_else(|_| Err(committer_stopped()))
     }
 
-    /// Whether Redis answers.
-    pub async fn ping(&self) -> Result<(), QueueError> {
-        self.connection.ping().await
+    /// Whether Redis takes pushes: an error when it does not, the shards that do not
+    /// answer while others do.
+    pub async fn health(&self) -> Result<Option<ShardsDown>, QueueError> {
+        self.connection.health(&self.shards).await
     }
 }
 

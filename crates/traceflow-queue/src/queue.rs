@@ -3,7 +3,7 @@
 
 use crate::{
     Orphan, QueueError, QueueKeys, QueueLocation, RedisTarget,
-    connection::{Connection, on_every_shard},
+    connection::{Connection, ShardsDown, on_every_shard},
 };
 use redis::AsyncCommands;
 use std::collections::{BTreeMap, BTreeSet};
@@ -120,8 +120,9 @@ impl Queue {
             .collect())
     }
 
-    /// Whether Redis answers.
-    pub async fn ping(&self) -> Result<(), QueueError> {
-        self.connection.ping().await
+    /// Whether Redis answers for the queue: an error when it does not, the shards that do
+    /// not answer while others do.
+    pub async fn health(&self) -> Result<Option<ShardsDown>, QueueError> {
+        self.connection.health(&self.shards).await
     }
 }

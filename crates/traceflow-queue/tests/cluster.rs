@@ -2,7 +2,7 @@
 //! replicas' confirmation (`REDIS_MIN_REPLICAS`) on a real primary and replica.
 
 use std::time::Duration;
-use traceflow_queue::{Consumer, Orphan, Producer, Pushed, Queue, QueueLocation};
+use traceflow_queue::{Consumer, Orphan, Producer, Pushed, Queue, QueueLocation, ShardsDown};
 use traceflow_testkit::{RedisCluster, RedisServer};
 
 const SHARDS: usize = 6;
@@ -107,6 +107,16 @@ async fn a_primary_down_leaves_the_other_shards_serving_and_keeps_its_own() {
 
     let down = cluster.primary_of(location.shards[0].queue());
     cluster.stop(down);
+    let queue = Queue::connect(&location).unwrap();
+    let shards_down: Vec<usize> = (0..SHARDS)
+        .filter(|shard| cluster.primary_of(location.shards[*shard].queue()) == down)
+        .collect();
+    let expected = ShardsDown {
+        shards: shards_down,
+        of: SHARDS,
+    };
+    assert_eq!(queue.health().await.unwrap(), Some(expected.clone()));
+    assert_eq!(producer.health().await.unwrap(), Some(expected));
     // Every push is still queued: a shard whose primary is down passes it on.
     push_each(&producer, numbered("during", 30)).await;
     let consumer = Consumer::connect(&location, "w").unwrap();
@@ -127,6 +137,38 @@ async fn a_primary_down_leaves_the_other_shards_serving_and_keeps_its_own() {
         lines, expected,
         "every entry once, the restarted shard's included"
     );
+    assert_eq!(queue.health().await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn with_every_primary_down_the_queue_fails_and_serves_again_once_they_are_back() {
+    let mut cluster = RedisCluster::start();
+    let location = sharded(&cluster);
+    let producer = Producer::connect(&location, u64::MAX).unwrap();
+    push_each(&producer, numbered("before", 12)).await;
+    for primary in 0..3 {
+        cluster.stop(primary);
+    }
+    assert!(producer.health().await.is_err());
+    assert!(producer.push_entries(&[b"refused".to_vec()]).await.is_err());
+    let consumer = Consumer::connect(&location, "w").unwrap();
+    assert!(consumer.backlog().await.is_err());
+
+    for primary in 0..3 {
+        cluster.start_again(primary);
+    }
+    // The client reconnects by itself: no new connection is made here.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while producer.health().await.map_or(true, |down| down.is_some()) {
+        assert!(std::time::Instant::now() < deadline, "not back after 20 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    push_each(&producer, numbered("after", 12)).await;
+    let mut lines = drain(&consumer).await;
+    lines.sort();
+    let mut expected = [numbered("before", 12), numbered("after", 12)].concat();
+    expected.sort();
+    assert_eq!(lines, expected, "what was queued before the outage is kept");
 }
 
 #[tokio::test]

@@ -17,6 +17,8 @@ const AGREEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct RedisCluster {
     primaries: Vec<RedisServer>,
+    /// The primaries stopped, by index.
+    stopped: std::collections::BTreeSet<usize>,
 }
 
 impl RedisCluster {
@@ -44,7 +46,10 @@ impl RedisCluster {
             String::from_utf8_lossy(&created.stdout),
             String::from_utf8_lossy(&created.stderr)
         );
-        let cluster = Self { primaries };
+        let cluster = Self {
+            primaries,
+            stopped: Default::default(),
+        };
         cluster.wait_until_served();
         cluster
     }
@@ -56,7 +61,8 @@ impl RedisCluster {
 
     /// The primary that serves `key`'s slot, by its index in [`Self::nodes`].
     pub fn primary_of(&self, key: &str) -> usize {
-        let port = self.primaries[0].port();
+        let asked = (0..PRIMARIES).find(|index| !self.stopped.contains(index));
+        let port = self.primaries[asked.expect("a primary runs")].port();
         let ask = |command: String| {
             exchange(port, format!("{command}\r\nQUIT\r\n").as_bytes())
                 .expect("the cluster answers")
@@ -98,13 +104,18 @@ impl RedisCluster {
     /// Stops primary `index` (SIGTERM: its append-only file is flushed).
     pub fn stop(&mut self, index: usize) {
         self.primaries[index].stop();
+        self.stopped.insert(index);
     }
 
     /// Starts primary `index` again with its data and cluster configuration, and waits
-    /// until the cluster serves every slot again.
+    /// until it answers; once no primary is stopped, until the cluster serves every slot
+    /// again.
     pub fn start_again(&mut self, index: usize) {
         self.primaries[index].start_again();
-        self.wait_until_served();
+        self.stopped.remove(&index);
+        if self.stopped.is_empty() {
+            self.wait_until_served();
+        }
     }
 
     fn wait_until_served(&self) {

@@ -194,15 +194,19 @@ fn http_router(queue: Queue, storage: Storage) -> Router {
 }
 
 async fn health(State((queue, storage)): State<(Queue, Storage)>) -> Response {
-    let check = match queue.ping().await {
+    let check = match queue.health().await {
         Err(error) => Err(DependencyDown {
             dependency: "redis",
             error: error.to_string(),
         }),
-        Ok(()) => storage
+        Ok(redis_down) => storage
             .health()
             .await
-            .map(|down| down.iter().map(ToString::to_string).collect())
+            .map(|clickhouse_down| {
+                let redis_down = redis_down.iter().map(ToString::to_string);
+                let clickhouse_down = clickhouse_down.iter().map(ToString::to_string);
+                redis_down.chain(clickhouse_down).collect()
+            })
             .map_err(|error| DependencyDown {
                 dependency: "clickhouse",
                 error: error.to_string(),

@@ -124,7 +124,7 @@ pub(crate) async fn xpack() -> Response {
 
 /// Green when Redis, which holds what is accepted, answers; a 503 naming it otherwise.
 async fn redis_up(state: &AppState) -> Result<(), Response> {
-    state.queue.ping().await.map_err(|error| {
+    state.queue.health().await.map(drop).map_err(|error| {
         tracing::warn!(%error, "Elasticsearch health: the queue is unavailable");
         answer::error(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -198,10 +198,11 @@ fn tenant(headers: &HeaderMap) -> Result<Option<String>, Refusal> {
     }
 }
 
-/// `GET /ready`: `200 ready` when pushes can be queued, else `503` naming Redis.
+/// `GET /ready`: `200 ready` when pushes can be queued (on a Redis Cluster with a node down
+/// too, into the other shards), else `503` naming Redis.
 pub(crate) async fn ready(State(state): State<AppState>) -> Response {
-    match state.queue.ping().await {
-        Ok(()) => text(StatusCode::OK, "ready".to_owned()),
+    match state.queue.health().await {
+        Ok(_) => text(StatusCode::OK, "ready".to_owned()),
         Err(error) => {
             tracing::warn!(%error, "not ready: the queue is unavailable");
             text(

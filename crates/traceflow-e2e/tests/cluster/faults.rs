@@ -8,7 +8,7 @@ use super::{ONE_AT_A_TIME, get, replicated};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use traceflow_queue::{Queue, QueueLocation};
+use traceflow_queue::{Queue, QueueLocation, ShardsDown};
 use traceflow_testkit::{
     CLUSTER, ClickHouseCluster, RedisCluster, Service, StackOptions, TestStack,
 };
@@ -199,6 +199,15 @@ async fn twenty_thousand_events_through_both_clusters_and_their_faults_each_stor
     let location = QueueLocation::cluster(&redis.nodes(), stack.queue_keys.queue(), SHARDS);
     let restarted = redis.primary_of(location.shards[0].queue());
     blocking(|| redis.stop(restarted));
+    // Ingestion and the worker say which shards do not answer, and go on with the others.
+    let down =
+        (0..SHARDS).filter(|shard| redis.primary_of(location.shards[*shard].queue()) == restarted);
+    let down = ShardsDown {
+        shards: down.collect(),
+        of: SHARDS,
+    };
+    let urls = [&stack.ingestion_url, &stack.worker_http_url];
+    super::degraded(&stack, urls, &down.to_string()).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     blocking(|| redis.start_again(restarted));
 

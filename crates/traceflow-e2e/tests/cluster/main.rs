@@ -112,6 +112,24 @@ async fn ingest_stored(stack: &TestStack, service: &str, count: usize) {
     until_count(stack, &query, count as u64, Duration::from_secs(30)).await;
 }
 
+/// Checks that `/health` of each service at `urls` is up but degraded by `part` alone.
+async fn degraded(stack: &TestStack, urls: [&String; 2], part: &str) {
+    for url in urls {
+        let answer = stack
+            .http
+            .get(format!("{url}/health"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{url}");
+        assert_eq!(
+            answer.json::<Value>().await.unwrap(),
+            json!({"status": "degraded", "degraded": [part]}),
+            "{url}"
+        );
+    }
+}
+
 /// `sql` on one node, in the stack's database; its answer's text.
 async fn on_node(stack: &TestStack, node: &ClusterNode, sql: &str) -> String {
     let answer = stack
@@ -291,20 +309,8 @@ async fn a_replica_down_degrades_the_health_while_reads_and_writes_go_on_and_it_
 
     cluster.nodes[3].kill();
     let down = cluster.nodes[3].address();
-    for url in [&stack.query_url, &stack.worker_http_url] {
-        let answer = stack
-            .http
-            .get(format!("{url}/health"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 200);
-        assert_eq!(
-            answer.json::<Value>().await.unwrap(),
-            json!({"status": "degraded",
-                   "degraded": [format!("clickhouse replica {down} of shard 2 does not answer")]})
-        );
-    }
+    let part = format!("clickhouse replica {down} of shard 2 does not answer");
+    degraded(&stack, [&stack.query_url, &stack.worker_http_url], &part).await;
     // Its twin answers for the shard: reads and writes go on.
     ingest_stored(&stack, "during", 500).await;
     until_count(&stack, "", 1_000, Duration::from_secs(5)).await;
