@@ -115,8 +115,9 @@ impl CpuTimes {
                     } else {
                         child_pids(name)
                     };
-                    let used: u64 = pids.into_iter().filter_map(cpu_ticks).sum();
-                    (used > 0).then(|| (label, used as f64 / ticks))
+                    let used: Vec<u64> = pids.into_iter().filter_map(cpu_ticks).collect();
+                    let used = (!used.is_empty()).then(|| used.iter().sum::<u64>());
+                    used.map(|used| (label, used as f64 / ticks))
                 })
                 .collect(),
         )
