@@ -17,7 +17,7 @@ use traceflow_http::{DependencyDown, health_response, with_metrics};
 use traceflow_proto::log_service_server::LogServiceServer;
 use traceflow_queue::{Consumer, Queue, QueueLocation};
 use traceflow_runtime::{Backoff, bind};
-use traceflow_storage::{RetentionPolicy, Storage};
+use traceflow_storage::{RetentionPolicy, Storage, StorageError};
 
 /// The worker, connected, migrated and bound to its ports.
 pub struct Application {
@@ -45,7 +45,7 @@ impl Application {
         let http_listener =
             bind("BIND_HOST, WORKER_HTTP_PORT", config.host, config.http_port).await?;
         let storage = connect_storage(&config).await;
-        let applied = storage.migrate().await?;
+        let applied = migrate(&storage).await?;
         tracing::info!(?applied, version = %storage.version(), "schema up to date");
         // Before any consumer inserts (see `retention`).
         let retention = RetentionPolicy {
@@ -213,6 +213,23 @@ async fn health(State((queue, storage)): State<(Queue, Storage)>) -> Response {
             }),
     };
     health_response(check)
+}
+
+/// Applies the pending migrations, waiting out an outage of ClickHouse meanwhile (a node
+/// restarting, a connection it closed) as the connection does; a statement refused stops
+/// the worker.
+async fn migrate(storage: &Storage) -> Result<Vec<u32>, StorageError> {
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+    loop {
+        match storage.migrate().await {
+            Err(error) if error.is_outage() => {
+                let delay = backoff.next_delay();
+                tracing::warn!(%error, attempt = backoff.attempt(), retry_in_ms = delay.as_millis() as u64, "migrations wait for clickhouse");
+                tokio::time::sleep(delay).await;
+            }
+            applied => return applied,
+        }
+    }
 }
 
 async fn connect_storage(config: &WorkerConfig) -> Storage {
