@@ -132,10 +132,8 @@ pub(super) struct Run {
 pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
     let settings = bench.settings.clone();
     let per_request = settings.batch_request_events;
-    let requests = (settings.batch_events as usize).div_ceil(per_request);
-    let total = (requests * per_request) as u64;
-    let now = chrono::Utc::now();
-    let all: Vec<_> = (0..total).map(|n| events::event(n, now)).collect();
+    let all = run_events(&settings);
+    let total = all.len() as u64;
     let bodies: BTreeMap<Form, Arc<[Bytes]>> = Form::ALL
         .into_iter()
         .map(|form| {
@@ -149,8 +147,7 @@ pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
     let anchor = anchors::DirectInsert::prepare(bench, &all).await?;
     drop(all);
     let table = bench.logs_table();
-    // Generous, so that a slow worker is reported with its rate rather than cut off early.
-    let timeout = Duration::from_secs(if settings.quick { 60 } else { 150 });
+    let timeout = stored_within(&settings);
 
     // One request of each form first: checks that the route takes the batch (with a clear
     // message if not), and warms up the path.
@@ -265,6 +262,22 @@ pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
         serde_json::json!({"runs": results, "direct_insert": anchor_runs}),
     );
     Ok(())
+}
+
+/// The events of one run: `batch_events`, rounded up to whole requests.
+pub(super) fn run_events(settings: &crate::settings::Settings) -> Vec<LogEvent> {
+    let per_request = settings.batch_request_events;
+    let requests = (settings.batch_events as usize).div_ceil(per_request);
+    let now = chrono::Utc::now();
+    (0..(requests * per_request) as u64)
+        .map(|n| events::event(n, now))
+        .collect()
+}
+
+/// How long a run's events may take to be stored: generous, so that a slow worker is
+/// reported with its rate rather than cut off early.
+pub(super) fn stored_within(settings: &crate::settings::Settings) -> Duration {
+    Duration::from_secs(if settings.quick { 60 } else { 150 })
 }
 
 /// One run of `form`: every body posted by the scenario's clients, timed until the last row

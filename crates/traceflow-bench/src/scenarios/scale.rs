@@ -54,16 +54,14 @@ const SHAPES: [(&str, &str, &str); 4] = [
 pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
     let settings = bench.settings.clone();
     let per_request = settings.batch_request_events;
-    let requests = (settings.batch_events as usize).div_ceil(per_request);
-    let total = (requests * per_request) as u64;
-    let now = chrono::Utc::now();
-    let all: Vec<_> = (0..total).map(|n| events::event(n, now)).collect();
+    let all = batch::run_events(&settings);
+    let total = all.len() as u64;
     let bodies: Arc<[Bytes]> = all
         .chunks(per_request)
         .map(|chunk| batch::Form::Ingest.body(chunk))
         .collect();
     drop(all);
-    let timeout = Duration::from_secs(if settings.quick { 60 } else { 150 });
+    let timeout = batch::stored_within(&settings);
 
     let primary = bench.redis_port;
     let replica =
@@ -75,6 +73,7 @@ pub async fn run(bench: &mut Bench, report: &mut Report) -> anyhow::Result<()> {
     let replicated_target = Target::parse(&replicated_url).await?;
     until_replicated(bench, &replicated_url, &bodies[0]).await?;
 
+    let now = chrono::Utc::now();
     let singles: Arc<[Bytes]> = (0..4096)
         .map(|n| events::ingest_body(&events::event(n, now)))
         .collect();
