@@ -5,13 +5,10 @@
 //! others keep serving their slots (what the queue's shards rely on, and the README says).
 
 use crate::servers::{RedisServer, binary, exchange, free_port};
-use std::net::{Ipv4Addr, TcpListener};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 const PRIMARIES: usize = 3;
-/// A Redis Cluster node also listens on its port + 10000, the cluster bus.
-const BUS_PORT_OFFSET: u16 = 10_000;
 /// How long a cluster takes to agree on its slots after a create or a restart.
 const AGREEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -25,10 +22,7 @@ impl RedisCluster {
     /// Starts the three primaries, creates the cluster, and waits until every node serves.
     pub fn start() -> Self {
         let primaries: Vec<RedisServer> = (0..PRIMARIES)
-            .map(|_| {
-                let port = port_with_free_bus();
-                RedisServer::start_on(port, true, node_args())
-            })
+            .map(|_| RedisServer::start_on(free_port(), true, node_args()))
             .collect();
         let addresses: Vec<String> = primaries
             .iter()
@@ -146,20 +140,11 @@ fn node_args() -> Vec<String> {
         "2000",
         "--cluster-require-full-coverage",
         "no",
+        // Its own port rather than the default (the node's port + 10000), which could fall
+        // among the ephemeral ports.
+        "--cluster-port",
+        &free_port().to_string(),
     ]
     .map(String::from)
     .to_vec()
-}
-
-/// A free port whose bus port is free too.
-fn port_with_free_bus() -> u16 {
-    loop {
-        let port = free_port();
-        let Some(bus) = port.checked_add(BUS_PORT_OFFSET) else {
-            continue;
-        };
-        if TcpListener::bind((Ipv4Addr::LOCALHOST, bus)).is_ok() {
-            return port;
-        }
-    }
 }

@@ -18,6 +18,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -315,12 +316,24 @@ pub fn require_binaries() {
     });
 }
 
-/// A port that was free a moment ago: the OS picks it for a listener that is closed at once.
+/// A loopback port that is free now, from a range below Linux's ephemeral ports
+/// (`ip_local_port_range`, 32768 and up): a port the OS hands out would also be the local end
+/// of any outgoing connection made before the server binds it, which a busy test run makes by
+/// the thousand. Each process starts at its own offset and never hands a port out twice.
 pub fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|listener| listener.local_addr())
-        .expect("cannot bind a free port on 127.0.0.1")
-        .port()
+    const FIRST: u16 = 20_000;
+    const COUNT: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id().wrapping_mul(397) % COUNT,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    (0..COUNT)
+        .map(|_| FIRST + (NEXT.fetch_add(1, Ordering::SeqCst) % COUNT) as u16)
+        .find(|&port| TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok())
+        .expect("no free port on 127.0.0.1 between 20000 and 32000")
 }
 
 fn env_url(name: &str) -> Option<String> {
