@@ -1,7 +1,9 @@
 //! The HTTP application: routes, shared state, and its life from bind to shutdown.
 
 use crate::openapi::QueryApi;
-use crate::{clickhouse::LazyStorage, context, explorer, export, facets, logs, stats, tail};
+use crate::{
+    clickhouse::LazyStorage, context, explorer, export, facets, logs, stats, tail, tenants,
+};
 use axum::{Router, http::Method};
 use std::{future::Future, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
@@ -90,7 +92,8 @@ fn router(state: AppState, access: &AccessCheck) -> Router {
         .routes(routes!(stats::services))
         .routes(routes!(facets::facets))
         .routes(routes!(context::context))
-        .routes(routes!(export::export));
+        .routes(routes!(export::export))
+        .routes(routes!(tenants::tenants));
     // The explorer asks for the key itself: its page and files are open.
     let open = OpenApiRouter::new()
         .routes(routes!(explorer::page))

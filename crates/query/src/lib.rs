@@ -13,6 +13,7 @@ mod openapi;
 mod params;
 mod stats;
 mod tail;
+mod tenants;
 
 pub use app::Application;
 pub use error::ApiError;

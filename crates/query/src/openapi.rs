@@ -150,7 +150,7 @@ pub(crate) enum QueryErrors {
 #[openapi(
     info(
         title = "Traceflow query",
-        description = "Searches, counts, histograms, facets, an event's context, exports, live tail and deletion of stored log events. \
+        description = "Searches, counts, histograms, facets, an event's context, exports, live tail and deletion of stored log events, and the tenants a key may read. \
             With QUERY_API_KEYS or KEYS_FILE set, every route but /health, /metrics and \
             /openapi.json needs `Authorization: Bearer <key>` or `X-API-Key: <key>` of a key \
             with the query scope (DELETE: the admin scope), else 401 (no or an unknown key) or \

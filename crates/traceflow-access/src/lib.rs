@@ -128,10 +128,13 @@ impl Key {
     }
 }
 
-/// What a request may do: the tenant it acts for, and by which key (none on an open system).
+/// What a request may do: the tenant it acts for, every tenant its key may act for (the
+/// first is the one it acts for without `X-Scope-OrgID`), and by which key (none on an open
+/// system).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     pub tenant: Tenant,
+    pub tenants: Vec<Tenant>,
     pub key: Option<KeyId>,
 }
 
@@ -218,6 +221,7 @@ impl Access {
         if self.is_open() {
             return Ok(Grant {
                 tenant: Tenant::default_tenant(),
+                tenants: vec![Tenant::default_tenant()],
                 key: None,
             });
         }
@@ -244,6 +248,7 @@ impl Access {
         };
         Ok(Grant {
             tenant,
+            tenants: key.tenants.clone(),
             key: Some(key.id()),
         })
     }
@@ -313,6 +318,8 @@ mod tests {
             .authorize(reader, Some("beta"), Scope::Query)
             .unwrap();
         assert_eq!(named.tenant.as_str(), "beta");
+        let offered: Vec<&str> = named.tenants.iter().map(Tenant::as_str).collect();
+        assert_eq!(offered, ["acme", "beta"]);
         assert_eq!(
             named.key.unwrap().as_str(),
             &hex::encode(digest(b"reader"))[..8]

@@ -109,6 +109,13 @@ async fn the_query_service_requires_its_key() {
     let (status, body, _) = send(logs(), Some(("Authorization", "Bearer query-key"))).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["count"], 0);
+    // The environment's keys act for tenant default.
+    let tenants = stack.http.get(format!("{}/tenants", stack.query_url));
+    let (status, body, _) = send(tenants, Some(("Authorization", "Bearer query-key"))).await;
+    assert_eq!(
+        (status, &body),
+        (200, &json!({"tenant": "default", "tenants": ["default"]}))
+    );
     let health = stack
         .http
         .get(format!("{}/health", stack.query_url))
@@ -216,6 +223,26 @@ async fn a_keys_file_gives_each_key_its_scopes_and_tenants() {
     let as_beta = [bearer(reader), ("X-Scope-OrgID", "beta".to_owned())];
     assert_eq!(send_as(logs(), &as_beta).await.0, 200);
 
+    // What the explorer's tenant picker offers: the key's tenants, and which it acts for.
+    let tenants = || stack.http.get(format!("{}/tenants", stack.query_url));
+    let (status, body) = send_as(tenants(), &[bearer(reader)]).await;
+    assert_eq!(
+        (status, &body),
+        (200, &json!({"tenant": "acme", "tenants": ["acme", "beta"]}))
+    );
+    let (status, body) = send_as(tenants(), &as_beta).await;
+    assert_eq!(
+        (status, &body),
+        (200, &json!({"tenant": "beta", "tenants": ["acme", "beta"]}))
+    );
+    let (status, body) = send_as(tenants(), &[bearer(admin)]).await;
+    assert_eq!(
+        (status, &body),
+        (200, &json!({"tenant": "acme", "tenants": ["acme"]}))
+    );
+    assert_eq!(send_as(tenants(), &[bearer(ingester)]).await.0, 403);
+    assert_eq!(send_as(tenants(), &[]).await.0, 401);
+
     let (status, body) = send_as(delete(), &[bearer(reader)]).await;
     assert_eq!(status, 403);
     assert_eq!(
@@ -224,6 +251,17 @@ async fn a_keys_file_gives_each_key_its_scopes_and_tenants() {
     );
     let (status, body) = send_as(delete(), &[bearer(admin)]).await;
     assert_eq!((status, &body), (200, &json!({"matched": 0})));
+}
+
+#[tokio::test]
+async fn an_open_query_service_acts_for_the_default_tenant_whatever_is_asked() {
+    let stack = TestStack::spawn().await;
+    let tenants = stack.http.get(format!("{}/tenants", stack.query_url));
+    let (status, body, _) = send(tenants, Some(("X-Scope-OrgID", "beta"))).await;
+    assert_eq!(
+        (status, &body),
+        (200, &json!({"tenant": "default", "tenants": ["default"]}))
+    );
 }
 
 #[tokio::test]

@@ -126,6 +126,7 @@ async fn query_documents_every_route() {
         ("GET", "/logs/facets"),
         ("GET", "/logs/context"),
         ("GET", "/logs/export"),
+        ("GET", "/tenants"),
         ("GET", "/health"),
         ("GET", "/metrics"),
         ("GET", "/openapi.json"),
