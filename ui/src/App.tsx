@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
-import { apiKey, getJson, setApiKey, whenUnauthorized, withParams, type ContextAnswer, type FacetsAnswer, type LogEvent, type StatsAnswer } from './api';
+import { actFor, apiKey, getJson, setApiKey, whenUnauthorized, withParams, type ContextAnswer, type FacetsAnswer, type LogEvent, type StatsAnswer, type TenantsAnswer } from './api';
 import { EventPanel } from './components/EventPanel';
 import { ExportMenu } from './components/ExportMenu';
 import { Facets } from './components/Facets';
@@ -48,6 +48,9 @@ export function App() {
   // Bumped by Enter on the same query, or a new key: everything is asked again.
   const [run, setRun] = useState(0);
   const [opened, setOpened] = useState<LogEvent | null>(null);
+  // Every call names the URL's tenant; another tenant (or key, or Enter) asks everything again.
+  actFor(state.tenant);
+  const generation = `${run}@${state.tenant ?? ''}`;
 
   useEffect(() => whenUnauthorized(() => setKeyPrompt(apiKey() ? 'rejected' : 'missing')), []);
 
@@ -56,21 +59,22 @@ export function App() {
   const pattern = useMemo(() => termPattern(highlightTerms(parsed)), [parsed]);
   // A relative range is resolved when the search runs, so every part of the page counts the
   // same span.
-  const bounds = useMemo(() => resolve(state.range, Date.now()), [JSON.stringify(state.range), state.query, run]);
+  const bounds = useMemo(() => resolve(state.range, Date.now()), [JSON.stringify(state.range), state.query, generation]);
   const search = useMemo(
     () => (queryError ? null : withParams(filters, { from: isoMs(bounds.from), to: isoMs(bounds.to) })),
     [filters, queryError, bounds],
   );
-  const searchKey = search ? `${search}#${run}` : null;
+  const searchKey = search ? `${search}#${generation}` : null;
   const bucket = bucketSeconds(bounds);
 
-  const results = useResults(search, state.order, run);
+  const results = useResults(search, state.order, generation);
   const count = useFetch(searchKey, (signal) => getJson<{ count: number }>('/logs/count', search!, signal));
   const stats = useFetch(searchKey, (signal) =>
     getJson<StatsAnswer>('/logs/stats', withParams(search!, { interval: `${bucket}s`, group_by: 'level' }), signal),
   );
   const facets = useFetch(searchKey, (signal) => getJson<FacetsAnswer>('/logs/facets', withParams(search!, { limit: 10 }), signal));
-  const live = useLiveTail(queryError ? null : filters, state.live, paused, run);
+  const live = useLiveTail(queryError ? null : filters, state.live, paused, generation);
+  const tenants = useFetch(`tenants#${generation}`, (signal) => getJson<TenantsAnswer>('/tenants', new URLSearchParams(), signal));
 
   const panel = state.panel;
   const known =
@@ -114,6 +118,8 @@ export function App() {
         theme={theme.choice}
         onTheme={theme.setChoice}
         onKey={() => setKeyPrompt('missing')}
+        tenants={tenants.data}
+        onTenant={(tenant) => navigate({ tenant, panel: null })}
       >
         <ExportMenu search={search} order={state.order} />
       </Toolbar>

@@ -1,4 +1,5 @@
-// Calls to the query service, on the page's own origin, with the API key the user entered.
+// Calls to the query service, on the page's own origin, with the API key the user entered
+// and the tenant the page acts for.
 //
 // The key lives in sessionStorage only: it survives a reload of this tab, and is gone when the
 // tab closes; it is never put in a URL or in localStorage.
@@ -39,6 +40,11 @@ export interface FacetsAnswer {
   metadata: { key: string; count: number; values: FacetValue[] }[];
 }
 
+export interface TenantsAnswer {
+  tenant: string;
+  tenants: string[];
+}
+
 export interface ContextAnswer {
   event: LogEvent;
   before: LogEvent[];
@@ -76,9 +82,17 @@ export class ApiError extends Error {
   }
 }
 
+// The tenant the page acts for, from its URL; null acts for the key's first.
+let actingTenant: string | null = null;
+export function actFor(tenant: string | null): void {
+  actingTenant = tenant;
+}
+
 export function authHeaders(extra: Record<string, string> = {}): Record<string, string> {
   const key = apiKey();
-  return key ? { ...extra, Authorization: `Bearer ${key}` } : extra;
+  const headers: Record<string, string> = key ? { ...extra, Authorization: `Bearer ${key}` } : { ...extra };
+  if (actingTenant) headers['X-Scope-OrgID'] = actingTenant;
+  return headers;
 }
 
 // `fetch` with the key; a non-2xx answer is an ApiError carrying the service's `error` text.

@@ -8,6 +8,7 @@
 //    &live=1                          following new events
 //    &event=<id>&at=<timestamp>       the expanded event (&view=context for its context)
 //    &trace=<trace id>                the trace view
+//    &tenant=beta                     the tenant, for a key with several (default: its first)
 //
 // Defaults are left out, so the plain page is `/`.
 
@@ -26,6 +27,7 @@ export interface ExplorerState {
   wrap: boolean;
   live: boolean;
   panel: Panel | null;
+  tenant: string | null;
 }
 
 export function fromSearch(search: string): ExplorerState {
@@ -52,6 +54,7 @@ export function fromSearch(search: string): ExplorerState {
     wrap: url.get('wrap') === '1',
     live: url.get('live') === '1',
     panel,
+    tenant: url.get('tenant') || null,
   };
 }
 
@@ -74,6 +77,7 @@ export function toSearch(state: ExplorerState): string {
   } else if (state.panel?.kind === 'trace') {
     url.set('trace', state.panel.traceId);
   }
+  if (state.tenant) url.set('tenant', state.tenant);
   const text = url.toString();
   return text ? `?${text}` : '';
 }

@@ -14,7 +14,7 @@ export interface LiveTail {
 
 // Follows new events matching `filters` while `on`; while `paused`, events still arrive
 // and wait, so resuming loses none. A new `run` (a new key, say) starts again.
-export function useLiveTail(filters: URLSearchParams | null, on: boolean, paused: boolean, run: number): LiveTail {
+export function useLiveTail(filters: URLSearchParams | null, on: boolean, paused: boolean, run: string): LiveTail {
   const [events, setEvents] = useState<LogEvent[]>([]);
   const [status, setStatus] = useState<TailStatus | 'off'>('off');
   const [waiting, setWaiting] = useState(0);

@@ -18,7 +18,7 @@ export interface Results {
 // after the last event of the one before in the sort order, so none is skipped or repeated
 // however many share a timestamp. `search` is null while the query cannot be run; a new
 // `run` asks again.
-export function useResults(search: URLSearchParams | null, order: Order, run: number): Results {
+export function useResults(search: URLSearchParams | null, order: Order, run: string): Results {
   const [events, setEvents] = useState<LogEvent[]>([]);
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | null>(null);

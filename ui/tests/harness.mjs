@@ -163,28 +163,33 @@ export async function runQuery(page, query) {
   await bar.press('Enter');
 }
 
-/// `GET <path>` on the query service (with the test key when there is one): the JSON body.
-export async function api(path) {
-  const answer = await fetch(`${QUERY_URL}${path}`, { headers: API_KEY ? { Authorization: `Bearer ${API_KEY}` } : {} });
+/// The test key (when there is one) and the tenant to act for (when named), as headers.
+function keyHeaders(tenant) {
+  return { ...(API_KEY ? { Authorization: `Bearer ${API_KEY}` } : {}), ...(tenant ? { 'X-Scope-OrgID': tenant } : {}) };
+}
+
+/// `GET <path>` on the query service, as `tenant` (default: the key's first): the JSON body.
+export async function api(path, tenant) {
+  const answer = await fetch(`${QUERY_URL}${path}`, { headers: keyHeaders(tenant) });
   if (!answer.ok) throw new Error(`${path}: ${answer.status} ${await answer.text()}`);
   return answer.json();
 }
 
-/// `POST /ingest` of `events` as one NDJSON batch.
-export async function ingest(events) {
+/// `POST /ingest` of `events` as one NDJSON batch, as `tenant` (default: the key's first).
+export async function ingest(events, tenant) {
   const answer = await fetch(`${INGESTION_URL}/ingest`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/x-ndjson' },
+    headers: { 'Content-Type': 'application/x-ndjson', ...keyHeaders(tenant) },
     body: events.map((event) => JSON.stringify(event)).join('\n'),
   });
   if (answer.status !== 202) throw new Error(`ingest: ${answer.status} ${await answer.text()}`);
 }
 
-/// Polls until `GET /logs/count?<query>` reaches `count`.
-export async function waitForStored(query, count, timeout = 60_000) {
+/// Polls until `GET /logs/count?<query>` reaches `count` (as `tenant`, when named).
+export async function waitForStored(query, count, { timeout = 60_000, tenant } = {}) {
   const deadline = Date.now() + timeout;
   for (;;) {
-    const { count: stored } = await api(`/logs/count?${query}`);
+    const { count: stored } = await api(`/logs/count?${query}`, tenant);
     if (stored >= count) return;
     if (Date.now() > deadline) throw new Error(`${query}: ${stored} of ${count} events stored after ${timeout} ms`);
     await new Promise((resume) => setTimeout(resume, 100));

@@ -1,8 +1,8 @@
 // Seeds a Traceflow stack with the fixture's events and runs the browser tests against it:
 //
-//   QUERY_URL=http://127.0.0.1:8081 INGESTION_URL=http://127.0.0.1:8080 node tests/run.mjs [--only NAME | --skip NAME]
+//   QUERY_URL=http://127.0.0.1:8081 INGESTION_URL=http://127.0.0.1:8080 node tests/run.mjs [--only NAMES | --skip NAMES]
 //
-// NAME is a test file's name without `.test.mjs` (`api-key`, …). The Rust test
+// NAMES are test files' names without `.test.mjs`, separated by commas (`api-key,tenants`). The Rust test
 // crates/traceflow-e2e/tests/explorer starts the stack and runs this; EXPLORER_API_KEY is the
 // key when the stack has QUERY_API_KEYS.
 
@@ -43,10 +43,10 @@ function selected(args) {
   const names = readdirSync(new URL('.', import.meta.url))
     .filter((file) => file.endsWith('.test.mjs'))
     .sort();
-  const [mode, name] = args;
-  const file = `${name}.test.mjs`;
-  if (mode === '--only') return names.filter((n) => n === file);
-  if (mode === '--skip') return names.filter((n) => n !== file);
+  const [mode, list = ''] = args;
+  const files = list.split(',').map((name) => `${name}.test.mjs`);
+  if (mode === '--only') return names.filter((n) => files.includes(n));
+  if (mode === '--skip') return names.filter((n) => !files.includes(n));
   return names;
 }
 

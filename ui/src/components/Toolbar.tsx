@@ -1,4 +1,5 @@
 import type { ComponentChildren } from 'preact';
+import type { TenantsAnswer } from '../api';
 import type { ExplorerState } from '../state';
 import type { ThemeChoice } from '../theme';
 
@@ -10,11 +11,14 @@ interface Props {
   theme: ThemeChoice;
   onTheme: (choice: ThemeChoice) => void;
   onKey: () => void;
+  // The key's tenants: a picker when it has several.
+  tenants: TenantsAnswer | null;
+  onTenant: (tenant: string) => void;
   children: ComponentChildren;
 }
 
-// Order, wrapping, live tail, export, theme and key.
-export function Toolbar({ state, navigate, paused, onPause, theme, onTheme, onKey, children }: Props) {
+// Order, wrapping, live tail, export, theme, tenant and key.
+export function Toolbar({ state, navigate, paused, onPause, theme, onTheme, onKey, tenants, onTenant, children }: Props) {
   return (
     <div class="toolbar">
       <label>
@@ -50,6 +54,16 @@ export function Toolbar({ state, navigate, paused, onPause, theme, onTheme, onKe
           <option value="dark">dark</option>
         </select>
       </label>
+      {tenants && tenants.tenants.length > 1 && (
+        <label>
+          Tenant{' '}
+          <select aria-label="Tenant" value={tenants.tenant} onChange={(e) => onTenant(e.currentTarget.value)}>
+            {tenants.tenants.map((tenant) => (
+              <option value={tenant}>{tenant}</option>
+            ))}
+          </select>
+        </label>
+      )}
       <button onClick={onKey} title="Enter or change the API key">
         API key
       </button>

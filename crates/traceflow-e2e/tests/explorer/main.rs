@@ -33,7 +33,7 @@ fn require_browser_tools() {
     );
 }
 
-/// Runs the browser tests named by `selection` (`--only <name>` or `--skip <name>`, see
+/// Runs the browser tests named by `selection` (`--only <names>` or `--skip <names>`, see
 /// `ui/tests/run.mjs`) against `stack`; panics unless every one passes.
 async fn run_browser_tests(stack: &TestStack, selection: &[&str], api_key: Option<&str>) {
     require_browser_tools();
@@ -61,7 +61,7 @@ async fn run_browser_tests(stack: &TestStack, selection: &[&str], api_key: Optio
 #[tokio::test]
 async fn explorer_in_the_browser() {
     let stack = TestStack::spawn().await;
-    run_browser_tests(&stack, &["--skip", "api-key"], None).await;
+    run_browser_tests(&stack, &["--skip", "api-key,tenants"], None).await;
 }
 
 #[tokio::test]
@@ -73,4 +73,25 @@ async fn explorer_with_api_keys() {
     })
     .await;
     run_browser_tests(&stack, &["--only", "api-key"], Some(key)).await;
+}
+
+#[tokio::test]
+async fn explorer_with_a_key_of_two_tenants() {
+    let key = "explorer-tenants-key";
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let keys_file = directory.path().join("keys.toml");
+    // The tenants as ui/tests/tenants.test.mjs names them; the fixture is seeded as the first.
+    std::fs::write(
+        &keys_file,
+        format!(
+            "[[keys]]\nkey = \"{key}\"\ntenants = [\"acme\", \"beta\"]\nscopes = [\"ingest\", \"query\"]\n"
+        ),
+    )
+    .expect("the keys file is written");
+    let stack = TestStack::spawn_with(StackOptions::env(
+        "KEYS_FILE",
+        keys_file.display().to_string(),
+    ))
+    .await;
+    run_browser_tests(&stack, &["--only", "tenants"], Some(key)).await;
 }
