@@ -139,6 +139,15 @@ pub struct Grant {
 }
 
 impl Grant {
+    /// What every request may do where no keys are configured: act for tenant `default`.
+    pub fn open() -> Self {
+        Self {
+            tenant: Tenant::default_tenant(),
+            tenants: vec![Tenant::default_tenant()],
+            key: None,
+        }
+    }
+
     /// The tenant a request acts for: its grant's, or the default tenant's where the service
     /// checks no keys (and so grants nothing).
     pub fn tenant_of(grant: Option<&Grant>) -> &str {
@@ -219,11 +228,7 @@ impl Access {
         scope: Scope,
     ) -> Result<Grant, Denied> {
         if self.is_open() {
-            return Ok(Grant {
-                tenant: Tenant::default_tenant(),
-                tenants: vec![Tenant::default_tenant()],
-                key: None,
-            });
+            return Ok(Grant::open());
         }
         let key = presented
             .and_then(|presented| self.find(presented))

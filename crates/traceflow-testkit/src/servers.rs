@@ -323,15 +323,10 @@ pub fn require_binaries() {
 pub fn free_port() -> u16 {
     const FIRST: u16 = 20_000;
     const COUNT: u32 = 12_000;
-    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
-    let _ = NEXT.compare_exchange(
-        u32::MAX,
-        std::process::id().wrapping_mul(397) % COUNT,
-        Ordering::SeqCst,
-        Ordering::SeqCst,
-    );
+    static NEXT: OnceLock<AtomicU32> = OnceLock::new();
+    let next = NEXT.get_or_init(|| AtomicU32::new(std::process::id().wrapping_mul(397) % COUNT));
     (0..COUNT)
-        .map(|_| FIRST + (NEXT.fetch_add(1, Ordering::SeqCst) % COUNT) as u16)
+        .map(|_| FIRST + (next.fetch_add(1, Ordering::Relaxed) % COUNT) as u16)
         .find(|&port| TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok())
         .expect("no free port on 127.0.0.1 between 20000 and 32000")
 }
